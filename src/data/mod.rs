@@ -1,0 +1,3 @@
+//! Data: the schema, CSV ingestion, the synthetic generator, splits and preprocessing.
+
+pub mod schema;
