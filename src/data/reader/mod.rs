@@ -1,0 +1,199 @@
+//! Reading a customer CSV against a [`Schema`] into a [`RawTable`].
+//!
+//! Format accepted: comma-separated, first line a header, UTF-8 (an initial byte-order mark is
+//! ignored), `\n` or `\r\n` line ends, RFC 4180 quoting (`"a, b"`, `""` inside quotes), blank lines
+//! ignored. Surrounding ASCII whitespace of every header name and field is trimmed after unquoting
+//! (a quote opens a quoted field only as the field's first character, as in RFC 4180). An empty
+//! cell is a missing value.
+//!
+//! Header rules: every schema column must be in the header except `role = "target"` columns
+//! (scoring files have no label); a header name may appear once; header names the schema does not
+//! list are an error unless `allow_extra_columns = true`. All missing and unknown names are
+//! reported together.
+//!
+//! Cell rules, each a [`DataError`] variant naming `file:line:column`, the value and the rule:
+//! numbers must parse and be finite (`nan`/`inf` text is refused: a missing value is an empty cell)
+//! and lie within the schema's `min`/`max`; binary cells are `0/1`, `true/false`, `yes/no` or
+//! `y/n` (any case); empty cells are refused where the column's policy is `missing = "error"`;
+//! ids are non-empty and unique; every record has as many fields as the header.
+//!
+//! With [`OnBadRow::Skip`] a record breaking a cell rule (a later duplicate id included; the first
+//! occurrence is kept) is left out and counted in [`ReadReport`]; header problems are always errors.
+
+mod lines;
+mod plan;
+mod rows;
+
+use std::fmt;
+use std::fs::File;
+use std::path::Path;
+use std::str::FromStr;
+
+use csv::ByteRecord;
+use serde::{Deserialize, Serialize};
+
+use super::error::DataError;
+use super::schema::Schema;
+use super::table::RawTable;
+use lines::LineTracker;
+use plan::Plan;
+use rows::RowReader;
+
+/// What to do with a record that breaks a cell rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBadRow {
+    /// Stop at the first bad record with its error (the default).
+    #[default]
+    Error,
+    /// Leave bad records out, count them and keep the first reasons in [`ReadReport`].
+    Skip,
+}
+
+impl FromStr for OnBadRow {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "error" => Ok(OnBadRow::Error),
+            "skip" => Ok(OnBadRow::Skip),
+            other => Err(format!(
+                "on-bad-row must be `error` or `skip` (got `{other}`)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for OnBadRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OnBadRow::Error => "error",
+            OnBadRow::Skip => "skip",
+        })
+    }
+}
+
+/// Options of [`read_csv`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadOptions {
+    /// What to do with a record that breaks a cell rule. Default: `error`.
+    #[serde(default)]
+    pub on_bad_row: OnBadRow,
+}
+
+/// How many skip reasons a [`ReadReport`] keeps (the total is always counted).
+pub const MAX_SKIP_REASONS: usize = 20;
+
+/// What reading a file found, besides the table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReadReport {
+    /// The file path or source name.
+    pub source: String,
+    /// Rows kept in the table.
+    pub rows: usize,
+    /// The first [`MAX_SKIP_REASONS`] skipped records: (1-based line, reason).
+    pub skipped: Vec<(u64, String)>,
+    /// How many records were skipped in total.
+    pub skipped_total: usize,
+    /// Header columns the schema does not list, ignored because of `allow_extra_columns`.
+    pub extra_columns: Vec<String>,
+    /// `role = "target"` columns of the schema that the file does not have.
+    pub absent_targets: Vec<String>,
+}
+
+/// Reads the CSV file at `path` against `schema`.
+///
+/// Errors: [`DataError::Io`] when the file cannot be opened or read, and every input rule of
+/// [`DataError`] (see the module docs).
+pub fn read_csv(
+    path: &Path,
+    schema: &Schema,
+    opts: &ReadOptions,
+) -> Result<(RawTable, ReadReport), DataError> {
+    let source = path.display().to_string();
+    let file = File::open(path).map_err(|source_err| DataError::Io {
+        file: source.clone(),
+        source: source_err,
+    })?;
+    read_csv_from_reader(file, &source, schema, opts)
+}
+
+/// Reads CSV text from `rdr` against `schema`; `source` names it in messages and in the table.
+pub fn read_csv_from_reader<R: std::io::Read>(
+    rdr: R,
+    source: &str,
+    schema: &Schema,
+    opts: &ReadOptions,
+) -> Result<(RawTable, ReadReport), DataError> {
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(LineTracker::new(rdr));
+    let header = csv
+        .byte_headers()
+        .map_err(|e| csv_error(source, e))?
+        .clone();
+    let plan = Plan::new(&header, source, schema)?;
+    let mut report = ReadReport {
+        source: source.to_string(),
+        extra_columns: plan.extra_columns.clone(),
+        absent_targets: plan.absent_targets.clone(),
+        ..ReadReport::default()
+    };
+    let mut reader = RowReader::new(source, &plan);
+    let mut record = ByteRecord::new();
+    let mut records = 0usize;
+    while csv
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(source, e))?
+    {
+        records += 1;
+        let line = csv
+            .get_mut()
+            .record_start_line(record.position().map_or(0, |p| p.byte()));
+        if let Err(err) = reader.read_row(&record, line, &plan) {
+            reader.rollback();
+            match opts.on_bad_row {
+                OnBadRow::Error => return Err(err),
+                OnBadRow::Skip => {
+                    if report.skipped.len() < MAX_SKIP_REASONS {
+                        report.skipped.push((line, err.to_string()));
+                    }
+                    report.skipped_total += 1;
+                }
+            }
+        }
+    }
+    if records == 0 {
+        return Err(DataError::NoDataRows {
+            file: source.to_string(),
+        });
+    }
+    let table = reader.table;
+    if table.n_rows() == 0 {
+        return Err(DataError::AllRowsSkipped {
+            file: source.to_string(),
+            skipped: report.skipped_total,
+        });
+    }
+    report.rows = table.n_rows();
+    if report.skipped_total > 0 {
+        tracing::warn!(source, skipped = report.skipped_total, "skipped bad rows");
+    }
+    tracing::debug!(source, rows = report.rows, "read csv");
+    Ok((table, report))
+}
+
+fn csv_error(source: &str, e: csv::Error) -> DataError {
+    let io = match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => std::io::Error::other(format!("{other:?}")),
+    };
+    DataError::Io {
+        file: source.to_string(),
+        source: io,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,105 @@
+//! [`RawTable`]: a customer table held column-wise, in raw units, as read from CSV.
+//!
+//! Nothing here is preprocessed: numeric values are the file's numbers, categorical values are
+//! dictionary codes of the file's strings. [`crate::data::preprocess`] turns a table into features.
+
+/// Code of a missing categorical value (an empty cell).
+pub const MISSING: u32 = u32::MAX;
+
+/// A `role = "numeric"` column. Unit: whatever the schema's `unit` says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumericColumn {
+    /// Header name (as in the schema).
+    pub name: String,
+    /// One value per row, raw units; `NaN` = missing (empty cell). Never ±inf.
+    pub values: Vec<f64>,
+}
+
+/// A `role = "categorical"` column, dictionary-encoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoricalColumn {
+    /// Header name (as in the schema).
+    pub name: String,
+    /// One code per row: an index into `dictionary`, or [`MISSING`].
+    pub codes: Vec<u32>,
+    /// Distinct non-empty strings of the column, in order of first appearance in the file.
+    pub dictionary: Vec<String>,
+}
+
+impl CategoricalColumn {
+    /// The string of row `row`, `None` if missing.
+    pub fn value(&self, row: usize) -> Option<&str> {
+        match self.codes[row] {
+            MISSING => None,
+            code => Some(self.dictionary[code as usize].as_str()),
+        }
+    }
+}
+
+/// A `role = "binary"` column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinaryColumn {
+    /// Header name (as in the schema).
+    pub name: String,
+    /// One value per row: `0.0` or `1.0`; `NaN` = missing.
+    pub values: Vec<f32>,
+}
+
+/// A `role = "target"` column (a label for evaluation, never a model input).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetColumn {
+    /// Header name (as in the schema).
+    pub name: String,
+    /// One value per row, the trimmed cell text; `None` = empty cell.
+    pub values: Vec<Option<String>>,
+}
+
+/// A customer table held column-wise, as read from CSV (raw units, before preprocessing).
+///
+/// All vectors have one entry per row, in file order (skipped rows excluded). Column vectors are
+/// in schema order within each role; `role = "ignore"` columns are not kept; `role = "target"`
+/// columns are kept only when the file has them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawTable {
+    /// The file path or source name (for messages).
+    pub source: String,
+    /// Customer id of each row (non-empty, unique).
+    pub ids: Vec<String>,
+    /// `role = "numeric"` columns, in schema order.
+    pub numeric: Vec<NumericColumn>,
+    /// `role = "categorical"` columns, in schema order.
+    pub categorical: Vec<CategoricalColumn>,
+    /// `role = "binary"` columns, in schema order.
+    pub binary: Vec<BinaryColumn>,
+    /// `role = "target"` columns present in the file, in schema order.
+    pub targets: Vec<TargetColumn>,
+    /// 1-based CSV line of each row (for messages).
+    pub line_numbers: Vec<u64>,
+}
+
+impl RawTable {
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The numeric column called `name`.
+    pub fn numeric(&self, name: &str) -> Option<&NumericColumn> {
+        self.numeric.iter().find(|c| c.name == name)
+    }
+
+    /// The categorical column called `name`.
+    pub fn categorical(&self, name: &str) -> Option<&CategoricalColumn> {
+        self.categorical.iter().find(|c| c.name == name)
+    }
+
+    /// The binary column called `name`.
+    pub fn binary(&self, name: &str) -> Option<&BinaryColumn> {
+        self.binary.iter().find(|c| c.name == name)
+    }
+
+    /// The target column called `name` (absent when the file did not have it).
+    pub fn target(&self, name: &str) -> Option<&TargetColumn> {
+        self.targets.iter().find(|c| c.name == name)
+    }
+}
