@@ -1,3 +1,4 @@
 //! Data: the schema, CSV ingestion, the synthetic generator, splits and preprocessing.
 
+pub mod generate;
 pub mod schema;
