@@ -1,16 +1,22 @@
 //! Data-pipeline benchmarks. `cargo bench --bench data`.
 //!
+//! `generate`: synthetic data, customers per second including their interaction logs.
+//!
 //! `preprocess`: CSV ingestion, fitting and applying the preprocessing on ~20 000 synthetic
 //! customers held in memory (throughput in rows/s).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use teleseg::data::generate::{GenerateOptions, generate};
 use teleseg::data::{
     OnBadRow, Preprocessor, ReadOptions, Schema, read_csv_from_reader, split_indices,
 };
 
 const ROWS: usize = 20_000;
+
+/// Customers per generated data set (~40 MB of CSV).
+const CUSTOMERS: usize = 20_000;
 
 const SCHEMA: &str = r#"
 name = "bench"
@@ -148,4 +154,20 @@ fn bench_preprocess(c: &mut Criterion) {
 }
 
 criterion_group!(preprocess, bench_preprocess);
-criterion_main!(preprocess);
+fn bench_generate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("generate");
+    group.throughput(Throughput::Elements(CUSTOMERS as u64));
+    group.sample_size(10);
+    let dir = tempfile::tempdir().expect("temporary folder");
+    group.bench_function("customers_20k", |b| {
+        b.iter(|| {
+            let mut opts = GenerateOptions::new(CUSTOMERS, 42, dir.path().join("out"));
+            opts.force = true;
+            black_box(generate(&opts).expect("generate"))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(generate_group, bench_generate);
+criterion_main!(generate_group, preprocess);

@@ -1,4 +1,5 @@
-//! Data: the schema, CSV ingestion, splits, preprocessing and the data-check summary.
+//! Data: the schema, CSV ingestion, the synthetic generator, splits, preprocessing and the
+//! data-check summary.
 //!
 //! The path of a customer file through this module:
 //! [`read_csv`] (schema-checked, raw units) → [`split_indices`] (seeded, by customer id) →
@@ -7,6 +8,7 @@
 
 pub mod check;
 pub mod error;
+pub mod generate;
 pub mod preprocess;
 pub mod reader;
 pub mod schema;

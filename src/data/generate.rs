@@ -1,0 +1,408 @@
+//! `teleseg generate`: a synthetic export of a telecom customer data platform.
+//!
+//! One call writes, into one folder:
+//!
+//! | file               | rows                     | what                                          |
+//! |--------------------|--------------------------|-----------------------------------------------|
+//! | `customers.csv`    | one per customer         | 33 columns of [`customer_schema`]             |
+//! | `offers.csv`       | `offers` (default 40)    | offer_id, name, category, price, channel      |
+//! | `interactions.csv` | ~8 impressions, ~2-3 accepts per customer | customer_id, offer_id, timestamp, event |
+//! | `personas.csv`     | one per customer         | the planted persona, for evaluation only      |
+//! | `schema.toml`      |                          | [`customer_schema`] as TOML                   |
+//!
+//! Customers belong to one of the planted personas of [`persona_names`] (5 %–22 % each). Each
+//! persona shifts per-customer latent factors (spend, digital engagement, travel, voice,
+//! satisfaction) from which the features are drawn, so features are correlated, usage is
+//! log-normal, and personas overlap on every single feature. The rows are messy like real
+//! exports: 1–8 % missing cells in about half the columns, partly not at random (no resolution
+//! time or complaint sentiment without care tickets, no social sentiment without mentions, more
+//! missing ages for prepaid, usage columns missing together), and ~0.5 % unit errors (data in MB,
+//! voice in seconds, charges in cents, a birth year instead of an age).
+//!
+//! Output is deterministic for a seed, whatever the number of threads: customers are generated
+//! in blocks of [`BLOCK`] rows, block `b` from its own RNG seeded by `(seed, b)`, and blocks are
+//! written in order. Memory does not grow with the number of customers. Each file is written
+//! under a temporary name in the output folder and renamed when all are complete, so an
+//! interrupted run leaves no partial `customers.csv` (only `.*.partial` files).
+
+mod columns;
+mod csvbuf;
+mod customers;
+mod offers;
+mod personas;
+mod sampling;
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use thiserror::Error;
+
+use crate::data::schema::Schema;
+use csvbuf::CsvBuf;
+use customers::Customer;
+use offers::{Catalogue, Scratch};
+use personas::{PERSONA_NAMES, PERSONAS};
+
+/// Customers per block: the unit of seeding, of parallel work and of buffered writing.
+pub const BLOCK: usize = 4096;
+
+/// Default number of offers in the catalogue.
+pub const DEFAULT_OFFERS: usize = 40;
+
+/// Options of `teleseg generate`.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// Number of customers (rows of `customers.csv`), at least 1.
+    pub customers: usize,
+    /// Seed of every random draw: the same seed gives byte-identical files.
+    pub seed: u64,
+    /// Number of offers in the catalogue, at least 1. Default [`DEFAULT_OFFERS`] (40).
+    pub offers: usize,
+    /// Folder the files are written to (created if needed).
+    pub out_dir: PathBuf,
+    /// Overwrite the files of an earlier run. Default false: an `out_dir` that already holds a
+    /// `customers.csv` is refused.
+    pub force: bool,
+    /// Worker threads; 0 (the default) uses every available core. Does not change the output.
+    pub threads: usize,
+}
+
+impl GenerateOptions {
+    /// Options with the defaults: 40 offers, no overwrite, all cores.
+    pub fn new(customers: usize, seed: u64, out_dir: PathBuf) -> Self {
+        GenerateOptions {
+            customers,
+            seed,
+            offers: DEFAULT_OFFERS,
+            out_dir,
+            force: false,
+            threads: 0,
+        }
+    }
+
+    /// Checks the options' own rules (not the file system).
+    pub fn check(&self) -> Result<(), GenerateError> {
+        if self.customers == 0 {
+            return Err(GenerateError::NoCustomers);
+        }
+        if self.offers == 0 {
+            return Err(GenerateError::NoOffers);
+        }
+        if self.offers > u32::MAX as usize {
+            return Err(GenerateError::TooManyOffers(self.offers));
+        }
+        Ok(())
+    }
+}
+
+/// What was written, so the CLI can print a summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateSummary {
+    /// Rows of `customers.csv`.
+    pub customers: usize,
+    /// Rows of `offers.csv`.
+    pub offers: usize,
+    /// Rows of `interactions.csv` (impressions and accepts).
+    pub interactions: usize,
+    /// Of which accepts.
+    pub accepts: usize,
+    /// Every file written, in the order: customers, offers, interactions, personas, schema.
+    pub files: Vec<PathBuf>,
+    /// Persona names, index order (as in `personas.csv`).
+    pub personas: Vec<String>,
+}
+
+/// Why generation failed. Messages name the option or the path.
+#[derive(Debug, Error)]
+pub enum GenerateError {
+    #[error("customers must be at least 1")]
+    NoCustomers,
+    #[error("offers must be at least 1")]
+    NoOffers,
+    #[error("offers must be at most {max} (got {0})", max = u32::MAX)]
+    TooManyOffers(usize),
+    #[error("{} already exists; use force (--force) to overwrite it", path.display())]
+    AlreadyExists { path: PathBuf },
+    #[error("cannot write {}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// The schema of the generated `customers.csv` (also written as `schema.toml`).
+pub fn customer_schema() -> Schema {
+    columns::customer_schema()
+}
+
+/// Persona names in index order.
+pub fn persona_names() -> &'static [&'static str] {
+    &PERSONA_NAMES
+}
+
+/// Writes the five files of the module docs into `opts.out_dir`.
+pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError> {
+    opts.check()?;
+    let dir = &opts.out_dir;
+    let existing = dir.join("customers.csv");
+    let exists = existing.try_exists().map_err(|error| GenerateError::Io {
+        path: existing.clone(),
+        error,
+    })?;
+    if exists && !opts.force {
+        return Err(GenerateError::AlreadyExists { path: existing });
+    }
+    std::fs::create_dir_all(dir).map_err(|error| GenerateError::Io {
+        path: dir.clone(),
+        error,
+    })?;
+    tracing::info!(
+        customers = opts.customers,
+        offers = opts.offers,
+        seed = opts.seed,
+        out_dir = %dir.display(),
+        "generating synthetic telecom data"
+    );
+
+    let schema = customer_schema();
+    let catalogue = Catalogue::sample(
+        &mut StdRng::seed_from_u64(mix(opts.seed, u64::MAX)),
+        opts.offers,
+    );
+
+    let mut customers_file = PendingFile::create(dir, "customers.csv")?;
+    let mut interactions_file = PendingFile::create(dir, "interactions.csv")?;
+    let mut personas_file = PendingFile::create(dir, "personas.csv")?;
+    let mut offers_file = PendingFile::create(dir, "offers.csv")?;
+    let mut schema_file = PendingFile::create(dir, "schema.toml")?;
+
+    let mut header = CsvBuf::with_capacity(1024);
+    for c in &schema.columns {
+        header.str(&c.name);
+    }
+    header.end_row();
+    customers_file.write(header.as_bytes())?;
+    interactions_file.write(b"customer_id,offer_id,timestamp,event\n")?;
+    personas_file.write(b"customer_id,persona,persona_name\n")?;
+    let mut offers_buf = CsvBuf::with_capacity(4096);
+    catalogue.write(&mut offers_buf);
+    offers_file.write(offers_buf.as_bytes())?;
+    schema_file.write(schema.to_toml().as_bytes())?;
+
+    let counts = write_blocks(
+        opts,
+        &catalogue,
+        &mut customers_file,
+        &mut interactions_file,
+        &mut personas_file,
+    )?;
+
+    // Rename only once every file is complete; customers.csv last, since its presence is what
+    // marks a folder as holding a finished run.
+    let schema_path = schema_file.commit()?;
+    let offers_path = offers_file.commit()?;
+    let personas_path = personas_file.commit()?;
+    let interactions_path = interactions_file.commit()?;
+    let customers_path = customers_file.commit()?;
+    let files = vec![
+        customers_path,
+        offers_path,
+        interactions_path,
+        personas_path,
+        schema_path,
+    ];
+    tracing::info!(
+        customers = opts.customers,
+        impressions = counts.impressions,
+        accepts = counts.accepts,
+        "synthetic data written"
+    );
+    Ok(GenerateSummary {
+        customers: opts.customers,
+        offers: catalogue.offers.len(),
+        interactions: counts.impressions + counts.accepts,
+        accepts: counts.accepts,
+        files,
+        personas: PERSONA_NAMES.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+/// The rows of one block, ready to be appended to the three per-customer files.
+struct BlockOut {
+    customers: CsvBuf,
+    interactions: CsvBuf,
+    personas: CsvBuf,
+    counts: offers::LogCounts,
+}
+
+/// Generates every block (in parallel when there are several threads) and writes them in order.
+fn write_blocks(
+    opts: &GenerateOptions,
+    catalogue: &Catalogue,
+    customers_file: &mut PendingFile,
+    interactions_file: &mut PendingFile,
+    personas_file: &mut PendingFile,
+) -> Result<offers::LogCounts, GenerateError> {
+    let n_blocks = opts.customers.div_ceil(BLOCK);
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .clamp(1, n_blocks);
+    let mut total = offers::LogCounts::default();
+    let mut write = |out: BlockOut| -> Result<(), GenerateError> {
+        customers_file.write(out.customers.as_bytes())?;
+        interactions_file.write(out.interactions.as_bytes())?;
+        personas_file.write(out.personas.as_bytes())?;
+        total.impressions += out.counts.impressions;
+        total.accepts += out.counts.accepts;
+        Ok(())
+    };
+
+    if threads == 1 {
+        for b in 0..n_blocks {
+            write(generate_block(opts, catalogue, b))?;
+        }
+        return Ok(total);
+    }
+    // Worker w makes blocks w, w + threads, ...; the writer takes them round-robin, so blocks
+    // reach the files in order. Two blocks in flight per worker bound the memory.
+    std::thread::scope(|scope| {
+        let mut receivers = Vec::with_capacity(threads);
+        for w in 0..threads {
+            let (tx, rx) = mpsc::sync_channel::<BlockOut>(2);
+            receivers.push(rx);
+            scope.spawn(move || {
+                for b in (w..n_blocks).step_by(threads) {
+                    if tx.send(generate_block(opts, catalogue, b)).is_err() {
+                        return; // the writer stopped on an error
+                    }
+                }
+            });
+        }
+        for b in 0..n_blocks {
+            // A worker only hangs up early by panicking; the scope re-raises that panic.
+            let Ok(out) = receivers[b % threads].recv() else {
+                break;
+            };
+            write(out)?;
+        }
+        Ok::<(), GenerateError>(())
+    })?;
+    Ok(total)
+}
+
+/// Customers `b * BLOCK ..` (at most `BLOCK` of them), with their personas and event logs.
+fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> BlockOut {
+    let first = b * BLOCK;
+    let n = BLOCK.min(opts.customers - first);
+    let id_width = offers::digits(opts.customers).max(7);
+    let mut rng = StdRng::seed_from_u64(mix(opts.seed, b as u64));
+    let shares: Vec<f64> = PERSONAS.iter().map(|p| p.share).collect();
+    let mut out = BlockOut {
+        customers: CsvBuf::with_capacity(n * 256),
+        interactions: CsvBuf::with_capacity(n * 480),
+        personas: CsvBuf::with_capacity(n * 40),
+        counts: offers::LogCounts::default(),
+    };
+    let mut scratch = Scratch::default();
+    for i in first..first + n {
+        let persona = sampling::pick(&mut rng, &shares);
+        let customer = Customer::sample(&mut rng, persona);
+        let index = i as u64 + 1;
+        customer.write_row(&mut rng, &mut out.customers, index, id_width);
+        out.personas.id(b'C', index, id_width);
+        out.personas.uint(persona as u64);
+        out.personas.str(PERSONA_NAMES[persona]);
+        out.personas.end_row();
+        let counts = offers::write_log(
+            &mut rng,
+            &customer,
+            catalogue,
+            (index, id_width),
+            &mut scratch,
+            &mut out.interactions,
+        );
+        out.counts.impressions += counts.impressions;
+        out.counts.accepts += counts.accepts;
+    }
+    out
+}
+
+/// SplitMix64 of `seed` and `stream`: independent, well-spread seeds for each block.
+fn mix(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A file written under a temporary name (`.NAME.partial`) in its final folder and renamed on
+/// [`PendingFile::commit`]. Dropped uncommitted, it removes the temporary file.
+struct PendingFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl PendingFile {
+    fn create(dir: &Path, name: &str) -> Result<PendingFile, GenerateError> {
+        let tmp = dir.join(format!(".{name}.partial"));
+        let file = File::create(&tmp).map_err(|error| GenerateError::Io {
+            path: tmp.clone(),
+            error,
+        })?;
+        Ok(PendingFile {
+            dest: dir.join(name),
+            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+            tmp,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), GenerateError> {
+        let result = match self.writer.as_mut() {
+            Some(w) => w.write_all(bytes),
+            None => Ok(()),
+        };
+        result.map_err(|error| GenerateError::Io {
+            path: self.tmp.clone(),
+            error,
+        })
+    }
+
+    /// Flushes and renames to the final name; returns the final path.
+    fn commit(mut self) -> Result<PathBuf, GenerateError> {
+        if let Some(w) = self.writer.take() {
+            w.into_inner()
+                .map_err(|e| e.into_error())
+                .map_err(|error| GenerateError::Io {
+                    path: self.tmp.clone(),
+                    error,
+                })?;
+        }
+        std::fs::rename(&self.tmp, &self.dest).map_err(|error| GenerateError::Io {
+            path: self.dest.clone(),
+            error,
+        })?;
+        Ok(std::mem::take(&mut self.dest))
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if self.dest.as_os_str().is_empty() {
+            return; // committed
+        }
+        drop(self.writer.take());
+        if let Err(e) = std::fs::remove_file(&self.tmp) {
+            tracing::warn!(path = %self.tmp.display(), error = %e, "cannot remove temporary file");
+        }
+    }
+}
