@@ -1,1 +1,208 @@
-fn main() {}
+//! The `teleseg` binary: parse the command line, set up logging, dispatch, map errors to exit
+//! codes (0 success, 1 runtime failure, 2 bad usage or input). Everything else is in the library.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use teleseg::backend;
+use teleseg::commands::{self, Globals};
+use teleseg::error::{EXIT_USAGE, exit_code};
+use teleseg::progress::Progress;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command, DataCommand, Family};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    init_logging(cli.global.verbose, cli.global.quiet);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(exit_code(&err) as u8)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,teleseg=info",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}
+
+fn globals(cli: &Cli) -> anyhow::Result<Globals> {
+    let backend = backend::resolve(cli.global.backend)?;
+    tracing::info!(backend = %backend.description, "backend");
+    Ok(Globals {
+        backend,
+        progress: Progress::new(!cli.global.quiet && !cli.global.no_progress),
+        seed: cli.global.seed,
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let quiet = cli.global.quiet;
+    match &cli.command {
+        Command::Generate {
+            customers,
+            offers,
+            out,
+            force,
+        } => {
+            let args = commands::generate::GenerateArgs {
+                customers: *customers,
+                seed: cli.global.seed.unwrap_or(42),
+                offers: *offers,
+                out: out.clone(),
+                force: *force,
+            };
+            let s = commands::generate::run(&args)?;
+            if !quiet {
+                println!(
+                    "wrote {} customers, {} offers, {} interactions ({} personas) to {}",
+                    s.customers,
+                    s.offers,
+                    s.interactions,
+                    s.personas.len(),
+                    out.display()
+                );
+            }
+        }
+        Command::Data {
+            command:
+                DataCommand::Check {
+                    schema,
+                    input,
+                    on_bad_row,
+                },
+        } => {
+            let args = commands::data_check::DataCheckArgs {
+                schema: schema.clone(),
+                input: input.clone(),
+                on_bad_row: (*on_bad_row).into(),
+                seed: cli.global.seed.unwrap_or(42),
+            };
+            println!("{}", commands::data_check::run(&args)?);
+        }
+        Command::Train {
+            family,
+            config,
+            overrides,
+            resume,
+            force,
+        } => {
+            let g = globals(&cli)?;
+            let args = commands::train::TrainArgs {
+                config: config.clone(),
+                overrides: overrides.clone(),
+                resume: resume.clone(),
+                force: *force,
+            };
+            match family {
+                Family::Autoencoder => {
+                    let r = commands::train::train_autoencoder(&args, &g)?;
+                    if !quiet {
+                        println!(
+                            "trained autoencoder: best validation loss {:.5} at epoch {} ({} epochs, {:?}, {:.0} samples/s)\nrun: {}",
+                            r.best_valid_loss,
+                            r.best_epoch,
+                            r.epochs_run,
+                            r.stop,
+                            r.samples_per_s,
+                            r.run.display()
+                        );
+                    }
+                }
+            }
+        }
+        Command::Embed {
+            checkpoint,
+            input,
+            output,
+            batch_size,
+            on_bad_row,
+            force,
+        } => {
+            let g = globals(&cli)?;
+            let args = commands::embed::EmbedArgs {
+                checkpoint: checkpoint.clone(),
+                input: input.clone(),
+                output: output.clone(),
+                batch_size: (*batch_size).max(1),
+                on_bad_row: (*on_bad_row).into(),
+                force: *force,
+            };
+            let rows = commands::embed::run(&args, &g.backend.device)?;
+            if !quiet {
+                println!("embedded {rows} customers into {}", output.display());
+            }
+        }
+        Command::Inspect { run } => print!("{}", commands::inspect::run(run)?),
+        Command::Pipeline {
+            config,
+            overrides,
+            force,
+        } => {
+            let g = globals(&cli)?;
+            let args = commands::pipeline::PipelineArgs {
+                config: config.clone(),
+                overrides: overrides.clone(),
+                force: *force,
+            };
+            let on_stage = |s: &str| {
+                if !quiet {
+                    eprintln!("==> {s}");
+                }
+            };
+            let r = commands::pipeline::run(&args, &g, &on_stage)?;
+            if !quiet {
+                println!("{}", r.autoencoder.data_summary);
+                println!(
+                    "pipeline done in {:.1}s ({} customers, backend {})",
+                    r.stages.iter().map(|s| s.1).sum::<f64>(),
+                    r.customers,
+                    g.backend.description
+                );
+                for (stage, secs) in &r.stages {
+                    println!("  {stage:<12} {secs:>7.1}s");
+                }
+                println!(
+                    "  autoencoder: best validation loss {:.5} at epoch {} ({:.0} samples/s)",
+                    r.autoencoder.best_valid_loss,
+                    r.autoencoder.best_epoch,
+                    r.autoencoder.samples_per_s
+                );
+                println!("run folder:  {}", r.run.display());
+                println!(
+                    "checkpoint:  {}",
+                    r.run.join("autoencoder/model.safetensors").display()
+                );
+                println!("embeddings:  {}", r.embeddings.display());
+            }
+        }
+    }
+    Ok(())
+}

@@ -176,7 +176,9 @@ pub enum SchemaError {
         option: &'static str,
         applies_to: &'static str,
     },
-    #[error("column `{column}`: clip quantiles must satisfy 0 <= low < high <= 1 (got [{low}, {high}])")]
+    #[error(
+        "column `{column}`: clip quantiles must satisfy 0 <= low < high <= 1 (got [{low}, {high}])"
+    )]
     BadClip { column: String, low: f64, high: f64 },
     #[error("column `{column}`: min ({min}) must be below max ({max})")]
     BadRange { column: String, min: f64, max: f64 },
@@ -395,59 +397,89 @@ role = "numeric"
     #[test]
     fn no_feature_is_rejected() {
         let text = "[[columns]]\nname = \"id\"\nrole = \"id\"\n[[columns]]\nname = \"t\"\nrole = \"target\"\n";
-        assert_eq!(Schema::parse(text, "t").unwrap_err(), SchemaError::NoFeatures);
+        assert_eq!(
+            Schema::parse(text, "t").unwrap_err(),
+            SchemaError::NoFeatures
+        );
     }
 
     #[test]
     fn empty_columns_are_rejected() {
-        assert_eq!(Schema::parse("columns = []", "t").unwrap_err(), SchemaError::NoColumns);
+        assert_eq!(
+            Schema::parse("columns = []", "t").unwrap_err(),
+            SchemaError::NoColumns
+        );
     }
 
     #[test]
     fn log1p_on_categorical_is_rejected() {
-        let err = parse("[[columns]]\nname = \"c\"\nrole = \"categorical\"\nlog1p = true\n").unwrap_err();
-        assert!(matches!(err, SchemaError::OptionNotApplicable { option: "log1p", .. }));
+        let err =
+            parse("[[columns]]\nname = \"c\"\nrole = \"categorical\"\nlog1p = true\n").unwrap_err();
+        assert!(matches!(
+            err,
+            SchemaError::OptionNotApplicable {
+                option: "log1p",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn min_frequency_on_numeric_is_rejected() {
-        let err = parse("[[columns]]\nname = \"c\"\nrole = \"numeric\"\nmin_frequency = 0.1\n").unwrap_err();
-        assert!(matches!(err, SchemaError::OptionNotApplicable { option: "min_frequency", .. }));
+        let err = parse("[[columns]]\nname = \"c\"\nrole = \"numeric\"\nmin_frequency = 0.1\n")
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            SchemaError::OptionNotApplicable {
+                option: "min_frequency",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn bad_clip_is_rejected() {
-        let err = parse("[[columns]]\nname = \"c\"\nrole = \"numeric\"\nclip = [0.9, 0.1]\n").unwrap_err();
+        let err = parse("[[columns]]\nname = \"c\"\nrole = \"numeric\"\nclip = [0.9, 0.1]\n")
+            .unwrap_err();
         assert!(matches!(err, SchemaError::BadClip { .. }));
     }
 
     #[test]
     fn bad_range_is_rejected() {
-        let err = parse("[[columns]]\nname = \"c\"\nrole = \"numeric\"\nmin = 5.0\nmax = 1.0\n").unwrap_err();
+        let err = parse("[[columns]]\nname = \"c\"\nrole = \"numeric\"\nmin = 5.0\nmax = 1.0\n")
+            .unwrap_err();
         assert!(matches!(err, SchemaError::BadRange { .. }));
     }
 
     #[test]
     fn bad_min_frequency_is_rejected() {
-        let err = parse("[[columns]]\nname = \"c\"\nrole = \"categorical\"\nmin_frequency = 1.5\n").unwrap_err();
+        let err = parse("[[columns]]\nname = \"c\"\nrole = \"categorical\"\nmin_frequency = 1.5\n")
+            .unwrap_err();
         assert!(matches!(err, SchemaError::BadMinFrequency { .. }));
     }
 
     #[test]
     fn derived_needs_numeric_inputs() {
-        let err = parse("[[derived]]\nname = \"r\"\nnumerator = \"x\"\ndenominator = \"nope\"\n").unwrap_err();
+        let err = parse("[[derived]]\nname = \"r\"\nnumerator = \"x\"\ndenominator = \"nope\"\n")
+            .unwrap_err();
         assert!(matches!(err, SchemaError::DerivedInput { .. }));
     }
 
     #[test]
     fn derived_floor_must_be_positive() {
-        let err = parse("[[derived]]\nname = \"r\"\nnumerator = \"x\"\ndenominator = \"x\"\nfloor = 0.0\n").unwrap_err();
+        let err = parse(
+            "[[derived]]\nname = \"r\"\nnumerator = \"x\"\ndenominator = \"x\"\nfloor = 0.0\n",
+        )
+        .unwrap_err();
         assert_eq!(err, SchemaError::DerivedParams("r".into()));
     }
 
     #[test]
     fn schema_round_trips_through_toml() {
-        let s = parse("[[derived]]\nname = \"r\"\nnumerator = \"x\"\ndenominator = \"x\"\nscale = 12.0\n").unwrap();
+        let s = parse(
+            "[[derived]]\nname = \"r\"\nnumerator = \"x\"\ndenominator = \"x\"\nscale = 12.0\n",
+        )
+        .unwrap();
         let again = Schema::parse(&s.to_toml(), "again").unwrap();
         assert_eq!(s, again);
     }

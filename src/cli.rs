@@ -1,0 +1,164 @@
+//! Command-line definitions (clap). Every flag is documented here; `teleseg --help` and
+//! `teleseg <verb> --help` are generated from these comments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use teleseg::backend::BackendChoice;
+
+/// teleseg — train customer embeddings, behavioural segments, synthetic profiles and offer
+/// rankings for a telecom operator, on the CPU or a GPU.
+///
+/// Start with `teleseg pipeline`: with no arguments it generates a realistic synthetic telecom
+/// data set, trains on it and writes a run folder under checkpoints/. Bring your own data with
+/// a schema (copy the one `teleseg generate` writes) and `teleseg data check`.
+#[derive(Debug, Parser)]
+#[command(name = "teleseg", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted by every verb.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Compute backend: `auto` takes a real GPU through wgpu when present (never a software
+    /// adapter), else `flex`. `flex` is the fast pure-Rust CPU backend; `ndarray` the older CPU one.
+    #[arg(long, global = true, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Seed for everything random (overrides the config's `seed`). Same seed and backend → same result.
+    #[arg(long, global = true)]
+    pub seed: Option<u64>,
+    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Hide progress bars (they are also hidden when stderr is not a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+/// What to do with a CSV row that breaks a cell rule.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum BadRow {
+    /// Stop with an error naming file:line:column and the rule (default).
+    Error,
+    /// Skip the row, count it and report the first reasons.
+    Skip,
+}
+
+impl From<BadRow> for teleseg::data::reader::OnBadRow {
+    fn from(b: BadRow) -> Self {
+        match b {
+            BadRow::Error => teleseg::data::reader::OnBadRow::Error,
+            BadRow::Skip => teleseg::data::reader::OnBadRow::Skip,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a synthetic telecom data set: customers.csv, offers.csv, interactions.csv,
+    /// personas.csv (true persona per customer, for evaluation only) and schema.toml.
+    Generate {
+        /// Number of customers.
+        #[arg(long, default_value_t = 20_000)]
+        customers: usize,
+        /// Number of offers in the catalogue (at least 30 recommended).
+        #[arg(long, default_value_t = 40)]
+        offers: usize,
+        /// Output folder (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace the data files if the folder already holds a data set.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Work with data files.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Train one model family into a new run folder (or continue one with --resume).
+    Train {
+        /// Which family.
+        #[arg(value_enum)]
+        family: Family,
+        /// Config TOML (default: the embedded configs/<family>.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override one config value, e.g. `--set train.learning_rate=0.01` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Continue the run folder RUN from its last completed epoch (bit-exact on CPU backends).
+        #[arg(long, value_name = "RUN")]
+        resume: Option<PathBuf>,
+        /// Replace an existing run folder of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Embed customers with an autoencoder checkpoint: raw CSV in, `customer_id,z0..` out.
+    Embed {
+        /// Run folder or model.safetensors of an autoencoder run.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Customer CSV with the columns of the checkpoint's schema (target columns optional).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output CSV (written atomically).
+        #[arg(long)]
+        output: PathBuf,
+        /// Rows per inference batch.
+        #[arg(long, default_value_t = 4096)]
+        batch_size: usize,
+        #[arg(long, value_enum, default_value_t = BadRow::Error)]
+        on_bad_row: BadRow,
+        /// Overwrite the output file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a checkpoint's metadata, tensors (names, dtypes, shapes) and training metrics.
+    Inspect {
+        /// Run folder or .safetensors file.
+        run: PathBuf,
+    },
+    /// The main job end to end: data → autoencoder → embeddings, into one run folder.
+    Pipeline {
+        /// Pipeline config TOML (default: the embedded configs/pipeline.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override one config value, e.g. `--set autoencoder.train.epochs=5` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Replace an existing run folder of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Validate a CSV against a schema and print a summary: rows, missing share per column,
+    /// category counts, values clipped by the winsorizing quantiles.
+    Check {
+        /// Schema TOML.
+        #[arg(long)]
+        schema: PathBuf,
+        /// Customer CSV.
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, value_enum, default_value_t = BadRow::Error)]
+        on_bad_row: BadRow,
+    },
+}
+
+/// Trainable model families.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Family {
+    /// Customer embeddings (configs/autoencoder.toml).
+    Autoencoder,
+}

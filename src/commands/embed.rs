@@ -1,0 +1,79 @@
+//! `teleseg embed`: raw customer CSV in, one embedding per customer out.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::checkpoint::{self, RunDir};
+use crate::data::reader::{OnBadRow, ReadOptions};
+use crate::score::EmbeddingModel;
+
+/// Options of `teleseg embed`.
+#[derive(Debug, Clone)]
+pub struct EmbedArgs {
+    pub checkpoint: PathBuf,
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub batch_size: usize,
+    pub on_bad_row: OnBadRow,
+    pub force: bool,
+}
+
+/// Runs `teleseg embed`; returns the number of rows written.
+pub fn run(args: &EmbedArgs, device: &burn::tensor::Device) -> anyhow::Result<usize> {
+    if args.output.exists() && !args.force {
+        anyhow::bail!(crate::error::UsageError(format!(
+            "{} already exists; pass --force to overwrite it",
+            args.output.display()
+        )));
+    }
+    let path = RunDir::resolve_model_file(&args.checkpoint)?;
+    let model = EmbeddingModel::load(&path, device)?;
+    let opts = ReadOptions {
+        on_bad_row: args.on_bad_row,
+        ..ReadOptions::default()
+    };
+    let table = model.read(&args.input, &opts)?;
+    let features = model.features(&table)?;
+    let started = std::time::Instant::now();
+    let z = model.embed(&features, args.batch_size);
+    let latent = model.arch.latent;
+    tracing::info!(
+        rows = table.ids.len(),
+        rows_per_s = table.ids.len() as f64 / started.elapsed().as_secs_f64(),
+        "embedded"
+    );
+    let out = embeddings_csv(&table.ids, &z, latent);
+    checkpoint::write_atomic(&args.output, &out)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    Ok(table.ids.len())
+}
+
+/// The embeddings CSV: a `customer_id,z0,..,z{latent-1}` header, then one row per id.
+/// `z` is `[ids.len(), latent]` row-major.
+pub fn embeddings_csv(ids: &[String], z: &[f32], latent: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() * (latent * 11 + 12));
+    out.extend_from_slice(b"customer_id");
+    for j in 0..latent {
+        write!(out, ",z{j}").expect("vec write");
+    }
+    out.push(b'\n');
+    for (id, row) in ids.iter().zip(z.chunks_exact(latent.max(1))) {
+        out.extend_from_slice(csv_field(id).as_bytes());
+        for v in row {
+            write!(out, ",{v}").expect("vec write");
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Quotes a CSV field when it needs it.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,182 @@
+//! The CLI verbs, one file each. They are library functions (so tests and Rust callers can run a
+//! whole job) that return `anyhow` errors with context; `main` maps them to exit codes.
+
+pub mod data_check;
+pub mod embed;
+pub mod generate;
+pub mod inspect;
+pub mod pipeline;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::backend::Backend;
+use crate::checkpoint::{CheckpointError, RunDir};
+use crate::config::DataConfig;
+use crate::data::check::summarize;
+use crate::data::generate::{GenerateOptions, generate};
+use crate::data::preprocess::{Features, Preprocessor};
+use crate::data::reader::{ReadOptions, read_csv};
+use crate::data::schema::Schema;
+use crate::data::split::split_indices;
+use crate::data::table::RawTable;
+use crate::progress::Progress;
+
+/// Options every verb shares (the global flags).
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub backend: Backend,
+    pub progress: Progress,
+    /// `--seed`, overriding the config's seed when given.
+    pub seed: Option<u64>,
+}
+
+/// Data read, split and preprocessed for a job.
+pub struct PreparedData {
+    pub schema: Schema,
+    pub schema_path: PathBuf,
+    pub customers_path: PathBuf,
+    pub table: RawTable,
+    pub preprocessor: Preprocessor,
+    pub train_rows: Vec<usize>,
+    pub valid_rows: Vec<usize>,
+    pub test_rows: Vec<usize>,
+    pub train: Features,
+    pub valid: Features,
+    /// The data summary text (rows, missing shares, categories, clipping).
+    pub summary: String,
+}
+
+/// Reads the configured data (or generates it into `run/data`), splits it by customer id and
+/// fits the preprocessing on the training split.
+pub fn prepare_data(
+    data: &DataConfig,
+    seed: u64,
+    run: &RunDir,
+    progress: &Progress,
+) -> anyhow::Result<PreparedData> {
+    let _span = tracing::info_span!("data").entered();
+    let (customers_path, schema_path) = match (&data.customers, &data.schema) {
+        (Some(c), Some(s)) => (c.clone(), s.clone()),
+        _ => {
+            let dir = run.root.join("data");
+            let spinner = progress.spinner("generate");
+            spinner.set_message(format!("{} synthetic customers", data.generate_customers));
+            let mut opts = GenerateOptions::new(data.generate_customers, seed, dir.clone());
+            opts.force = true;
+            generate(&opts)
+                .with_context(|| format!("generating synthetic data into {}", dir.display()))?;
+            spinner.finish_and_clear();
+            (dir.join("customers.csv"), dir.join("schema.toml"))
+        }
+    };
+    let schema = Schema::load(&schema_path)?;
+    let read_opts = ReadOptions {
+        on_bad_row: data.on_bad_row,
+        ..ReadOptions::default()
+    };
+    let (table, report) = read_csv(&customers_path, &schema, &read_opts)?;
+    let split = split_indices(&table.ids, seed, data.valid_fraction, data.test_fraction);
+    let preprocessor = Preprocessor::fit(&schema, &table, &split.train)
+        .with_context(|| format!("fitting preprocessing on {}", customers_path.display()))?;
+    let train = preprocessor.transform_rows(&table, &split.train)?;
+    let valid = preprocessor.transform_rows(&table, &split.valid)?;
+    let summary = summarize(&schema, &table, &report, Some(&preprocessor)).to_string();
+    tracing::info!(
+        rows = table.ids.len(),
+        train = split.train.len(),
+        valid = split.valid.len(),
+        test = split.test.len(),
+        features = preprocessor.n_features(),
+        "data ready"
+    );
+    Ok(PreparedData {
+        schema,
+        schema_path,
+        customers_path,
+        table,
+        preprocessor,
+        train_rows: split.train,
+        valid_rows: split.valid,
+        test_rows: split.test,
+        train,
+        valid,
+        summary,
+    })
+}
+
+/// Creates a fresh run folder, refusing to replace an existing one unless `force`.
+pub fn create_run_dir(root: &Path, force: bool) -> anyhow::Result<RunDir> {
+    if root.exists() {
+        if !force {
+            return Err(CheckpointError::RunExists {
+                path: root.to_path_buf(),
+            }
+            .into());
+        }
+        std::fs::remove_dir_all(root)
+            .with_context(|| format!("removing {} (--force)", root.display()))?;
+    }
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("creating run folder {}", root.display()))?;
+    Ok(RunDir {
+        root: root.to_path_buf(),
+    })
+}
+
+/// `<kind>-YYYYMMDD-HHMMSS` in UTC.
+pub fn default_run_name(kind: &str) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{kind}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_781), (2026, 11, 24));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn existing_run_is_not_replaced_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r");
+        create_run_dir(&run, false).unwrap();
+        std::fs::write(run.join("keep"), "x").unwrap();
+        let err = create_run_dir(&run, false).unwrap_err();
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert!(run.join("keep").exists());
+        create_run_dir(&run, true).unwrap();
+        assert!(!run.join("keep").exists());
+    }
+}

@@ -1,0 +1,112 @@
+//! `teleseg pipeline`: the main job, end to end, into one run folder.
+//!
+//! Stages so far: data (generated unless configured) → autoencoder → embeddings of every
+//! customer. Each stage writes its own sub-folder (`data/`, `autoencoder/`), so each can also be
+//! run alone with `teleseg train ...` and its config.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::checkpoint::{self, RunDir};
+use crate::commands::embed::embeddings_csv;
+use crate::commands::train::{TrainReport, run_autoencoder_job};
+use crate::commands::{Globals, create_run_dir, default_run_name};
+use crate::config::{self, PipelineJob};
+use crate::data::reader::ReadOptions;
+use crate::score::EmbeddingModel;
+
+/// Options of `teleseg pipeline`.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineArgs {
+    pub config: Option<PathBuf>,
+    pub overrides: Vec<String>,
+    pub force: bool,
+}
+
+/// What the pipeline produced, for the closing summary.
+#[derive(Debug)]
+pub struct PipelineReport {
+    pub run: PathBuf,
+    pub autoencoder: TrainReport,
+    pub embeddings: PathBuf,
+    pub customers: usize,
+    /// `(stage, seconds)` in order.
+    pub stages: Vec<(String, f64)>,
+}
+
+/// Runs the pipeline. `on_stage` is called when each stage starts (the CLI prints a line).
+pub fn run(
+    args: &PipelineArgs,
+    globals: &Globals,
+    on_stage: &dyn Fn(&str),
+) -> anyhow::Result<PipelineReport> {
+    let mut job: PipelineJob = config::load(
+        args.config.as_deref(),
+        config::PIPELINE_DEFAULT,
+        &args.overrides,
+    )?;
+    if let Some(seed) = globals.seed {
+        job.seed = config::Seed(seed);
+    }
+    let name = job
+        .output
+        .run_name
+        .clone()
+        .unwrap_or_else(|| default_run_name("pipeline"));
+    let run = create_run_dir(&job.output.dir.join(name), args.force)?;
+    checkpoint::write_atomic(&run.config(), config::to_toml(&job).as_bytes())?;
+    let mut stages = Vec::new();
+
+    // The autoencoder stage generates (or reads) the data into the pipeline's data/ folder.
+    on_stage("autoencoder: data + training");
+    let t = Instant::now();
+    let mut ae_job = job.autoencoder_job();
+    if ae_job.data.customers.is_none() {
+        // Generate once at the pipeline level so every later stage sees the same files.
+        let data_dir = run.root.join("data");
+        let mut opts = crate::data::generate::GenerateOptions::new(
+            job.data.generate_customers,
+            job.seed.0,
+            data_dir.clone(),
+        );
+        opts.force = true;
+        crate::data::generate::generate(&opts).context("generating the synthetic data set")?;
+        ae_job.data.customers = Some(data_dir.join("customers.csv"));
+        ae_job.data.schema = Some(data_dir.join("schema.toml"));
+    }
+    let ae_run = RunDir {
+        root: run.root.join("autoencoder"),
+    };
+    std::fs::create_dir_all(&ae_run.root)
+        .with_context(|| format!("creating {}", ae_run.root.display()))?;
+    let autoencoder = run_autoencoder_job(&ae_job, &ae_run, &Default::default(), globals)?;
+    stages.push(("autoencoder".to_string(), t.elapsed().as_secs_f64()));
+
+    on_stage("embed: every customer");
+    let t = Instant::now();
+    let model = EmbeddingModel::load(&ae_run.model(), &globals.backend.device)?;
+    let customers = ae_job.data.customers.clone().expect("set above");
+    let table = model.read(
+        &customers,
+        &ReadOptions {
+            on_bad_row: ae_job.data.on_bad_row,
+            ..ReadOptions::default()
+        },
+    )?;
+    let features = model.features(&table)?;
+    let z = model.embed(&features, 4096);
+    let text = embeddings_csv(&table.ids, &z, model.arch.latent);
+    let embeddings = run.root.join("embeddings.csv");
+    checkpoint::write_atomic(&embeddings, &text)?;
+    stages.push(("embed".to_string(), t.elapsed().as_secs_f64()));
+
+    Ok(PipelineReport {
+        run: run.root.clone(),
+        autoencoder,
+        embeddings,
+        customers: table.ids.len(),
+        stages,
+    })
+}

@@ -1,0 +1,701 @@
+//! Run configurations: TOML files, strict loading, `--set` overrides and validation.
+//!
+//! Every knob, the seed included, is a field with its default written on the field. Loading is
+//! strict (`deny_unknown_fields`, wrong types are errors), `--set section.key=value` overrides
+//! one value of the file, and [`Check::check`] enforces the rules of [`ConfigError`] before any
+//! data is read, so a typo fails in milliseconds rather than after an hour of training.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::data::OnBadRow;
+
+/// Every way a configuration can be wrong. Messages name the field and the rule.
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("config {origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("--set {0}: expected key=value (e.g. --set train.learning_rate=0.01)")]
+    OverrideSyntax(String),
+    #[error("--set {key}: `{segment}` is not a table in the config, so `{key}` cannot be set")]
+    OverridePath { key: String, segment: String },
+    #[error("{field} must be positive (got {value})")]
+    NotPositive { field: &'static str, value: f64 },
+    #[error("{field} must be at least {min} (got {value})")]
+    TooSmall {
+        field: &'static str,
+        min: usize,
+        value: usize,
+    },
+    #[error("{field} must be in [0, 1) (got {value})")]
+    NotAFraction { field: &'static str, value: f64 },
+    #[error("{field} must not be negative (got {value})")]
+    Negative { field: &'static str, value: f64 },
+    #[error("data.valid_fraction + data.test_fraction must be below 0.9 (got {0})")]
+    SplitTooLarge(f64),
+    #[error("{field}: every layer width must be at least 1")]
+    ZeroWidth { field: &'static str },
+    #[error("data.customers and data.schema must be given together (or neither, to generate data)")]
+    DataPaths,
+    #[error("train.warmup_epochs ({warmup}) must be below train.epochs ({epochs})")]
+    WarmupTooLong { warmup: usize, epochs: usize },
+    #[error("model.noise_level must be in (0, 1) for masking noise (got {0})")]
+    MaskingLevel(f64),
+}
+
+/// A configuration section that can validate itself.
+pub trait Check {
+    /// Returns the first broken rule, if any.
+    fn check(&self) -> Result<(), ConfigError>;
+}
+
+/// Loads a config file (or the given default text), applies `--set` overrides, deserializes
+/// strictly and checks it.
+pub fn load<T: DeserializeOwned + Check>(
+    path: Option<&Path>,
+    default_text: &str,
+    overrides: &[String],
+) -> Result<T, ConfigError> {
+    let (text, origin) = match path {
+        Some(p) => (
+            std::fs::read_to_string(p).map_err(|e| ConfigError::Io {
+                path: p.display().to_string(),
+                message: e.to_string(),
+            })?,
+            p.display().to_string(),
+        ),
+        None => (default_text.to_string(), "<embedded default>".to_string()),
+    };
+    parse(&text, &origin, overrides)
+}
+
+/// Parses config text, applies overrides, deserializes strictly and checks.
+pub fn parse<T: DeserializeOwned + Check>(
+    text: &str,
+    origin: &str,
+    overrides: &[String],
+) -> Result<T, ConfigError> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    for o in overrides {
+        apply_override(&mut table, o)?;
+    }
+    let origin = if overrides.is_empty() {
+        origin.to_string()
+    } else {
+        format!("{origin} with --set {}", overrides.join(" "))
+    };
+    let value: T = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin,
+            message: e.to_string(),
+        })?;
+    value.check()?;
+    Ok(value)
+}
+
+/// Applies one `section.key=value` override. The value is read as a TOML literal
+/// (`0.01`, `true`, `[64, 32]`, `"text"`); anything that is not one is taken as a string.
+fn apply_override(table: &mut toml::Table, spec: &str) -> Result<(), ConfigError> {
+    let (key, raw) = spec
+        .split_once('=')
+        .ok_or_else(|| ConfigError::OverrideSyntax(spec.to_string()))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(ConfigError::OverrideSyntax(spec.to_string()));
+    }
+    let value = parse_literal(raw.trim());
+    let parts: Vec<&str> = key.split('.').collect();
+    let (last, sections) = parts.split_last().expect("non-empty key");
+    let mut current = table;
+    for segment in sections {
+        let entry = current
+            .entry(segment.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::OverridePath {
+                key: key.to_string(),
+                segment: segment.to_string(),
+            })?;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn parse_literal(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&doc) {
+        Ok(mut t) => t.remove("v").expect("parsed key"),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+fn positive(field: &'static str, value: f64) -> Result<(), ConfigError> {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(ConfigError::NotPositive { field, value })
+    }
+}
+
+fn non_negative(field: &'static str, value: f64) -> Result<(), ConfigError> {
+    if value >= 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(ConfigError::Negative { field, value })
+    }
+}
+
+fn at_least(field: &'static str, min: usize, value: usize) -> Result<(), ConfigError> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(ConfigError::TooSmall { field, min, value })
+    }
+}
+
+fn fraction(field: &'static str, value: f64) -> Result<(), ConfigError> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::NotAFraction { field, value })
+    }
+}
+
+/// Where the customer data comes from and how it is split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Customer CSV. Empty (with `schema` empty too): generate synthetic data into the run folder.
+    pub customers: Option<PathBuf>,
+    /// Schema TOML describing `customers`.
+    pub schema: Option<PathBuf>,
+    /// Customers to generate when no file is given. Default 20 000.
+    pub generate_customers: usize,
+    /// Share of customers (by id hash) held out for validation / early stopping. Default 0.1.
+    pub valid_fraction: f64,
+    /// Share of customers held out for final evaluation. Default 0.1.
+    pub test_fraction: f64,
+    /// What to do with a row that breaks a cell rule: `error` (default) or `skip`.
+    pub on_bad_row: OnBadRow,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            customers: None,
+            schema: None,
+            generate_customers: 20_000,
+            valid_fraction: 0.1,
+            test_fraction: 0.1,
+            on_bad_row: OnBadRow::Error,
+        }
+    }
+}
+
+impl Check for DataConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.customers.is_some() != self.schema.is_some() {
+            return Err(ConfigError::DataPaths);
+        }
+        at_least("data.generate_customers", 100, self.generate_customers)?;
+        fraction("data.valid_fraction", self.valid_fraction)?;
+        fraction("data.test_fraction", self.test_fraction)?;
+        let held_out = self.valid_fraction + self.test_fraction;
+        if held_out >= 0.9 {
+            return Err(ConfigError::SplitTooLarge(held_out));
+        }
+        Ok(())
+    }
+}
+
+/// Optimizer choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam with L2 weight decay added to the gradient.
+    Adam,
+    /// AdamW: decoupled weight decay (Loshchilov & Hutter 2019).
+    Adamw,
+}
+
+/// Learning-rate schedule over epochs (after the optional linear warm-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// The base learning rate throughout.
+    Constant,
+    /// Cosine decay from the base rate to `min_lr_ratio × base` at the last epoch.
+    Cosine,
+    /// Multiply by `step_gamma` every `step_epochs` epochs.
+    Step,
+}
+
+/// Settings of the one training loop, shared by every model family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Passes over the training split. Default 30.
+    pub epochs: usize,
+    /// Rows per mini-batch. Default 256.
+    pub batch_size: usize,
+    /// `adam` or `adamw` (default).
+    pub optimizer: OptimizerKind,
+    /// Base learning rate. Default 1e-3.
+    pub learning_rate: f64,
+    /// Weight decay (decoupled for AdamW, L2 for Adam). Default 1e-5.
+    pub weight_decay: f64,
+    /// `constant`, `cosine` (default) or `step`.
+    pub schedule: Schedule,
+    /// Epochs of linear warm-up from 0 to the base rate (stepped per batch). Default 1.
+    pub warmup_epochs: usize,
+    /// Cosine: final rate as a share of the base rate. Default 0.05.
+    pub min_lr_ratio: f64,
+    /// Step schedule: epochs between decays. Default 10.
+    pub step_epochs: usize,
+    /// Step schedule: decay factor. Default 0.5.
+    pub step_gamma: f64,
+    /// Clip the global gradient L2 norm to this value; 0 disables clipping. Default 1.0.
+    pub grad_clip_norm: f64,
+    /// Stop after this many epochs without validation improvement; 0 disables. Default 5.
+    pub patience: usize,
+    /// Smallest validation-loss decrease that counts as an improvement. Default 1e-4.
+    pub min_delta: f64,
+    /// Write `epoch-N` checkpoints every this many epochs; 0: only `best` and `last`. Default 0.
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            batch_size: 256,
+            optimizer: OptimizerKind::Adamw,
+            learning_rate: 1e-3,
+            weight_decay: 1e-5,
+            schedule: Schedule::Cosine,
+            warmup_epochs: 1,
+            min_lr_ratio: 0.05,
+            step_epochs: 10,
+            step_gamma: 0.5,
+            grad_clip_norm: 1.0,
+            patience: 5,
+            min_delta: 1e-4,
+            checkpoint_every: 0,
+        }
+    }
+}
+
+impl Check for TrainConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        at_least("train.epochs", 1, self.epochs)?;
+        at_least("train.batch_size", 1, self.batch_size)?;
+        positive("train.learning_rate", self.learning_rate)?;
+        non_negative("train.weight_decay", self.weight_decay)?;
+        fraction("train.min_lr_ratio", self.min_lr_ratio)?;
+        at_least("train.step_epochs", 1, self.step_epochs)?;
+        positive("train.step_gamma", self.step_gamma)?;
+        non_negative("train.grad_clip_norm", self.grad_clip_norm)?;
+        non_negative("train.min_delta", self.min_delta)?;
+        if self.warmup_epochs >= self.epochs && self.warmup_epochs > 0 {
+            return Err(ConfigError::WarmupTooLong {
+                warmup: self.warmup_epochs,
+                epochs: self.epochs,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Hidden-layer activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    Gelu,
+    Tanh,
+    /// Leaky ReLU with slope 0.01.
+    LeakyRelu,
+}
+
+/// Normalisation after each hidden linear layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    None,
+    /// Layer normalisation (per row; identical at train and score time).
+    Layer,
+    /// Batch normalisation (running statistics at score time).
+    Batch,
+}
+
+/// Input corruption for a denoising autoencoder (training only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Noise {
+    None,
+    /// Adds N(0, noise_level²) to every input feature.
+    Gaussian,
+    /// Zeroes each input feature with probability noise_level.
+    Masking,
+}
+
+/// Autoencoder architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoencoderConfig {
+    /// Encoder hidden widths, input side first; the decoder mirrors them. Default [256, 128].
+    pub hidden: Vec<usize>,
+    /// Embedding width. Default 16.
+    pub latent: usize,
+    /// Hidden activation. Default `relu`.
+    pub activation: Activation,
+    /// Dropout probability after each hidden activation. Default 0.
+    pub dropout: f64,
+    /// `none` (default), `layer` or `batch`.
+    pub norm: Norm,
+    /// Denoising corruption: `none`, `gaussian` (default) or `masking`.
+    pub noise: Noise,
+    /// Noise standard deviation (gaussian) or masking probability. Default 0.1.
+    pub noise_level: f64,
+    /// Weight of the categorical (cross-entropy) part of the reconstruction loss. Default 1.
+    pub categorical_weight: f64,
+}
+
+impl Default for AutoencoderConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256, 128],
+            latent: 16,
+            activation: Activation::Relu,
+            dropout: 0.0,
+            norm: Norm::None,
+            noise: Noise::Gaussian,
+            noise_level: 0.1,
+            categorical_weight: 1.0,
+        }
+    }
+}
+
+impl Check for AutoencoderConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.hidden.contains(&0) {
+            return Err(ConfigError::ZeroWidth {
+                field: "model.hidden",
+            });
+        }
+        at_least("model.latent", 1, self.latent)?;
+        fraction("model.dropout", self.dropout)?;
+        non_negative("model.noise_level", self.noise_level)?;
+        non_negative("model.categorical_weight", self.categorical_weight)?;
+        if self.noise == Noise::Masking && !(self.noise_level > 0.0 && self.noise_level < 1.0) {
+            return Err(ConfigError::MaskingLevel(self.noise_level));
+        }
+        Ok(())
+    }
+}
+
+/// Where runs are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Parent folder of run folders. Default `checkpoints`.
+    pub dir: PathBuf,
+    /// Run folder name; empty: `<kind>-<UTC timestamp>`.
+    pub run_name: Option<String>,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("checkpoints"),
+            run_name: None,
+        }
+    }
+}
+
+/// `teleseg train autoencoder`: everything one autoencoder run needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoencoderJob {
+    /// Seed of data generation, the split, initial weights, shuffling and noise. Default 42.
+    pub seed: Seed,
+    pub data: DataConfig,
+    pub model: AutoencoderConfig,
+    pub train: TrainConfig,
+    pub output: OutputConfig,
+}
+
+impl Check for AutoencoderJob {
+    fn check(&self) -> Result<(), ConfigError> {
+        self.data.check()?;
+        self.model.check()?;
+        self.train.check()
+    }
+}
+
+/// A seed with default 42 (a newtype so `#[serde(default)]` gives 42, not 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Seed(pub u64);
+
+impl Default for Seed {
+    fn default() -> Self {
+        Seed(42)
+    }
+}
+
+/// The embedded default of `teleseg train autoencoder` (same text as `configs/autoencoder.toml`).
+pub const AUTOENCODER_DEFAULT: &str = include_str!("../configs/autoencoder.toml");
+/// The embedded default of `teleseg pipeline` (same text as `configs/pipeline.toml`).
+pub const PIPELINE_DEFAULT: &str = include_str!("../configs/pipeline.toml");
+
+/// `teleseg pipeline`: the main job, end to end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineJob {
+    /// Seed of every stage. Default 42.
+    pub seed: Seed,
+    pub data: DataConfig,
+    /// The autoencoder stage.
+    pub autoencoder: AutoencoderStage,
+    pub output: OutputConfig,
+}
+
+/// Model and training settings of the pipeline's autoencoder stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoencoderStage {
+    pub model: AutoencoderConfig,
+    pub train: TrainConfig,
+}
+
+impl Check for PipelineJob {
+    fn check(&self) -> Result<(), ConfigError> {
+        self.data.check()?;
+        self.autoencoder.model.check()?;
+        self.autoencoder.train.check()
+    }
+}
+
+impl PipelineJob {
+    /// The autoencoder job this pipeline runs.
+    pub fn autoencoder_job(&self) -> AutoencoderJob {
+        AutoencoderJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            model: self.autoencoder.model.clone(),
+            train: self.autoencoder.train.clone(),
+            output: self.output.clone(),
+        }
+    }
+}
+
+/// Serializes any config to TOML (the resolved config saved with each run).
+pub fn to_toml<T: Serialize>(config: &T) -> String {
+    toml::to_string_pretty(config).expect("configs always serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(overrides: &[&str]) -> Result<AutoencoderJob, ConfigError> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        parse(AUTOENCODER_DEFAULT, "default", &o)
+    }
+
+    #[test]
+    fn embedded_defaults_parse_and_match_code_defaults() {
+        let j = job(&[]).unwrap();
+        assert_eq!(j.train, TrainConfig::default());
+        assert_eq!(j.model, AutoencoderConfig::default());
+        assert_eq!(j.seed, Seed(42));
+        let p: PipelineJob = parse(PIPELINE_DEFAULT, "pipeline", &[]).unwrap();
+        assert_eq!(p.seed, Seed(42));
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name() {
+        let err =
+            parse::<AutoencoderJob>("[train]\nlearnin_rate = 0.1\n", "x.toml", &[]).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("x.toml") && msg.contains("learnin_rate"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn unknown_override_key_is_rejected() {
+        let msg = job(&["train.lr=0.1"]).unwrap_err().to_string();
+        assert!(
+            msg.contains("unknown field `lr`") && msg.contains("--set"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_rejected() {
+        let msg = job(&["train.epochs=\"ten\""]).unwrap_err().to_string();
+        assert!(msg.contains("epochs"), "{msg}");
+    }
+
+    #[test]
+    fn override_sets_values_of_every_type() {
+        let j = job(&[
+            "train.learning_rate=0.01",
+            "model.hidden=[64, 32]",
+            "seed=7",
+            "model.noise=masking",
+        ])
+        .unwrap();
+        assert_eq!(j.train.learning_rate, 0.01);
+        assert_eq!(j.model.hidden, vec![64, 32]);
+        assert_eq!(j.seed, Seed(7));
+        assert_eq!(j.model.noise, Noise::Masking);
+    }
+
+    #[test]
+    fn override_without_equals_is_rejected() {
+        assert!(matches!(
+            job(&["train.epochs"]),
+            Err(ConfigError::OverrideSyntax(_))
+        ));
+        assert!(matches!(
+            job(&["train..epochs=1"]),
+            Err(ConfigError::OverrideSyntax(_))
+        ));
+    }
+
+    #[test]
+    fn override_through_a_value_is_rejected() {
+        assert!(matches!(
+            job(&["seed.x=1"]),
+            Err(ConfigError::OverridePath { .. })
+        ));
+    }
+
+    #[test]
+    fn negative_learning_rate_is_rejected() {
+        let err = job(&["train.learning_rate=-0.1"]).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::NotPositive {
+                field: "train.learning_rate",
+                value: -0.1
+            }
+        );
+    }
+
+    #[test]
+    fn zero_batch_size_is_rejected() {
+        let err = job(&["train.batch_size=0"]).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::TooSmall {
+                field: "train.batch_size",
+                min: 1,
+                value: 0
+            }
+        );
+    }
+
+    #[test]
+    fn zero_epochs_is_rejected() {
+        assert!(matches!(
+            job(&["train.epochs=0"]),
+            Err(ConfigError::TooSmall {
+                field: "train.epochs",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn zero_width_layer_is_rejected() {
+        assert!(matches!(
+            job(&["model.hidden=[64, 0]"]),
+            Err(ConfigError::ZeroWidth { .. })
+        ));
+    }
+
+    #[test]
+    fn zero_latent_is_rejected() {
+        assert!(matches!(
+            job(&["model.latent=0"]),
+            Err(ConfigError::TooSmall {
+                field: "model.latent",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn dropout_out_of_range_is_rejected() {
+        assert!(matches!(
+            job(&["model.dropout=1.0"]),
+            Err(ConfigError::NotAFraction { .. })
+        ));
+    }
+
+    #[test]
+    fn masking_level_must_be_a_probability() {
+        let err = job(&["model.noise=masking", "model.noise_level=0"]).unwrap_err();
+        assert_eq!(err, ConfigError::MaskingLevel(0.0));
+    }
+
+    #[test]
+    fn negative_weight_decay_is_rejected() {
+        assert!(matches!(
+            job(&["train.weight_decay=-1"]),
+            Err(ConfigError::Negative { .. })
+        ));
+    }
+
+    #[test]
+    fn oversized_split_is_rejected() {
+        let err = job(&["data.valid_fraction=0.5", "data.test_fraction=0.45"]).unwrap_err();
+        assert!(matches!(err, ConfigError::SplitTooLarge(_)));
+    }
+
+    #[test]
+    fn data_paths_come_together() {
+        assert_eq!(
+            job(&["data.customers=\"a.csv\""]).unwrap_err(),
+            ConfigError::DataPaths
+        );
+    }
+
+    #[test]
+    fn warmup_must_be_shorter_than_training() {
+        assert!(matches!(
+            job(&["train.epochs=2", "train.warmup_epochs=2"]),
+            Err(ConfigError::WarmupTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn tiny_generated_dataset_is_rejected() {
+        assert!(matches!(
+            job(&["data.generate_customers=10"]),
+            Err(ConfigError::TooSmall { .. })
+        ));
+    }
+
+    #[test]
+    fn resolved_config_round_trips() {
+        let j = job(&["train.epochs=3"]).unwrap();
+        let again: AutoencoderJob = parse(&to_toml(&j), "resolved", &[]).unwrap();
+        assert_eq!(j, again);
+    }
+}

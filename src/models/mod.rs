@@ -1,0 +1,4 @@
+//! Model families, one per file, built from the shared [`mlp`] block.
+
+pub mod autoencoder;
+pub mod mlp;

@@ -1,0 +1,72 @@
+//! Scoring with a checkpoint: raw customer rows in, embeddings out. Used by `teleseg embed`,
+//! `teleseg score` and Rust callers.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+
+use crate::checkpoint::{Checkpoint, CheckpointError, keys};
+use crate::data::preprocess::{Features, Preprocessor};
+use crate::data::reader::{ReadOptions, read_csv};
+use crate::data::schema::Schema;
+use crate::data::table::RawTable;
+use crate::models::autoencoder::{self, Autoencoder, AutoencoderArch, embed};
+
+/// An autoencoder checkpoint ready to score: schema, preprocessing and model (plain device).
+pub struct EmbeddingModel {
+    pub schema: Schema,
+    pub preprocessor: Preprocessor,
+    pub arch: AutoencoderArch,
+    pub model: Autoencoder,
+    pub device: Device,
+}
+
+impl EmbeddingModel {
+    /// Loads `model.safetensors` (or a run folder) of kind `autoencoder` onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<EmbeddingModel, CheckpointError> {
+        let ck = Checkpoint::read(path, Some(autoencoder::KIND))?;
+        let schema: Schema = ck.meta_json(keys::SCHEMA)?;
+        let pre_json: serde_json::Value = ck.meta_json(keys::PREPROCESS)?;
+        let preprocessor =
+            Preprocessor::from_json(&pre_json).map_err(|e| CheckpointError::Metadata {
+                path: path.to_path_buf(),
+                key: keys::PREPROCESS.to_string(),
+                message: e.to_string(),
+            })?;
+        let arch: AutoencoderArch = ck.meta_json(keys::MODEL)?;
+        if arch.input != preprocessor.n_features() {
+            return Err(CheckpointError::Metadata {
+                path: path.to_path_buf(),
+                key: keys::MODEL.to_string(),
+                message: format!(
+                    "model input width {} differs from the preprocessing's {} features",
+                    arch.input,
+                    preprocessor.n_features()
+                ),
+            });
+        }
+        let model = ck.load_module(arch.init(device))?;
+        Ok(EmbeddingModel {
+            schema,
+            preprocessor,
+            arch,
+            model,
+            device: device.clone(),
+        })
+    }
+
+    /// Reads a raw customer CSV with the checkpoint's schema (target columns optional).
+    pub fn read(&self, input: &Path, opts: &ReadOptions) -> anyhow::Result<RawTable> {
+        Ok(read_csv(input, &self.schema, opts)?.0)
+    }
+
+    /// Preprocesses every row of `table` exactly as at training time.
+    pub fn features(&self, table: &RawTable) -> anyhow::Result<Features> {
+        Ok(self.preprocessor.transform(table)?)
+    }
+
+    /// Embeddings `[rows, latent]` row-major, computed in batches of `batch_size`.
+    pub fn embed(&self, features: &Features, batch_size: usize) -> Vec<f32> {
+        embed(&self.model, features, batch_size, &self.device)
+    }
+}

@@ -1,0 +1,416 @@
+//! The `teleseg` binary as a user runs it: exit codes, messages, files left behind.
+
+use std::path::Path;
+
+use crate::common::{dataset, run, teleseg};
+
+const SCHEMA: &str = r#"
+name = "tiny"
+[[columns]]
+name = "id"
+role = "id"
+[[columns]]
+name = "minutes"
+role = "numeric"
+min = 0.0
+[[columns]]
+name = "plan"
+role = "categorical"
+[[columns]]
+name = "roams"
+role = "binary"
+[[columns]]
+name = "churn"
+role = "target"
+"#;
+
+const GOOD: &str =
+    "id,minutes,plan,roams,churn\nA,10.5,basic,0,0\nB,,premium,1,1\nC,3,basic,yes,0\n";
+
+/// Writes schema + csv into a temp dir and runs `data check`.
+fn check(csv: &[u8]) -> (i32, String, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schema.toml"), SCHEMA).unwrap();
+    std::fs::write(dir.path().join("in.csv"), csv).unwrap();
+    let (code, out, err) = run(teleseg()
+        .args(["data", "check", "--schema"])
+        .arg(dir.path().join("schema.toml"))
+        .arg("--input")
+        .arg(dir.path().join("in.csv")));
+    (code, out, err, dir)
+}
+
+#[test]
+fn generate_is_deterministic_per_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let (code, _, err) = run(teleseg()
+            .args(["generate", "--customers", "300", "--seed", seed, "--out"])
+            .arg(&out));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let (a, b, c) = (generate("a", "5"), generate("b", "5"), generate("c", "6"));
+    for file in [
+        "customers.csv",
+        "offers.csv",
+        "interactions.csv",
+        "personas.csv",
+        "schema.toml",
+    ] {
+        assert_eq!(
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+            "{file} differs for the same seed"
+        );
+    }
+    assert_ne!(
+        std::fs::read(a.join("customers.csv")).unwrap(),
+        std::fs::read(c.join("customers.csv")).unwrap()
+    );
+}
+
+#[test]
+fn data_check_summarizes_a_good_file() {
+    let (code, out, err, _d) = check(GOOD.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("minutes") && out.contains("plan"), "{out}");
+}
+
+#[test]
+fn data_check_on_generated_data_with_its_own_schema() {
+    let d = dataset();
+    let (code, out, err) = run(teleseg()
+        .args(["data", "check", "--schema"])
+        .arg(d.join("schema.toml"))
+        .arg("--input")
+        .arg(d.join("customers.csv")));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("800"),
+        "summary should give the row count: {out}"
+    );
+}
+
+/// Each malformed input: exit code 2, the file named, and the words of the rule.
+#[test]
+fn malformed_csv_inputs_are_clear_errors() {
+    let cases: &[(&str, &[u8], &[&str])] = &[
+        ("empty file", b"", &["in.csv"]),
+        (
+            "header only",
+            b"id,minutes,plan,roams,churn\n",
+            &["in.csv", "no data rows"],
+        ),
+        (
+            "missing column",
+            b"id,minutes,plan,churn\nA,1,basic,0\n",
+            &["in.csv", "roams"],
+        ),
+        (
+            "unknown column",
+            b"id,minutes,plan,roams,churn,extra\nA,1,basic,0,0,9\n",
+            &["in.csv", "extra"],
+        ),
+        (
+            "text in numeric",
+            b"id,minutes,plan,roams,churn\nA,ten,basic,0,0\n",
+            &["in.csv:2", "minutes", "ten"],
+        ),
+        (
+            "nan string",
+            b"id,minutes,plan,roams,churn\nA,NaN,basic,0,0\n",
+            &["in.csv:2", "minutes"],
+        ),
+        (
+            "inf string",
+            b"id,minutes,plan,roams,churn\nA,inf,basic,0,0\n",
+            &["in.csv:2", "minutes"],
+        ),
+        (
+            "overflow",
+            b"id,minutes,plan,roams,churn\nA,1e999,basic,0,0\n",
+            &["in.csv:2", "minutes"],
+        ),
+        (
+            "below min",
+            b"id,minutes,plan,roams,churn\nA,-5,basic,0,0\n",
+            &["in.csv:2", "minutes"],
+        ),
+        (
+            "bad binary",
+            b"id,minutes,plan,roams,churn\nA,1,basic,maybe,0\n",
+            &["in.csv:2", "roams", "maybe"],
+        ),
+        (
+            "duplicate id",
+            b"id,minutes,plan,roams,churn\nA,1,basic,0,0\nA,2,basic,0,0\n",
+            &["in.csv", "A", "duplicate"],
+        ),
+        (
+            "ragged row",
+            b"id,minutes,plan,roams,churn\nA,1,basic\n",
+            &["in.csv:2"],
+        ),
+        (
+            "empty id",
+            b"id,minutes,plan,roams,churn\n,1,basic,0,0\n",
+            &["in.csv:2", "id"],
+        ),
+        (
+            "invalid utf-8",
+            b"id,minutes,plan,roams,churn\nA,1,ba\xffsic,0,0\n",
+            &["in.csv", "UTF-8"],
+        ),
+    ];
+    for (name, csv, needles) in cases {
+        let (code, out, err, _d) = check(csv);
+        assert_eq!(code, 2, "{name}: exit code {code}, stderr: {err}");
+        assert!(
+            out.is_empty(),
+            "{name}: printed a summary for a bad file: {out}"
+        );
+        assert!(!err.contains("panicked"), "{name}: panicked: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{name}: stderr lacks `{n}`:\n{err}");
+        }
+    }
+}
+
+#[test]
+fn bom_crlf_and_quoted_fields_are_accepted() {
+    let csv = "\u{feff}id,minutes,plan,roams,churn\r\n\"A\",\"1,5\",basic,0,0\r\nB,2,\"pre, mium\",1,1\r\n";
+    // "1,5" is not a number: the quoted comma must reach the numeric parser as one field.
+    let (code, _, err, _d) = check(csv.as_bytes());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("1,5"), "{err}");
+    let csv =
+        "\u{feff}id,minutes,plan,roams,churn\r\n\"A\",1.5,basic,0,0\r\nB,2,\"pre, mium\",1,1\r\n";
+    let (code, out, err, _d) = check(csv.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pre, mium"), "{out}");
+}
+
+#[test]
+fn skip_mode_counts_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schema.toml"), SCHEMA).unwrap();
+    let csv = "id,minutes,plan,roams,churn\nA,1,basic,0,0\nB,oops,basic,0,0\nC,2,basic,1,0\n";
+    std::fs::write(dir.path().join("in.csv"), csv).unwrap();
+    let (code, out, err) = run(teleseg()
+        .args(["data", "check", "--on-bad-row", "skip", "--schema"])
+        .arg(dir.path().join("schema.toml"))
+        .arg("--input")
+        .arg(dir.path().join("in.csv")));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("skipped") || out.contains("Skipped"), "{out}");
+}
+
+#[test]
+fn bad_schema_and_config_are_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("s.toml");
+    std::fs::write(
+        &schema,
+        "[[columns]]\nname = \"id\"\nrole = \"id\"\nlog = true\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(teleseg()
+        .args(["data", "check", "--schema"])
+        .arg(&schema)
+        .args(["--input", "x.csv"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("s.toml") && err.contains("log"), "{err}");
+
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[train]\nepochz = 3\n").unwrap();
+    let (code, _, err) = run(teleseg()
+        .args(["train", "autoencoder", "--backend", "flex", "--config"])
+        .arg(&cfg));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("c.toml") && err.contains("epochz"), "{err}");
+
+    let (code, _, err) = run(teleseg().args([
+        "train",
+        "autoencoder",
+        "--backend",
+        "flex",
+        "--set",
+        "train.batch_size=0",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("train.batch_size must be at least 1"), "{err}");
+
+    let (code, _, err) =
+        run(teleseg().args(["train", "autoencoder", "--config", "/nonexistent/cfg.toml"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/cfg.toml"), "{err}");
+
+    let (code, _, _) = run(teleseg().args(["pipeline", "--bogus-flag"]));
+    assert_eq!(code, 2);
+}
+
+fn pipeline(out: &Path, name: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut cmd = teleseg();
+    cmd.args(["--backend", "flex", "pipeline"]);
+    for s in [
+        "data.generate_customers=600",
+        "autoencoder.train.epochs=2",
+        "autoencoder.model.hidden=[32, 16]",
+        "autoencoder.model.latent=4",
+    ] {
+        cmd.args(["--set", s]);
+    }
+    cmd.args([
+        "--set",
+        &format!("output.dir={:?}", out.display().to_string()),
+    ]);
+    cmd.args(["--set", &format!("output.run_name={name:?}")]);
+    cmd.args(extra);
+    run(&mut cmd)
+}
+
+#[test]
+fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = pipeline(dir.path(), "p", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("run folder"), "{out}");
+    let run_dir = dir.path().join("p");
+    for f in [
+        "config.toml",
+        "data/customers.csv",
+        "autoencoder/model.safetensors",
+        "autoencoder/metrics.jsonl",
+        "autoencoder/last/training_state.json",
+        "embeddings.csv",
+    ] {
+        assert!(run_dir.join(f).is_file(), "missing {f}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("embeddings.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        601
+    );
+
+    let (code, out, err) = run_inspect(&run_dir.join("autoencoder"));
+    assert_eq!(code, 0, "{err}");
+    for needle in [
+        "kind         autoencoder",
+        "encoder.layers.0.weight",
+        "decoder.layers.2.bias",
+        "preprocess.numeric.mean",
+        "metrics (2 epochs)",
+    ] {
+        assert!(out.contains(needle), "inspect lacks `{needle}`:\n{out}");
+    }
+
+    // embed: raw CSV in, same number of rows out; refuses to overwrite without --force.
+    let emb = dir.path().join("emb.csv");
+    let embed = |extra: &[&str]| {
+        run(teleseg()
+            .args(["--backend", "flex", "embed", "--checkpoint"])
+            .arg(run_dir.join("autoencoder"))
+            .arg("--input")
+            .arg(run_dir.join("data/customers.csv"))
+            .arg("--output")
+            .arg(&emb)
+            .args(extra))
+    };
+    let (code, _, err) = embed(&[]);
+    assert_eq!(code, 0, "{err}");
+    let first = std::fs::read(&emb).unwrap();
+    let (code, _, err) = embed(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(&emb).unwrap(), first);
+    assert_eq!(
+        first,
+        std::fs::read(run_dir.join("embeddings.csv")).unwrap(),
+        "embed and the pipeline disagree"
+    );
+
+    // The same run name again without --force: exit 2, nothing lost.
+    let (code, _, err) = pipeline(dir.path(), "p", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert!(run_dir.join("autoencoder/model.safetensors").is_file());
+
+    python_opens(&run_dir.join("autoencoder/model.safetensors"));
+}
+
+fn run_inspect(p: &Path) -> (i32, String, String) {
+    run(teleseg().arg("inspect").arg(p))
+}
+
+/// Python's `safetensors` (numpy) opens the file and sees the names and PyTorch-layout shapes.
+fn python_opens(model: &Path) {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import numpy, safetensors"])
+        .output();
+    if !matches!(probe, Ok(ref o) if o.status.success()) {
+        eprintln!(
+            "SKIPPED python safetensors check: python3 with numpy + safetensors not available"
+        );
+        return;
+    }
+    let script = r#"
+import sys, json
+from safetensors.numpy import load_file
+from safetensors import safe_open
+t = load_file(sys.argv[1])
+with safe_open(sys.argv[1], "numpy") as f:
+    meta = f.metadata()
+assert meta["teleseg.kind"] == "autoencoder", meta.keys()
+arch = json.loads(meta["teleseg.model"])
+w = t["encoder.layers.0.weight"]
+assert w.shape == (arch["hidden"][0], arch["input"]), w.shape   # PyTorch layout [out, in]
+assert t["decoder.layers.2.weight"].shape == (arch["input"], arch["hidden"][0])
+assert t["preprocess.numeric.mean"].dtype.name == "float32"
+print("ok", len(t))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_checkpoints_are_exit_code_2_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dataset().join("customers.csv");
+    let embed_with = |ck: &Path| {
+        run(teleseg()
+            .args(["--backend", "flex", "embed", "--checkpoint"])
+            .arg(ck)
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(dir.path().join("out.csv")))
+    };
+    let text = dir.path().join("notes.safetensors");
+    std::fs::write(&text, "this is not a checkpoint").unwrap();
+    let (code, _, err) = embed_with(&text);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("notes.safetensors") && err.contains("not a valid safetensors"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("out.csv").exists(),
+        "partial output left behind"
+    );
+
+    let (code, _, err) = embed_with(&dir.path().join("missing-run"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("missing-run"), "{err}");
+}

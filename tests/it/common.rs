@@ -1,0 +1,72 @@
+//! Shared fixtures: a small generated data set and helpers to run the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use teleseg::backend::{self, BackendChoice};
+use teleseg::commands::Globals;
+use teleseg::progress::Progress;
+
+/// A generated data set shared by the tests of this binary (read-only).
+pub fn dataset() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("teleseg-it-data")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let status = teleseg()
+            .args(["generate", "--customers", "800", "--seed", "11", "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "generate failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        dir
+    })
+}
+
+/// The binary under test, quiet and without progress bars.
+pub fn teleseg() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_teleseg"));
+    c.arg("--no-progress");
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    c
+}
+
+/// Runs and returns (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// Globals on a CPU backend with progress hidden.
+pub fn globals(choice: BackendChoice) -> Globals {
+    Globals {
+        backend: backend::resolve(choice).unwrap(),
+        progress: Progress::hidden(),
+        seed: None,
+    }
+}
+
+/// Small, fast training overrides used across tests.
+pub const SMALL: &[&str] = &[
+    "model.hidden=[32, 16]",
+    "model.latent=4",
+    "train.batch_size=128",
+    "train.epochs=3",
+    "train.warmup_epochs=0",
+];

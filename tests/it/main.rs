@@ -1,0 +1,8 @@
+//! Integration tests: one test binary (every extra binary re-links all of Burn).
+//!
+//! `cli` runs the `teleseg` binary as a user would; `training` drives the library (loop,
+//! checkpoints, resume, backends).
+
+mod cli;
+mod common;
+mod training;
