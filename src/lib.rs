@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod checkpoint;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod data;
