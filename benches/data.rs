@@ -6,6 +6,7 @@
 //! customers held in memory (throughput in rows/s).
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use teleseg::data::generate::{GenerateOptions, generate};
@@ -158,6 +159,7 @@ fn bench_generate(c: &mut Criterion) {
     let mut group = c.benchmark_group("generate");
     group.throughput(Throughput::Elements(CUSTOMERS as u64));
     group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
     let dir = tempfile::tempdir().expect("temporary folder");
     group.bench_function("customers_20k", |b| {
         b.iter(|| {

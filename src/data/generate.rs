@@ -6,24 +6,28 @@
 //! |--------------------|--------------------------|-----------------------------------------------|
 //! | `customers.csv`    | one per customer         | 33 columns of [`customer_schema`]             |
 //! | `offers.csv`       | `offers` (default 40)    | offer_id, name, category, price, channel      |
-//! | `interactions.csv` | ~8 impressions, ~2-3 accepts per customer | customer_id, offer_id, timestamp, event |
+//! | `interactions.csv` | ~9 impressions, ~3 accepts per customer | customer_id, offer_id, timestamp, event |
 //! | `personas.csv`     | one per customer         | the planted persona, for evaluation only      |
 //! | `schema.toml`      |                          | [`customer_schema`] as TOML                   |
 //!
-//! Customers belong to one of the planted personas of [`persona_names`] (5 %–22 % each). Each
+//! Customers belong to one of the planted personas of [`persona_names`] (6 %–22 % each). Each
 //! persona shifts per-customer latent factors (spend, digital engagement, travel, voice,
 //! satisfaction) from which the features are drawn, so features are correlated, usage is
 //! log-normal, and personas overlap on every single feature. The rows are messy like real
-//! exports: 1–8 % missing cells in about half the columns, partly not at random (no resolution
+//! exports: 1–6 % missing cells in 21 of the 33 columns, partly not at random (no resolution
 //! time or complaint sentiment without care tickets, no social sentiment without mentions, more
-//! missing ages for prepaid, usage columns missing together), and ~0.5 % unit errors (data in MB,
-//! voice in seconds, charges in cents, a birth year instead of an age).
+//! missing ages for prepaid, usage columns missing together), and ~0.4 % of rows with a unit
+//! error (data in MB, voice in seconds, charges in cents, a birth year instead of an age).
 //!
 //! Output is deterministic for a seed, whatever the number of threads: customers are generated
 //! in blocks of [`BLOCK`] rows, block `b` from its own RNG seeded by `(seed, b)`, and blocks are
 //! written in order. Memory does not grow with the number of customers. Each file is written
 //! under a temporary name in the output folder and renamed when all are complete, so an
-//! interrupted run leaves no partial `customers.csv` (only `.*.partial` files).
+//! interrupted run leaves no partial `customers.csv` (only `.*.partial` files; files are not
+//! fsynced, so this guards against interruption, not power loss).
+//!
+//! The RNG is `rand`'s `StdRng` (ChaCha12 in rand 0.10): the same seed gives the same bytes as
+//! long as the locked `rand` version does.
 
 mod columns;
 mod csvbuf;
@@ -41,6 +45,7 @@ use std::sync::mpsc;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::data::schema::Schema;
@@ -56,21 +61,29 @@ pub const BLOCK: usize = 4096;
 pub const DEFAULT_OFFERS: usize = 40;
 
 /// Options of `teleseg generate`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GenerateOptions {
     /// Number of customers (rows of `customers.csv`), at least 1.
     pub customers: usize,
     /// Seed of every random draw: the same seed gives byte-identical files.
     pub seed: u64,
     /// Number of offers in the catalogue, at least 1. Default [`DEFAULT_OFFERS`] (40).
+    #[serde(default = "default_offers")]
     pub offers: usize,
     /// Folder the files are written to (created if needed).
     pub out_dir: PathBuf,
     /// Overwrite the files of an earlier run. Default false: an `out_dir` that already holds a
     /// `customers.csv` is refused.
+    #[serde(default)]
     pub force: bool,
     /// Worker threads; 0 (the default) uses every available core. Does not change the output.
+    #[serde(default)]
     pub threads: usize,
+}
+
+fn default_offers() -> usize {
+    DEFAULT_OFFERS
 }
 
 impl GenerateOptions {
@@ -121,17 +134,27 @@ pub struct GenerateSummary {
 /// Why generation failed. Messages name the option or the path.
 #[derive(Debug, Error)]
 pub enum GenerateError {
+    /// `customers` is 0.
     #[error("customers must be at least 1")]
     NoCustomers,
+    /// `offers` is 0.
     #[error("offers must be at least 1")]
     NoOffers,
+    /// `offers` does not fit the 32-bit offer index.
     #[error("offers must be at most {max} (got {0})", max = u32::MAX)]
     TooManyOffers(usize),
+    /// `out_dir` holds the `customers.csv` of an earlier run and `force` is false.
     #[error("{} already exists; use force (--force) to overwrite it", path.display())]
-    AlreadyExists { path: PathBuf },
+    AlreadyExists {
+        /// The existing `customers.csv`.
+        path: PathBuf,
+    },
+    /// Creating, writing or renaming a file failed.
     #[error("cannot write {}: {error}", path.display())]
     Io {
+        /// The file or folder that could not be written.
         path: PathBuf,
+        /// The underlying error.
         error: std::io::Error,
     },
 }
@@ -315,9 +338,9 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
     for i in first..first + n {
         let persona = sampling::pick(&mut rng, &shares);
         let customer = Customer::sample(&mut rng, persona);
-        let index = i as u64 + 1;
-        customer.write_row(&mut rng, &mut out.customers, index, id_width);
-        out.personas.id(b'C', index, id_width);
+        let number = i as u64 + 1; // ids are 1-based: C0000001
+        customer.write_row(&mut rng, &mut out.customers, number, id_width);
+        out.personas.id(b'C', number, id_width);
         out.personas.uint(persona as u64);
         out.personas.str(PERSONA_NAMES[persona]);
         out.personas.end_row();
@@ -325,7 +348,7 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
             &mut rng,
             &customer,
             catalogue,
-            (index, id_width),
+            (number, id_width),
             &mut scratch,
             &mut out.interactions,
         );

@@ -300,6 +300,14 @@ fn interactions_are_consistent_and_acceptance_is_learnable() {
         .iter()
         .map(|r| (r[0].as_str(), r[1].parse().unwrap()))
         .collect();
+    // personas.csv lists the customers of customers.csv, in the same order, from C0000001.
+    let ids: Vec<&str> = customers.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        ids,
+        personas.iter().map(|r| r[0].as_str()).collect::<Vec<_>>()
+    );
+    assert_eq!(ids[0], "C0000001");
+    assert_eq!(ids[ids.len() - 1], format!("C{:07}", ids.len()));
     assert_eq!(persona.len(), customers.len());
     let category: HashMap<&str, &str> = offers
         .iter()
@@ -381,6 +389,23 @@ fn zero_offers_is_an_error() {
     assert_eq!(
         generate(&opts).unwrap_err().to_string(),
         "offers must be at least 1"
+    );
+}
+
+#[test]
+fn too_many_offers_is_an_error() {
+    let mut opts = GenerateOptions::new(10, 1, PathBuf::from("unused"));
+    opts.offers = u32::MAX as usize + 1;
+    assert!(matches!(opts.check(), Err(GenerateError::TooManyOffers(_))));
+}
+
+#[test]
+fn options_deserialize_with_defaults() {
+    let opts: GenerateOptions = toml::from_str("customers = 5\nseed = 3\nout_dir = \"d\"").unwrap();
+    assert_eq!(opts, GenerateOptions::new(5, 3, PathBuf::from("d")));
+    assert!(
+        toml::from_str::<GenerateOptions>("customers = 5\nseed = 3\nout_dir = \"d\"\nofers = 2")
+            .is_err()
     );
 }
 
