@@ -63,7 +63,7 @@ fn bench_autoencoder(c: &mut Criterion) {
                 b.iter(|| {
                     let m = model.take().unwrap();
                     let loss = task.train_loss(&m, rows.clone());
-                    black_box(loss.total.clone().into_scalar());
+                    black_box(loss.total.clone().into_scalar::<f32>());
                     let grads = GradientsParams::from_grads(loss.total.backward(), &m);
                     model = Some(optim.step(1e-3, m, grads));
                 })

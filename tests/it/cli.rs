@@ -414,3 +414,71 @@ fn bad_checkpoints_are_exit_code_2_with_the_file_named() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("missing-run"), "{err}");
 }
+
+/// A telecom CSV with other column names trains by writing a schema only: rename every column
+/// of the generated data (header and schema alike) and train on it.
+#[test]
+fn other_column_names_need_only_a_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dataset();
+    let csv = std::fs::read_to_string(d.join("customers.csv")).unwrap();
+    let (header, body) = csv.split_once('\n').unwrap();
+    let renamed: Vec<String> = header
+        .split(',')
+        .map(|c| format!("src_{}", c.to_uppercase()))
+        .collect();
+    std::fs::write(
+        dir.path().join("crm.csv"),
+        format!("{}\n{body}", renamed.join(",")),
+    )
+    .unwrap();
+    let mut schema = std::fs::read_to_string(d.join("schema.toml")).unwrap();
+    for c in header.split(',') {
+        for key in ["name", "numerator", "denominator"] {
+            schema = schema.replace(
+                &format!("{key} = \"{c}\""),
+                &format!("{key} = \"src_{}\"", c.to_uppercase()),
+            );
+        }
+    }
+    std::fs::write(dir.path().join("crm_schema.toml"), &schema).unwrap();
+    let (code, out, err) = run(teleseg()
+        .args(["--backend", "flex", "train", "autoencoder"])
+        .args([
+            "--set",
+            &format!(
+                "data.customers={:?}",
+                dir.path().join("crm.csv").display().to_string()
+            ),
+        ])
+        .args([
+            "--set",
+            &format!(
+                "data.schema={:?}",
+                dir.path().join("crm_schema.toml").display().to_string()
+            ),
+        ])
+        .args([
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "train.warmup_epochs=0",
+            "--set",
+            "model.hidden=[16]",
+            "--set",
+            "model.latent=3",
+        ])
+        .args([
+            "--set",
+            &format!("output.dir={:?}", dir.path().display().to_string()),
+        ])
+        .args(["--set", "output.run_name=\"crm\""]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("trained autoencoder"), "{out}");
+    let (code, out, err) = run(teleseg().arg("inspect").arg(dir.path().join("crm")));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("features") && out.contains("(src_"),
+        "features should carry the user's column names:\n{out}"
+    );
+}
