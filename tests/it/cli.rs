@@ -340,6 +340,75 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
     assert!(run_dir.join("autoencoder/model.safetensors").is_file());
 
     python_opens(&run_dir.join("autoencoder/model.safetensors"));
+    reference_scorer_matches(
+        &run_dir.join("autoencoder/model.safetensors"),
+        &run_dir.join("data/customers.csv"),
+        &emb,
+    );
+}
+
+fn python_has_numpy() -> bool {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import numpy, safetensors"])
+        .output();
+    matches!(probe, Ok(ref o) if o.status.success())
+}
+
+/// scripts/reference_scorer.py (numpy + safetensors, written from docs/checkpoint-format.md
+/// alone) reproduces `teleseg embed`: same ids in the same order, and every embedding within
+/// float32 rounding (1e-5 relative to max(1, |z|): both sides accumulate 256-wide dot products
+/// in f32, in different orders).
+fn reference_scorer_matches(model: &Path, input: &Path, ours: &Path) {
+    if !python_has_numpy() {
+        eprintln!(
+            "SKIPPED reference scorer parity: python3 with numpy + safetensors not available"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir.path().join("ref.csv");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/reference_scorer.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg("--checkpoint")
+        .arg(model)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "reference scorer: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parse = |p: &Path| -> Vec<(String, Vec<f64>)> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut it = l.split(',');
+                let id = it.next().unwrap().to_string();
+                (id, it.map(|v| v.parse().unwrap()).collect())
+            })
+            .collect()
+    };
+    let (a, b) = (parse(ours), parse(&theirs));
+    assert_eq!(a.len(), b.len());
+    let mut worst = 0.0f64;
+    for ((ia, za), (ib, zb)) in a.iter().zip(&b) {
+        assert_eq!(ia, ib);
+        assert_eq!(za.len(), zb.len());
+        for (x, y) in za.iter().zip(zb) {
+            worst = worst.max((x - y).abs() / y.abs().max(1.0));
+        }
+    }
+    assert!(
+        worst <= 1e-5,
+        "reference scorer differs by {worst} (relative)"
+    );
 }
 
 fn run_inspect(p: &Path) -> (i32, String, String) {
@@ -348,10 +417,7 @@ fn run_inspect(p: &Path) -> (i32, String, String) {
 
 /// Python's `safetensors` (numpy) opens the file and sees the names and PyTorch-layout shapes.
 fn python_opens(model: &Path) {
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import numpy, safetensors"])
-        .output();
-    if !matches!(probe, Ok(ref o) if o.status.success()) {
+    if !python_has_numpy() {
         eprintln!(
             "SKIPPED python safetensors check: python3 with numpy + safetensors not available"
         );
