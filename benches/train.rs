@@ -35,13 +35,29 @@ fn data() -> (Features, Preprocessor) {
     (pre.transform(&table).unwrap(), pre)
 }
 
+/// CPU backends always; wgpu when a hardware adapter exists (set TELESEG_BENCH_SOFTWARE_WGPU=1
+/// to include a software adapter such as lavapipe).
+fn backends() -> Vec<BackendChoice> {
+    let mut v = vec![BackendChoice::Flex, BackendChoice::Ndarray];
+    match backend::wgpu_adapter() {
+        Ok(a) if !a.software || std::env::var_os("TELESEG_BENCH_SOFTWARE_WGPU").is_some() => {
+            eprintln!("benchmarking wgpu on {} ({})", a.name, a.device_type);
+            v.push(BackendChoice::Wgpu);
+        }
+        Ok(a) => eprintln!("SKIPPED wgpu: only a software adapter ({})", a.name),
+        Err(e) => eprintln!("SKIPPED wgpu: {e}"),
+    }
+    v
+}
+
 fn bench_autoencoder(c: &mut Criterion) {
+    let backends = backends();
     let (features, pre) = data();
     // The benchmark architecture: 64-256-128-16 mirrored (input = our feature count).
     let cfg = AutoencoderConfig::default();
     let arch = AutoencoderArch::new(features.cols, &cfg);
     let mut group = c.benchmark_group("autoencoder_train_step");
-    for choice in [BackendChoice::Flex, BackendChoice::Ndarray] {
+    for &choice in &backends {
         let device = backend::resolve(choice).unwrap().device;
         let task = AutoencoderTask::new(
             &features,
@@ -74,7 +90,7 @@ fn bench_autoencoder(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("autoencoder_embed");
     group.throughput(Throughput::Elements(features.rows as u64));
-    for choice in [BackendChoice::Flex, BackendChoice::Ndarray] {
+    for &choice in &backends {
         let device = backend::resolve(choice).unwrap().device;
         device.seed(1);
         let model = arch.init(&device);
