@@ -446,6 +446,13 @@ impl RunDir {
     pub fn last(&self) -> PathBuf {
         self.root.join("last")
     }
+    /// The newest complete resume state: `last/`, or `last.old/` when a crash struck between the
+    /// two renames that swap a new `last/` in (see `train::write_last`).
+    pub fn last_complete(&self) -> Option<PathBuf> {
+        [self.last(), self.root.join("last.old")]
+            .into_iter()
+            .find(|d| d.join("training_state.json").is_file())
+    }
     /// A periodic checkpoint.
     pub fn epoch(&self, epoch: usize) -> PathBuf {
         self.root.join("epochs").join(format!("epoch-{epoch:04}"))

@@ -109,7 +109,7 @@ pub fn train_autoencoder(args: &TrainArgs, globals: &Globals) -> anyhow::Result<
     let run = match &args.resume {
         Some(root) => {
             let run = RunDir { root: root.clone() };
-            if !run.last().join("training_state.json").is_file() {
+            if run.last_complete().is_none() {
                 bail!(checkpoint::CheckpointError::NotFound {
                     path: run.last(),
                     expected: "last/training_state.json from an earlier run (was it trained with this teleseg?)".into(),

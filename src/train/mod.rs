@@ -216,7 +216,7 @@ pub fn resume<M: Module>(
     model: M,
     cfg: &TrainConfig,
 ) -> Result<Resumed<M>, TrainError> {
-    let dir = run.last();
+    let dir = run.last_complete().unwrap_or_else(|| run.last());
     let resume_err = |message: String| TrainError::Resume {
         path: dir.display().to_string(),
         message,

@@ -548,3 +548,100 @@ fn other_column_names_need_only_a_schema() {
         "features should carry the user's column names:\n{out}"
     );
 }
+
+/// Crash safety: SIGKILL a training at several moments; after each kill the newest checkpoint
+/// loads and `--resume` goes on; the last resume runs to the end.
+#[test]
+fn training_survives_sigkill_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dataset();
+    let train = |extra: &[&str]| {
+        let mut c = teleseg();
+        c.args(["--backend", "flex", "train", "autoencoder"]);
+        for s in [
+            "model.hidden=[32]",
+            "model.latent=4",
+            "train.warmup_epochs=0",
+            "train.patience=0",
+            "train.batch_size=64",
+        ] {
+            c.args(["--set", s]);
+        }
+        c.args(extra);
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let run_dir = dir.path().join("crash");
+    let (code, _, err) = run(train(&[
+        "--set",
+        &format!(
+            "data.customers={:?}",
+            d.join("customers.csv").display().to_string()
+        ),
+        "--set",
+        &format!(
+            "data.schema={:?}",
+            d.join("schema.toml").display().to_string()
+        ),
+        "--set",
+        &format!("output.dir={:?}", dir.path().display().to_string()),
+        "--set",
+        "output.run_name=\"crash\"",
+        "--set",
+        "train.epochs=2",
+    ])
+    .stderr(std::process::Stdio::piped()));
+    assert_eq!(code, 0, "{err}");
+    // Fixed, spread-out kill moments (ms) so the test is reproducible yet hits different phases.
+    for delay in [90u64, 230, 370, 610, 850] {
+        let mut child = train(&[
+            "--resume",
+            run_dir.to_str().unwrap(),
+            "--set",
+            "train.epochs=100000",
+        ])
+        .spawn()
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (code, out, err) = run(teleseg().arg("inspect").arg(&run_dir));
+        assert_eq!(
+            code, 0,
+            "after a kill at {delay} ms the best checkpoint does not load: {err}"
+        );
+        assert!(out.contains("kind         autoencoder"));
+        let last = ["last", "last.old"]
+            .iter()
+            .map(|n| run_dir.join(n).join("model.safetensors"))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("no complete last/ after a kill at {delay} ms"));
+        let (code, _, err) = run(teleseg().arg("inspect").arg(&last));
+        assert_eq!(
+            code,
+            0,
+            "after a kill at {delay} ms, {} does not load: {err}",
+            last.display()
+        );
+    }
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    let epochs_before = metrics.lines().count();
+    assert!(
+        epochs_before > 2,
+        "the killed runs never completed an epoch: the kills tested nothing"
+    );
+    let (code, _, err) = run(train(&[
+        "--resume",
+        run_dir.to_str().unwrap(),
+        "--set",
+        &format!("train.epochs={}", epochs_before + 2),
+    ])
+    .stderr(std::process::Stdio::piped()));
+    assert_eq!(code, 0, "final resume failed: {err}");
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    assert!(
+        metrics.lines().count() >= epochs_before + 1,
+        "resume did not add epochs"
+    );
+}
