@@ -477,6 +477,22 @@ pub struct DecConfig {
     pub collapse_min_clusters: usize,
     /// Collapse when one cluster holds more than this share of rows. Default 0.8.
     pub collapse_max_share: f64,
+    /// Start from this autoencoder run (or `model.safetensors`) instead of pretraining one.
+    pub autoencoder: Option<PathBuf>,
+    /// The clustering phase's training loop. Defaults: 20 epochs, batch 256, AdamW lr 1e-3,
+    /// constant rate, no warm-up, no early stopping (convergence is `tol`).
+    pub train: TrainConfig,
+}
+
+/// The clustering phase's default loop settings (see [`DecConfig::train`]).
+pub fn dec_train_default() -> TrainConfig {
+    TrainConfig {
+        epochs: 20,
+        schedule: Schedule::Constant,
+        warmup_epochs: 0,
+        patience: 0,
+        ..TrainConfig::default()
+    }
 }
 
 impl Default for DecConfig {
@@ -491,6 +507,8 @@ impl Default for DecConfig {
             n_init: 10,
             collapse_min_clusters: 3,
             collapse_max_share: 0.8,
+            autoencoder: None,
+            train: dec_train_default(),
         }
     }
 }
@@ -510,9 +528,47 @@ impl Check for DecConfig {
                 value: self.collapse_max_share,
             });
         }
-        Ok(())
+        self.train.check()
     }
 }
+
+/// `teleseg train dec`: pretrain (or load) an autoencoder, then DEC / IDEC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecJob {
+    /// Seed of every stage. Default 42.
+    pub seed: Seed,
+    pub data: DataConfig,
+    /// The pretraining stage (unused when `dec.autoencoder` is set).
+    pub autoencoder: AutoencoderStage,
+    pub dec: DecConfig,
+    pub output: OutputConfig,
+}
+
+impl Check for DecJob {
+    fn check(&self) -> Result<(), ConfigError> {
+        self.data.check()?;
+        self.autoencoder.model.check()?;
+        self.autoencoder.train.check()?;
+        self.dec.check()
+    }
+}
+
+impl DecJob {
+    /// The pretraining job.
+    pub fn autoencoder_job(&self) -> AutoencoderJob {
+        AutoencoderJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            model: self.autoencoder.model.clone(),
+            train: self.autoencoder.train.clone(),
+            output: self.output.clone(),
+        }
+    }
+}
+
+/// The embedded default of `teleseg train dec` (same text as `configs/dec.toml`).
+pub const DEC_DEFAULT: &str = include_str!("../configs/dec.toml");
 
 /// A seed with default 42 (a newtype so `#[serde(default)]` gives 42, not 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -539,6 +595,8 @@ pub struct PipelineJob {
     pub data: DataConfig,
     /// The autoencoder stage.
     pub autoencoder: AutoencoderStage,
+    /// The DEC / IDEC stage (`dec.autoencoder` is ignored: the pipeline's own is used).
+    pub dec: DecConfig,
     pub output: OutputConfig,
 }
 
@@ -554,11 +612,23 @@ impl Check for PipelineJob {
     fn check(&self) -> Result<(), ConfigError> {
         self.data.check()?;
         self.autoencoder.model.check()?;
-        self.autoencoder.train.check()
+        self.autoencoder.train.check()?;
+        self.dec.check()
     }
 }
 
 impl PipelineJob {
+    /// The DEC job this pipeline runs after its autoencoder stage.
+    pub fn dec_job(&self) -> DecJob {
+        DecJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            autoencoder: self.autoencoder.clone(),
+            dec: self.dec.clone(),
+            output: self.output.clone(),
+        }
+    }
+
     /// The autoencoder job this pipeline runs.
     pub fn autoencoder_job(&self) -> AutoencoderJob {
         AutoencoderJob {

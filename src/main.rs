@@ -136,6 +136,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                     }
                 }
+                Family::Dec => {
+                    let r = commands::train::train_dec(&args, &g)?;
+                    if !quiet {
+                        println!(
+                            "trained dec: {} refreshes, {:?}, segment sizes {:?}{}, {:.0} samples/s\nrun: {}",
+                            r.refreshes.len(),
+                            r.stop,
+                            r.collapse.sizes,
+                            if r.collapse.collapsed {
+                                " (COLLAPSED)"
+                            } else {
+                                ""
+                            },
+                            r.samples_per_s,
+                            r.run.display()
+                        );
+                    }
+                }
             }
         }
         Command::Embed {
@@ -158,6 +176,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let rows = commands::embed::run(&args, &g.backend.device)?;
             if !quiet {
                 println!("embedded {rows} customers into {}", output.display());
+            }
+        }
+        Command::Score {
+            checkpoint,
+            input,
+            output,
+            with_q,
+            batch_size,
+            on_bad_row,
+            force,
+        } => {
+            let g = globals(&cli)?;
+            let args = commands::score::ScoreArgs {
+                checkpoint: checkpoint.clone(),
+                input: input.clone(),
+                output: output.clone(),
+                with_q: *with_q,
+                batch_size: (*batch_size).max(1),
+                on_bad_row: (*on_bad_row).into(),
+                force: *force,
+            };
+            let rows = commands::score::run(&args, &g.backend.device)?;
+            if !quiet {
+                println!("scored {rows} customers into {}", output.display());
             }
         }
         Command::Inspect { run } => print!("{}", commands::inspect::run(run)?),
