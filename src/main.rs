@@ -243,6 +243,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     r.run.join("autoencoder/model.safetensors").display()
                 );
                 println!("embeddings:  {}", r.embeddings.display());
+                println!(
+                    "segments:    {} (sizes {:?}{})",
+                    r.segments.display(),
+                    r.segment_sizes,
+                    if r.collapsed { ", COLLAPSED" } else { "" }
+                );
             }
         }
     }
