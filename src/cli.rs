@@ -145,6 +145,11 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Evaluate a run against known labels.
+    Evaluate {
+        #[command(subcommand)]
+        command: EvaluateCommand,
+    },
     /// Print a checkpoint's metadata, tensors (names, dtypes, shapes) and training metrics.
     Inspect {
         /// Run folder or .safetensors file.
@@ -177,6 +182,19 @@ pub enum DataCommand {
         input: PathBuf,
         #[arg(long, value_enum, default_value_t = BadRow::Error)]
         on_bad_row: BadRow,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvaluateCommand {
+    /// Hungarian ACC, NMI and ARI of every method in RUN/segments.json against true labels.
+    Clustering {
+        /// A dec run folder (or a pipeline's `dec/` folder).
+        #[arg(long)]
+        run: PathBuf,
+        /// Label CSV `customer_id,<label>` (the column `persona`, else the second column).
+        #[arg(long)]
+        labels: PathBuf,
     },
 }
 

@@ -202,6 +202,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("scored {rows} customers into {}", output.display());
             }
         }
+        Command::Evaluate {
+            command: cli::EvaluateCommand::Clustering { run, labels },
+        } => print!("{}", commands::segments::evaluate(run, labels)?),
         Command::Inspect { run } => print!("{}", commands::inspect::run(run)?),
         Command::Pipeline {
             config,

@@ -48,7 +48,9 @@ pub struct SegmentsFile {
     /// Customer ids, in row order (the `labels` of every method follow it).
     pub ids: Vec<String>,
     /// `dec` (the trained model) and baselines: `kmeans_raw` (k-means++ on the preprocessed
-    /// features), `kmeans_embedding` (k-means++ on the final embeddings).
+    /// features), `kmeans_embedding` (k-means++ on the pretrained autoencoder's embeddings),
+    /// `gmm_embedding` (full-covariance GMM on the same; absent when EM failed). DBSCAN and Ward are
+    /// not run here (slow on 20 000 rows).
     pub methods: BTreeMap<String, Method>,
     /// The label file the external metrics came from.
     pub labels_file: Option<PathBuf>,
@@ -131,7 +133,11 @@ pub fn summarize(
     );
     for (name, data, cols) in [
         ("kmeans_raw", raw.data.as_slice(), raw.cols),
-        ("kmeans_embedding", report.z.as_slice(), report.latent),
+        (
+            "kmeans_embedding",
+            report.z_pretrained.as_slice(),
+            report.latent,
+        ),
     ] {
         let km = cluster::kmeans(
             Matrix::new(data, rows, cols)?,
@@ -150,6 +156,27 @@ pub fn summarize(
                 external: None,
             },
         );
+    }
+    // GMM on the embeddings: EM can fail to converge on degenerate embeddings; a failed
+    // baseline is reported in the log and left out rather than failing the run.
+    let gmm = cluster::BaselineConfig {
+        k,
+        n_init: n_init.max(1),
+        ..cluster::BaselineConfig::new(cluster::Baseline::Gmm)
+    };
+    let zp = &report.z_pretrained;
+    match cluster::run_baseline(&gmm, Matrix::new(zp, rows, report.latent)?, seed) {
+        Ok(c) => {
+            methods.insert(
+                "gmm_embedding".to_string(),
+                Method {
+                    calinski_harabasz: ch(zp, report.latent, &c.labels),
+                    labels: c.labels,
+                    external: None,
+                },
+            );
+        }
+        Err(e) => tracing::warn!("baseline gmm_embedding failed: {e}"),
     }
     if let Some(path) = labels_file {
         let labels = read_labels(path)?;

@@ -251,6 +251,8 @@ pub struct DecReport {
     pub labels: Vec<usize>,
     /// Embedding of every row after clustering, `[rows, latent]` row-major.
     pub z: Vec<f32>,
+    /// Embedding of every row by the pretrained autoencoder (before clustering).
+    pub z_pretrained: Vec<f32>,
     pub latent: usize,
     /// Collapse check of the final segments.
     pub collapse: CollapseCheck,
@@ -322,6 +324,8 @@ pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Res
 
     let cfg = &job.dec;
     let z0 = autoencoder::embed(&ae.model, &train_x, 4096, &device);
+    let all = ae.preprocessor.transform(&data.table)?;
+    let z_pretrained = autoencoder::embed(&ae.model, &all, 4096, &device);
     let init = dec::init_centroids(&z0, train_x.rows, ae.arch.latent, cfg, seed)
         .context("k-means++ initialisation of the DEC centroids")?;
     ad.seed(seed);
@@ -368,7 +372,6 @@ pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         &run.model(),
         &checkpoint::to_safetensors_bytes(&tensors, &meta),
     )?;
-    let all = ae.preprocessor.transform(&data.table)?;
     let (z, q) = dec::assign_rows(&outcome.last_model, &all, cfg.alpha, 4096, &device);
     let (labels, _) = dec::argmax_rows(&q, cfg.k);
     let collapse = dec::detect_collapse(
@@ -393,6 +396,7 @@ pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         ids: data.table.ids.clone(),
         labels,
         z,
+        z_pretrained,
         latent: ae.arch.latent,
         collapse,
         samples_per_s,

@@ -225,6 +225,15 @@ fn train_dec_then_score_writes_segments() {
             .any(|n| n == "autoencoder.encoder.layers.0.weight")
     );
     assert!(run_dir.join("segments.json").is_file());
+    let (code, out, err) = run(teleseg()
+        .args(["evaluate", "clustering", "--run"])
+        .arg(&run_dir)
+        .arg("--labels")
+        .arg(data.join("personas.csv")));
+    assert_eq!(code, 0, "{err}");
+    for m in ["dec", "kmeans_raw", "kmeans_embedding", "ACC", "NMI", "ARI"] {
+        assert!(out.contains(m), "{out}");
+    }
 
     let out_csv = dir.path().join("scores.csv");
     let (code, _, err) = run(teleseg()
