@@ -163,6 +163,21 @@ fn dec_recovers_well_separated_blobs() {
 }
 
 #[test]
+fn step_hook_stops_training_on_convergence() {
+    // With tol = 0.9 the second refresh (step 13) always counts as converged.
+    let cfg = DecConfig {
+        tol: 0.9,
+        ..blob_config()
+    };
+    let (_, _, refreshes, stop) = blob_dec(&cfg);
+    assert!(
+        matches!(stop, StopReason::Converged { step: 13, .. }),
+        "{stop:?}"
+    );
+    assert_eq!(refreshes.len(), 2);
+}
+
+#[test]
 fn collapse_guard_flags_a_forced_collapse() {
     // Four balanced blobs hold 25 % each: a 20 % ceiling forces the guard to fire.
     let cfg = DecConfig {
