@@ -54,6 +54,32 @@ pub struct SegmentsFile {
     pub methods: BTreeMap<String, Method>,
     /// The label file the external metrics came from.
     pub labels_file: Option<PathBuf>,
+    /// [`cluster::profile_segments`] of the DEC segments on the raw numeric columns (raw
+    /// units): per-segment statistics, lifts, surrogate-tree rules and persona texts. `None`
+    /// when profiling failed (logged).
+    pub profiles: Option<serde_json::Value>,
+}
+
+/// Profiles of `labels` on the numeric columns of `table`, in raw units.
+fn profiles(
+    table: &crate::data::table::RawTable,
+    labels: &[usize],
+    k: usize,
+    seed: u64,
+) -> anyhow::Result<serde_json::Value> {
+    let rows = table.n_rows();
+    let cols = table.numeric.len();
+    let mut data = vec![0.0f64; rows * cols];
+    for (j, c) in table.numeric.iter().enumerate() {
+        for (i, v) in c.values.iter().enumerate() {
+            data[i * cols + j] = *v;
+        }
+    }
+    let names: Vec<String> = table.numeric.iter().map(|c| c.name.clone()).collect();
+    let units = vec![String::new(); cols];
+    let x = cluster::FeatureTable::new(&data, rows, cols, &names, &units)?;
+    let p = cluster::profile_segments(x, labels, k, &cluster::ProfileConfig::default(), seed)?;
+    Ok(serde_json::to_value(p)?)
 }
 
 /// Reads a label CSV `customer_id,<label>`: the column named `persona`, else the second one.
@@ -201,6 +227,13 @@ pub fn summarize(
         ids: report.ids.clone(),
         methods,
         labels_file: labels_file.map(Path::to_path_buf),
+        profiles: match profiles(&report.data.table, &report.labels, k, seed) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!("segment profiles failed: {e:#}");
+                None
+            }
+        },
     })
 }
 

@@ -300,6 +300,7 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         let ari = &segments["methods"][m]["external"]["ari"];
         assert!(ari.is_number(), "{m}: {ari}");
     }
+    assert!(segments["profiles"].is_object(), "no profiles");
     assert_eq!(
         std::fs::read_to_string(run_dir.join("embeddings.csv"))
             .unwrap()
