@@ -121,6 +121,35 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Segment customers with a `dec` checkpoint: raw CSV in,
+    /// `customer_id,segment,confidence[,q0..],z0..` out.
+    Score {
+        /// Run folder or model.safetensors of a dec run.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Customer CSV with the columns of the checkpoint's schema (target columns optional).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output CSV (written atomically).
+        #[arg(long)]
+        output: PathBuf,
+        /// Also write the soft assignment q0..q{k-1}.
+        #[arg(long)]
+        with_q: bool,
+        /// Rows per inference batch.
+        #[arg(long, default_value_t = 4096)]
+        batch_size: usize,
+        #[arg(long, value_enum, default_value_t = BadRow::Error)]
+        on_bad_row: BadRow,
+        /// Overwrite the output file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Evaluate a run against known labels.
+    Evaluate {
+        #[command(subcommand)]
+        command: EvaluateCommand,
+    },
     /// Print a checkpoint's metadata, tensors (names, dtypes, shapes) and training metrics.
     Inspect {
         /// Run folder or .safetensors file.
@@ -156,9 +185,24 @@ pub enum DataCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum EvaluateCommand {
+    /// Hungarian ACC, NMI and ARI of every method in RUN/segments.json against true labels.
+    Clustering {
+        /// A dec run folder (or a pipeline's `dec/` folder).
+        #[arg(long)]
+        run: PathBuf,
+        /// Label CSV `customer_id,<label>` (the column `persona`, else the second column).
+        #[arg(long)]
+        labels: PathBuf,
+    },
+}
+
 /// Trainable model families.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Family {
     /// Customer embeddings (configs/autoencoder.toml).
     Autoencoder,
+    /// DEC / IDEC segments on top of an autoencoder (configs/dec.toml).
+    Dec,
 }

@@ -46,6 +46,8 @@ pub enum ConfigError {
     WarmupTooLong { warmup: usize, epochs: usize },
     #[error("model.noise_level must be in (0, 1) for masking noise (got {0})")]
     MaskingLevel(f64),
+    #[error("{field} must be in (0, 1] (got {value})")]
+    NotAShare { field: &'static str, value: f64 },
 }
 
 /// A configuration section that can validate itself.
@@ -443,6 +445,131 @@ impl Check for AutoencoderJob {
     }
 }
 
+/// DEC (Xie et al. 2016) or IDEC (Guo et al. 2017, DEC + reconstruction loss).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecMode {
+    /// KL(P‖Q) only: the decoder is not trained.
+    Dec,
+    /// KL(P‖Q) + `gamma ×` reconstruction loss: keeps the embedding's local structure.
+    Idec,
+}
+
+/// Settings of the DEC / IDEC clustering phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecConfig {
+    /// Number of clusters (segments). Default 8.
+    pub k: usize,
+    /// Degrees of freedom of the Student-t kernel. Default 1 (the paper's).
+    pub alpha: f64,
+    /// `dec` or `idec` (default).
+    pub mode: DecMode,
+    /// Weight of the reconstruction loss in `idec` mode. Default 0.1 (the IDEC paper's).
+    pub gamma: f64,
+    /// Optimizer steps between refreshes of the target distribution P. Default 140.
+    pub update_interval: u64,
+    /// Stop when the share of labels changed between two refreshes is below this. Default 0.001.
+    pub tol: f64,
+    /// k-means++ restarts of the centroid initialisation. Default 10.
+    pub n_init: usize,
+    /// Collapse when fewer non-empty clusters than this remain (checked when k ≥ this). Default 3.
+    pub collapse_min_clusters: usize,
+    /// Collapse when one cluster holds more than this share of rows. Default 0.8.
+    pub collapse_max_share: f64,
+    /// Start from this autoencoder run (or `model.safetensors`) instead of pretraining one.
+    pub autoencoder: Option<PathBuf>,
+    /// The clustering phase's training loop. Defaults: 20 epochs, batch 256, AdamW lr 1e-3,
+    /// constant rate, no warm-up, no early stopping (convergence is `tol`).
+    pub train: TrainConfig,
+}
+
+/// The clustering phase's default loop settings (see [`DecConfig::train`]).
+pub fn dec_train_default() -> TrainConfig {
+    TrainConfig {
+        epochs: 20,
+        schedule: Schedule::Constant,
+        warmup_epochs: 0,
+        patience: 0,
+        ..TrainConfig::default()
+    }
+}
+
+impl Default for DecConfig {
+    fn default() -> Self {
+        Self {
+            k: 8,
+            alpha: 1.0,
+            mode: DecMode::Idec,
+            gamma: 0.1,
+            update_interval: 140,
+            tol: 0.001,
+            n_init: 10,
+            collapse_min_clusters: 3,
+            collapse_max_share: 0.8,
+            autoencoder: None,
+            train: dec_train_default(),
+        }
+    }
+}
+
+impl Check for DecConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        at_least("dec.k", 2, self.k)?;
+        positive("dec.alpha", self.alpha)?;
+        non_negative("dec.gamma", self.gamma)?;
+        at_least("dec.update_interval", 1, self.update_interval as usize)?;
+        fraction("dec.tol", self.tol)?;
+        at_least("dec.n_init", 1, self.n_init)?;
+        at_least("dec.collapse_min_clusters", 1, self.collapse_min_clusters)?;
+        if !(self.collapse_max_share > 0.0 && self.collapse_max_share <= 1.0) {
+            return Err(ConfigError::NotAShare {
+                field: "dec.collapse_max_share",
+                value: self.collapse_max_share,
+            });
+        }
+        self.train.check()
+    }
+}
+
+/// `teleseg train dec`: pretrain (or load) an autoencoder, then DEC / IDEC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecJob {
+    /// Seed of every stage. Default 42.
+    pub seed: Seed,
+    pub data: DataConfig,
+    /// The pretraining stage (unused when `dec.autoencoder` is set).
+    pub autoencoder: AutoencoderStage,
+    pub dec: DecConfig,
+    pub output: OutputConfig,
+}
+
+impl Check for DecJob {
+    fn check(&self) -> Result<(), ConfigError> {
+        self.data.check()?;
+        self.autoencoder.model.check()?;
+        self.autoencoder.train.check()?;
+        self.dec.check()
+    }
+}
+
+impl DecJob {
+    /// The pretraining job.
+    pub fn autoencoder_job(&self) -> AutoencoderJob {
+        AutoencoderJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            model: self.autoencoder.model.clone(),
+            train: self.autoencoder.train.clone(),
+            output: self.output.clone(),
+        }
+    }
+}
+
+/// The embedded default of `teleseg train dec` (same text as `configs/dec.toml`).
+pub const DEC_DEFAULT: &str = include_str!("../configs/dec.toml");
+
 /// A seed with default 42 (a newtype so `#[serde(default)]` gives 42, not 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -468,6 +595,8 @@ pub struct PipelineJob {
     pub data: DataConfig,
     /// The autoencoder stage.
     pub autoencoder: AutoencoderStage,
+    /// The DEC / IDEC stage (`dec.autoencoder` is ignored: the pipeline's own is used).
+    pub dec: DecConfig,
     pub output: OutputConfig,
 }
 
@@ -483,11 +612,23 @@ impl Check for PipelineJob {
     fn check(&self) -> Result<(), ConfigError> {
         self.data.check()?;
         self.autoencoder.model.check()?;
-        self.autoencoder.train.check()
+        self.autoencoder.train.check()?;
+        self.dec.check()
     }
 }
 
 impl PipelineJob {
+    /// The DEC job this pipeline runs after its autoencoder stage.
+    pub fn dec_job(&self) -> DecJob {
+        DecJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            autoencoder: self.autoencoder.clone(),
+            dec: self.dec.clone(),
+            output: self.output.clone(),
+        }
+    }
+
     /// The autoencoder job this pipeline runs.
     pub fn autoencoder_job(&self) -> AutoencoderJob {
         AutoencoderJob {
@@ -508,6 +649,108 @@ pub fn to_toml<T: Serialize>(config: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dec_rule(f: impl FnOnce(&mut DecConfig)) -> ConfigError {
+        let mut c = DecConfig::default();
+        f(&mut c);
+        c.check().unwrap_err()
+    }
+
+    #[test]
+    fn dec_default_is_valid() {
+        assert_eq!(DecConfig::default().check(), Ok(()));
+    }
+
+    #[test]
+    fn dec_k_at_least_2() {
+        assert!(matches!(
+            dec_rule(|c| c.k = 1),
+            ConfigError::TooSmall { field: "dec.k", .. }
+        ));
+    }
+
+    #[test]
+    fn dec_alpha_positive() {
+        assert!(matches!(
+            dec_rule(|c| c.alpha = 0.0),
+            ConfigError::NotPositive {
+                field: "dec.alpha",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn dec_gamma_not_negative() {
+        assert!(matches!(
+            dec_rule(|c| c.gamma = -0.1),
+            ConfigError::Negative {
+                field: "dec.gamma",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn dec_update_interval_at_least_1() {
+        assert!(matches!(
+            dec_rule(|c| c.update_interval = 0),
+            ConfigError::TooSmall {
+                field: "dec.update_interval",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn dec_tol_is_fraction() {
+        assert!(matches!(
+            dec_rule(|c| c.tol = 1.5),
+            ConfigError::NotAFraction {
+                field: "dec.tol",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn dec_n_init_at_least_1() {
+        assert!(matches!(
+            dec_rule(|c| c.n_init = 0),
+            ConfigError::TooSmall {
+                field: "dec.n_init",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn dec_collapse_min_clusters_at_least_1() {
+        assert!(matches!(
+            dec_rule(|c| c.collapse_min_clusters = 0),
+            ConfigError::TooSmall {
+                field: "dec.collapse_min_clusters",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn dec_collapse_max_share_is_share() {
+        assert!(matches!(
+            dec_rule(|c| c.collapse_max_share = 0.0),
+            ConfigError::NotAShare {
+                field: "dec.collapse_max_share",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn dec_mode_parses() {
+        let c: DecConfig = toml::from_str("mode = \"dec\"").unwrap();
+        assert_eq!(c.mode, DecMode::Dec);
+    }
 
     fn job(overrides: &[&str]) -> Result<AutoencoderJob, ConfigError> {
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();

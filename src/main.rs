@@ -138,6 +138,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                     }
                 }
+                Family::Dec => {
+                    let r = commands::train::train_dec(&args, &g)?;
+                    if !quiet {
+                        println!(
+                            "trained dec: {} refreshes, {:?}, segment sizes {:?}{}, {:.0} samples/s\nrun: {}",
+                            r.refreshes.len(),
+                            r.stop,
+                            r.collapse.sizes,
+                            if r.collapse.collapsed {
+                                " (COLLAPSED)"
+                            } else {
+                                ""
+                            },
+                            r.samples_per_s,
+                            r.run.display()
+                        );
+                    }
+                }
             }
         }
         Command::Embed {
@@ -162,6 +180,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("embedded {rows} customers into {}", output.display());
             }
         }
+        Command::Score {
+            checkpoint,
+            input,
+            output,
+            with_q,
+            batch_size,
+            on_bad_row,
+            force,
+        } => {
+            let g = globals(&cli)?;
+            let args = commands::score::ScoreArgs {
+                checkpoint: checkpoint.clone(),
+                input: input.clone(),
+                output: output.clone(),
+                with_q: *with_q,
+                batch_size: (*batch_size).max(1),
+                on_bad_row: (*on_bad_row).into(),
+                force: *force,
+            };
+            let rows = commands::score::run(&args, &g.backend.device)?;
+            if !quiet {
+                println!("scored {rows} customers into {}", output.display());
+            }
+        }
+        Command::Evaluate {
+            command: cli::EvaluateCommand::Clustering { run, labels },
+        } => print!("{}", commands::segments::evaluate(run, labels)?),
         Command::Inspect { run } => print!("{}", commands::inspect::run(run)?),
         Command::Pipeline {
             config,
@@ -203,6 +248,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     r.run.join("autoencoder/model.safetensors").display()
                 );
                 println!("embeddings:  {}", r.embeddings.display());
+                println!(
+                    "segments:    {} (sizes {:?}{})",
+                    r.segments.display(),
+                    r.segment_sizes,
+                    if r.collapsed { ", COLLAPSED" } else { "" }
+                );
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::data::reader::{ReadOptions, read_csv};
 use crate::data::schema::Schema;
 use crate::data::table::RawTable;
 use crate::models::autoencoder::{self, Autoencoder, AutoencoderArch, embed};
+use crate::models::dec::{self, Dec, DecHead};
 
 /// An autoencoder checkpoint ready to score: schema, preprocessing and model (plain device).
 pub struct EmbeddingModel {
@@ -25,26 +26,7 @@ impl EmbeddingModel {
     /// Loads `model.safetensors` (or a run folder) of kind `autoencoder` onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<EmbeddingModel, CheckpointError> {
         let ck = Checkpoint::read(path, Some(autoencoder::KIND))?;
-        let schema: Schema = ck.meta_json(keys::SCHEMA)?;
-        let pre_json: serde_json::Value = ck.meta_json(keys::PREPROCESS)?;
-        let preprocessor =
-            Preprocessor::from_json(&pre_json).map_err(|e| CheckpointError::Metadata {
-                path: path.to_path_buf(),
-                key: keys::PREPROCESS.to_string(),
-                message: e.to_string(),
-            })?;
-        let arch: AutoencoderArch = ck.meta_json(keys::MODEL)?;
-        if arch.input != preprocessor.n_features() {
-            return Err(CheckpointError::Metadata {
-                path: path.to_path_buf(),
-                key: keys::MODEL.to_string(),
-                message: format!(
-                    "model input width {} differs from the preprocessing's {} features",
-                    arch.input,
-                    preprocessor.n_features()
-                ),
-            });
-        }
+        let (schema, preprocessor, arch) = read_common(&ck, path)?;
         let model = ck.load_module(arch.init(device))?;
         Ok(EmbeddingModel {
             schema,
@@ -68,5 +50,102 @@ impl EmbeddingModel {
     /// Embeddings `[rows, latent]` row-major, computed in batches of `batch_size`.
     pub fn embed(&self, features: &Features, batch_size: usize) -> Vec<f32> {
         embed(&self.model, features, batch_size, &self.device)
+    }
+}
+
+/// Schema, preprocessing and autoencoder architecture of a checkpoint, checked for consistency.
+fn read_common(
+    ck: &Checkpoint,
+    path: &Path,
+) -> Result<(Schema, Preprocessor, AutoencoderArch), CheckpointError> {
+    let schema: Schema = ck.meta_json(keys::SCHEMA)?;
+    let pre_json: serde_json::Value = ck.meta_json(keys::PREPROCESS)?;
+    let preprocessor =
+        Preprocessor::from_json(&pre_json).map_err(|e| CheckpointError::Metadata {
+            path: path.to_path_buf(),
+            key: keys::PREPROCESS.to_string(),
+            message: e.to_string(),
+        })?;
+    let arch: AutoencoderArch = ck.meta_json(keys::MODEL)?;
+    if arch.input != preprocessor.n_features() {
+        return Err(CheckpointError::Metadata {
+            path: path.to_path_buf(),
+            key: keys::MODEL.to_string(),
+            message: format!(
+                "model input width {} differs from the preprocessing's {} features",
+                arch.input,
+                preprocessor.n_features()
+            ),
+        });
+    }
+    Ok((schema, preprocessor, arch))
+}
+
+/// A `dec` checkpoint ready to score: embeddings plus segments from the Student-t assignment.
+pub struct SegmentModel {
+    pub schema: Schema,
+    pub preprocessor: Preprocessor,
+    pub arch: AutoencoderArch,
+    pub head: DecHead,
+    pub model: Dec,
+    pub device: Device,
+}
+
+/// Scores of a batch of customers.
+pub struct Segments {
+    /// Embeddings `[rows, latent]` row-major.
+    pub z: Vec<f32>,
+    /// Soft assignments `[rows, k]` row-major (rows sum to 1).
+    pub q: Vec<f32>,
+    /// `argmax_j q_ij` per row.
+    pub segment: Vec<usize>,
+    /// `max_j q_ij` per row.
+    pub confidence: Vec<f32>,
+}
+
+impl SegmentModel {
+    /// Loads `model.safetensors` (or a run folder) of kind `dec` onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<SegmentModel, CheckpointError> {
+        let ck = Checkpoint::read(path, Some(dec::KIND))?;
+        let (schema, preprocessor, arch) = read_common(&ck, path)?;
+        let head: DecHead = ck.meta_json(dec::META_HEAD)?;
+        let zeros = vec![0.0f32; head.k * arch.latent];
+        let model = ck.load_module(Dec::new(arch.init(device), &zeros, head.k, device))?;
+        Ok(SegmentModel {
+            schema,
+            preprocessor,
+            arch,
+            head,
+            model,
+            device: device.clone(),
+        })
+    }
+
+    /// Reads a raw customer CSV with the checkpoint's schema (target columns optional).
+    pub fn read(&self, input: &Path, opts: &ReadOptions) -> anyhow::Result<RawTable> {
+        Ok(read_csv(input, &self.schema, opts)?.0)
+    }
+
+    /// Preprocesses every row of `table` exactly as at training time.
+    pub fn features(&self, table: &RawTable) -> anyhow::Result<Features> {
+        Ok(self.preprocessor.transform(table)?)
+    }
+
+    /// Embeddings, soft assignments, segments and confidences, in batches of `batch_size`.
+    pub fn score(&self, features: &Features, batch_size: usize) -> Segments {
+        let (z, q) = dec::assign_rows(
+            &self.model,
+            features,
+            self.head.alpha,
+            batch_size,
+            &self.device,
+        );
+        let (segment, confidence) = dec::argmax_rows(&q, self.head.k);
+        Segments {
+            z,
+            q,
+            segment,
+            confidence,
+        }
     }
 }

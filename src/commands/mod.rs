@@ -6,6 +6,8 @@ pub mod embed;
 pub mod generate;
 pub mod inspect;
 pub mod pipeline;
+pub mod score;
+pub mod segments;
 pub mod train;
 
 use std::path::{Path, PathBuf};

@@ -1,8 +1,9 @@
 //! `teleseg pipeline`: the main job, end to end, into one run folder.
 //!
-//! Stages so far: data (generated unless configured) → autoencoder → embeddings of every
-//! customer. Each stage writes its own sub-folder (`data/`, `autoencoder/`), so each can also be
-//! run alone with `teleseg train ...` and its config.
+//! Stages: data (generated unless configured) → autoencoder → embeddings of every customer →
+//! DEC / IDEC segments with k-means baselines (`dec/segments.json`). Each stage writes its own
+//! sub-folder (`data/`, `autoencoder/`, `dec/`), so each can also be run alone with
+//! `teleseg train ...` and its config.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,7 +12,7 @@ use anyhow::Context;
 
 use crate::checkpoint::{self, RunDir};
 use crate::commands::embed::embeddings_csv;
-use crate::commands::train::{TrainReport, run_autoencoder_job};
+use crate::commands::train::{TrainReport, run_autoencoder_job, run_dec_job, write_segments};
 use crate::commands::{Globals, create_run_dir, default_run_name};
 use crate::config::{self, PipelineJob};
 use crate::data::reader::ReadOptions;
@@ -31,6 +32,11 @@ pub struct PipelineReport {
     pub run: PathBuf,
     pub autoencoder: TrainReport,
     pub embeddings: PathBuf,
+    /// `dec/segments.json`: DEC segments, baselines and (generated data) external metrics.
+    pub segments: PathBuf,
+    /// Final DEC segment sizes and whether they collapsed.
+    pub segment_sizes: Vec<usize>,
+    pub collapsed: bool,
     pub customers: usize,
     /// `(stage, seconds)` in order.
     pub stages: Vec<(String, f64)>,
@@ -102,10 +108,27 @@ pub fn run(
     checkpoint::write_atomic(&embeddings, &text)?;
     stages.push(("embed".to_string(), t.elapsed().as_secs_f64()));
 
+    on_stage("dec: clustering + baselines");
+    let t = Instant::now();
+    let mut dec_job = job.dec_job();
+    dec_job.data = ae_job.data.clone();
+    dec_job.dec.autoencoder = Some(ae_run.root.clone());
+    let dec_run = RunDir {
+        root: run.root.join("dec"),
+    };
+    std::fs::create_dir_all(&dec_run.root)
+        .with_context(|| format!("creating {}", dec_run.root.display()))?;
+    let dec = run_dec_job(&dec_job, &dec_run, globals)?;
+    write_segments(&dec_job, &dec)?;
+    stages.push(("dec".to_string(), t.elapsed().as_secs_f64()));
+
     Ok(PipelineReport {
         run: run.root.clone(),
         autoencoder,
         embeddings,
+        segments: dec_run.root.join("segments.json"),
+        segment_sizes: dec.collapse.sizes.clone(),
+        collapsed: dec.collapse.collapsed,
         customers: table.ids.len(),
         stages,
     })

@@ -57,9 +57,24 @@ pub trait Task {
     fn on_epoch_start(&mut self, _model: &Self::Model, _epoch: usize) -> anyhow::Result<()> {
         Ok(())
     }
+    /// Called before every optimizer step with the training model (autodiff device: take
+    /// `model.valid()` before computing anything that should not be differentiated) and the
+    /// number of steps taken so far. DEC refreshes its targets and checks convergence here.
+    fn on_step(&mut self, _model: &Self::Model, _step: u64) -> anyhow::Result<StepControl> {
+        Ok(StepControl::Continue)
+    }
     /// The tensors and metadata of a checkpoint of `model` (a `valid()` copy): model weights
     /// plus the family's preprocessing and scoring tensors.
     fn bundle(&self, model: &Self::Model) -> (Vec<NamedTensor>, BTreeMap<String, String>);
+}
+
+/// What a step hook tells the loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepControl {
+    /// Take the step.
+    Continue,
+    /// Finish the current epoch's bookkeeping (validation, checkpoints) now and stop.
+    Stop(StopReason),
 }
 
 /// Why training stopped.
@@ -70,6 +85,8 @@ pub enum StopReason {
     Completed,
     /// Validation loss did not improve for `patience` epochs.
     EarlyStopped { epoch: usize },
+    /// A task declared convergence at `step` (DEC: the share of changed labels fell below tol).
+    Converged { step: u64, changed: f64 },
 }
 
 /// Errors of the training loop.
@@ -86,7 +103,7 @@ pub enum TrainError {
     Checkpoint(#[from] CheckpointError),
     #[error("{path}: cannot resume: {message}")]
     Resume { path: String, message: String },
-    #[error("epoch hook failed: {0}")]
+    #[error("training hook failed: {0}")]
     Hook(anyhow::Error),
     #[error("{path}: {source}")]
     Io {
@@ -441,9 +458,18 @@ pub fn fit<T: Task>(
         let mut loss_sum = 0.0;
         let mut part_sums: BTreeMap<String, f64> = BTreeMap::new();
         let mut lr = 0.0;
+        let mut seen = 0usize;
+        let mut hook_stop = None;
         for b in 0..steps_per_epoch as usize {
+            if let StepControl::Stop(reason) =
+                task.on_step(&model, state.step).map_err(TrainError::Hook)?
+            {
+                hook_stop = Some(reason);
+                break;
+            }
             let start = b * cfg.batch_size;
             let end = (start + cfg.batch_size).min(n);
+            seen += end - start;
             let rows = perm.clone().slice(start..end);
             lr = learning_rate(cfg, epoch, b, steps_per_epoch as usize);
             let loss = task.train_loss(&model, rows);
@@ -479,7 +505,8 @@ pub fn fit<T: Task>(
         };
         let wall = started.elapsed().as_secs_f64();
         // With no validation split the training loss decides "best".
-        let train_loss = loss_sum / n as f64;
+        let seen = seen.max(1);
+        let train_loss = loss_sum / seen as f64;
         let monitored = if valid_loss.is_finite() {
             valid_loss
         } else {
@@ -503,10 +530,10 @@ pub fn fit<T: Task>(
             valid_loss,
             train_parts: part_sums
                 .into_iter()
-                .map(|(k, v)| (k, v / n as f64))
+                .map(|(k, v)| (k, v / seen as f64))
                 .collect(),
             valid_parts,
-            samples_per_s: n as f64 / wall,
+            samples_per_s: seen as f64 / wall,
             wall_s: wall,
             best: improved,
         };
@@ -530,6 +557,11 @@ pub fn fit<T: Task>(
             )?;
         }
         write_last(task, &model, &optim, &state, opts.run)?;
+        if let Some(reason) = hook_stop {
+            tracing::info!(label = opts.label, epoch, ?reason, "stopped by the task");
+            stop = reason;
+            break;
+        }
         if cfg.patience > 0 && state.epochs_without_improvement >= cfg.patience {
             stop = StopReason::EarlyStopped { epoch };
             tracing::info!(

@@ -259,6 +259,9 @@ fn pipeline(out: &Path, name: &str, extra: &[&str]) -> (i32, String, String) {
         "autoencoder.train.epochs=2",
         "autoencoder.model.hidden=[32, 16]",
         "autoencoder.model.latent=4",
+        "dec.k=4",
+        "dec.n_init=2",
+        "dec.train.epochs=2",
     ] {
         cmd.args(["--set", s]);
     }
@@ -285,9 +288,19 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         "autoencoder/metrics.jsonl",
         "autoencoder/last/training_state.json",
         "embeddings.csv",
+        "dec/model.safetensors",
+        "dec/segments.json",
     ] {
         assert!(run_dir.join(f).is_file(), "missing {f}");
     }
+    let segments: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("dec/segments.json")).unwrap())
+            .unwrap();
+    for m in ["dec", "kmeans_raw", "kmeans_embedding"] {
+        let ari = &segments["methods"][m]["external"]["ari"];
+        assert!(ari.is_number(), "{m}: {ari}");
+    }
+    assert!(segments["profiles"].is_object(), "no profiles");
     assert_eq!(
         std::fs::read_to_string(run_dir.join("embeddings.csv"))
             .unwrap()

@@ -31,6 +31,10 @@ pub fn dataset() -> &'static Path {
     })
 }
 
+/// Burn's RNG is process-global per backend, so two trainings in parallel threads of this test
+/// binary would draw from one stream: tests that train in-process hold this lock.
+pub static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The binary under test, quiet and without progress bars.
 pub fn teleseg() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_teleseg"));

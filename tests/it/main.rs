@@ -4,5 +4,6 @@
 //! checkpoints, resume, backends).
 
 mod cli;
+mod clustering;
 mod common;
 mod training;

@@ -12,7 +12,7 @@ use teleseg::models::autoencoder::{AutoencoderTask, features_tensor};
 use teleseg::score::EmbeddingModel;
 use teleseg::train::{StopReason, Task, TrainError};
 
-use crate::common::{SMALL, dataset, globals};
+use crate::common::{SMALL, TRAINING, dataset, globals};
 
 /// A job on the shared data set with the small overrides plus `extra`.
 fn job(extra: &[&str]) -> AutoencoderJob {
@@ -38,10 +38,6 @@ fn fresh_run() -> (tempfile::TempDir, RunDir) {
     std::fs::create_dir_all(&run.root).unwrap();
     (dir, run)
 }
-
-/// Burn's RNG is process-global per backend, so two trainings in parallel threads of this test
-/// binary would draw from one stream: tests that train hold this lock.
-static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn train(
     job: &AutoencoderJob,

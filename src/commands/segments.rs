@@ -1,0 +1,264 @@
+//! `segments.json` of a DEC run and `teleseg evaluate clustering`: how the DEC segments compare
+//! with baselines, internally and (when true labels exist) externally.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint;
+use crate::cluster::{self, Matrix};
+use crate::commands::train::DecReport;
+use crate::models::dec::{CollapseCheck, Refresh};
+use crate::train::StopReason;
+
+/// External metrics of one clustering against true labels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct External {
+    /// Hungarian-matched accuracy in [0, 1].
+    pub acc: f64,
+    pub nmi: f64,
+    pub ari: f64,
+}
+
+/// One method's clustering of every customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Method {
+    /// Segment of every row, in the data's row order.
+    pub labels: Vec<usize>,
+    /// Calinski–Harabasz index of the labels on the method's own space (higher is better).
+    pub calinski_harabasz: Option<f64>,
+    pub external: Option<External>,
+}
+
+/// The content of `segments.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentsFile {
+    pub k: usize,
+    pub mode: String,
+    pub stop: StopReason,
+    pub refreshes: Vec<Refresh>,
+    /// Collapse check of the final DEC segments.
+    pub collapse: CollapseCheck,
+    /// Whether any refresh or the final segments were collapsed.
+    pub collapsed: bool,
+    /// Clustering-phase throughput, training rows per second.
+    pub samples_per_s: f64,
+    /// Customer ids, in row order (the `labels` of every method follow it).
+    pub ids: Vec<String>,
+    /// `dec` (the trained model) and baselines: `kmeans_raw` (k-means++ on the preprocessed
+    /// features), `kmeans_embedding` (k-means++ on the pretrained autoencoder's embeddings),
+    /// `gmm_embedding` (full-covariance GMM on the same; absent when EM failed). DBSCAN and Ward are
+    /// not run here (slow on 20 000 rows).
+    pub methods: BTreeMap<String, Method>,
+    /// The label file the external metrics came from.
+    pub labels_file: Option<PathBuf>,
+    /// [`cluster::profile_segments`] of the DEC segments on the raw numeric columns (raw
+    /// units): per-segment statistics, lifts, surrogate-tree rules and persona texts. `None`
+    /// when profiling failed (logged).
+    pub profiles: Option<serde_json::Value>,
+}
+
+/// Profiles of `labels` on the numeric columns of `table`, in raw units.
+fn profiles(
+    table: &crate::data::table::RawTable,
+    labels: &[usize],
+    k: usize,
+    seed: u64,
+) -> anyhow::Result<serde_json::Value> {
+    let rows = table.n_rows();
+    let cols = table.numeric.len();
+    let mut data = vec![0.0f64; rows * cols];
+    for (j, c) in table.numeric.iter().enumerate() {
+        for (i, v) in c.values.iter().enumerate() {
+            data[i * cols + j] = *v;
+        }
+    }
+    let names: Vec<String> = table.numeric.iter().map(|c| c.name.clone()).collect();
+    let units = vec![String::new(); cols];
+    let x = cluster::FeatureTable::new(&data, rows, cols, &names, &units)?;
+    let p = cluster::profile_segments(x, labels, k, &cluster::ProfileConfig::default(), seed)?;
+    Ok(serde_json::to_value(p)?)
+}
+
+/// Reads a label CSV `customer_id,<label>`: the column named `persona`, else the second one.
+pub fn read_labels(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .with_context(|| format!("{}: empty label file", path.display()))?
+        .split(',')
+        .collect();
+    let col = header
+        .iter()
+        .position(|h| h.trim() == "persona")
+        .unwrap_or(1);
+    anyhow::ensure!(
+        header.len() > col,
+        "{}: expected customer_id,<label> columns",
+        path.display()
+    );
+    Ok(lines
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some((f.first()?.to_string(), f.get(col)?.to_string()))
+        })
+        .collect())
+}
+
+/// True labels of `ids` as indices (ids missing from the file: `None` overall).
+pub fn label_indices(ids: &[String], labels: &HashMap<String, String>) -> Option<Vec<usize>> {
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let l = labels.get(id)?;
+        let n = index.len();
+        out.push(*index.entry(l.as_str()).or_insert(n));
+    }
+    Some(out)
+}
+
+/// ACC / NMI / ARI of `pred` against `truth`.
+pub fn external(truth: &[usize], pred: &[usize]) -> anyhow::Result<External> {
+    Ok(External {
+        acc: cluster::cluster_accuracy(truth, pred)?,
+        nmi: cluster::normalized_mutual_info(truth, pred)?,
+        ari: cluster::adjusted_rand_index(truth, pred)?,
+    })
+}
+
+/// Builds `segments.json` for a DEC run: DEC plus k-means baselines (`n_init` restarts),
+/// external metrics when `labels_file` is given.
+pub fn summarize(
+    report: &DecReport,
+    mode: &str,
+    k: usize,
+    n_init: usize,
+    seed: u64,
+    labels_file: Option<&Path>,
+) -> anyhow::Result<SegmentsFile> {
+    let raw = report.preprocessor.transform(&report.data.table)?;
+    let rows = raw.rows;
+    let mut methods = BTreeMap::new();
+    let ch = |data: &[f32], cols: usize, labels: &[usize]| {
+        Matrix::new(data, rows, cols)
+            .ok()
+            .and_then(|m| cluster::calinski_harabasz(m, labels).ok())
+    };
+    methods.insert(
+        "dec".to_string(),
+        Method {
+            calinski_harabasz: ch(&report.z, report.latent, &report.labels),
+            labels: report.labels.clone(),
+            external: None,
+        },
+    );
+    for (name, data, cols) in [
+        ("kmeans_raw", raw.data.as_slice(), raw.cols),
+        (
+            "kmeans_embedding",
+            report.z_pretrained.as_slice(),
+            report.latent,
+        ),
+    ] {
+        let km = cluster::kmeans(
+            Matrix::new(data, rows, cols)?,
+            k,
+            n_init,
+            cluster::kmeans::DEFAULT_MAX_ITER,
+            cluster::kmeans::DEFAULT_TOL,
+            seed,
+        )
+        .with_context(|| format!("baseline {name}"))?;
+        methods.insert(
+            name.to_string(),
+            Method {
+                calinski_harabasz: ch(data, cols, &km.labels),
+                labels: km.labels,
+                external: None,
+            },
+        );
+    }
+    // GMM on the embeddings: EM can fail to converge on degenerate embeddings; a failed
+    // baseline is reported in the log and left out rather than failing the run.
+    let gmm = cluster::BaselineConfig {
+        k,
+        n_init: n_init.max(1),
+        ..cluster::BaselineConfig::new(cluster::Baseline::Gmm)
+    };
+    let zp = &report.z_pretrained;
+    match cluster::run_baseline(&gmm, Matrix::new(zp, rows, report.latent)?, seed) {
+        Ok(c) => {
+            methods.insert(
+                "gmm_embedding".to_string(),
+                Method {
+                    calinski_harabasz: ch(zp, report.latent, &c.labels),
+                    labels: c.labels,
+                    external: None,
+                },
+            );
+        }
+        Err(e) => tracing::warn!("baseline gmm_embedding failed: {e}"),
+    }
+    if let Some(path) = labels_file {
+        let labels = read_labels(path)?;
+        if let Some(truth) = label_indices(&report.ids, &labels) {
+            for m in methods.values_mut() {
+                m.external = Some(external(&truth, &m.labels)?);
+            }
+        } else {
+            tracing::warn!(path = %path.display(), "labels do not cover every customer: no external metrics");
+        }
+    }
+    let collapsed =
+        report.collapse.collapsed || report.refreshes.iter().any(|r| r.collapse.collapsed);
+    Ok(SegmentsFile {
+        k,
+        mode: mode.to_string(),
+        stop: report.stop.clone(),
+        refreshes: report.refreshes.clone(),
+        collapse: report.collapse.clone(),
+        collapsed,
+        samples_per_s: report.samples_per_s,
+        ids: report.ids.clone(),
+        methods,
+        labels_file: labels_file.map(Path::to_path_buf),
+        profiles: match profiles(&report.data.table, &report.labels, k, seed) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!("segment profiles failed: {e:#}");
+                None
+            }
+        },
+    })
+}
+
+/// Writes `segments.json` atomically.
+pub fn write(path: &Path, s: &SegmentsFile) -> anyhow::Result<()> {
+    checkpoint::write_atomic(path, serde_json::to_string(s)?.as_bytes())?;
+    Ok(())
+}
+
+/// `teleseg evaluate clustering`: ACC / NMI / ARI of every method of `run/segments.json`
+/// against `labels`, as printable lines.
+pub fn evaluate(run: &Path, labels: &Path) -> anyhow::Result<String> {
+    let path = run.join("segments.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let s: SegmentsFile = serde_json::from_str(&text)?;
+    let truth = label_indices(&s.ids, &read_labels(labels)?)
+        .with_context(|| format!("{} does not label every customer", labels.display()))?;
+    let mut out = format!("{:<18} {:>6} {:>6} {:>6}\n", "method", "ACC", "NMI", "ARI");
+    for (name, m) in &s.methods {
+        let e = external(&truth, &m.labels)?;
+        out.push_str(&format!(
+            "{name:<18} {:>6.3} {:>6.3} {:>6.3}\n",
+            e.acc, e.nmi, e.ari
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,278 @@
+//! DEC / IDEC: recovery of planted clusters, the collapse guard, and the `train dec` / `score`
+//! commands.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::Device;
+use teleseg::checkpoint::{Checkpoint, RunDir};
+use teleseg::cluster::adjusted_rand_index;
+use teleseg::config::{self, AutoencoderConfig, DecConfig, DecMode, TrainConfig};
+use teleseg::data::preprocess::{FeatureGroup, FeatureLayout, Features};
+use teleseg::models::autoencoder::{AutoencoderArch, AutoencoderTask, embed};
+use teleseg::models::dec::{self, Dec, DecTask};
+use teleseg::progress::Progress;
+use teleseg::train::{self, FitOptions, StopReason};
+
+use crate::common::{SMALL, TRAINING, dataset, run, teleseg};
+
+/// Four well-separated blobs in an 8-column "preprocessed" space: blob `c` sits at +4 on
+/// columns `2c` and `2c+1` (0 elsewhere), plus uniform noise in ±0.5 from a fixed xorshift
+/// stream. 100 rows each, interleaved.
+fn blobs() -> (Features, Vec<usize>) {
+    let (rows, cols) = (400, 8);
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut noise = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let mut data = Vec::with_capacity(rows * cols);
+    let mut truth = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let c = i % 4;
+        truth.push(c);
+        for j in 0..cols {
+            let centre = if j / 2 == c { 4.0 } else { 0.0 };
+            data.push(centre + noise());
+        }
+    }
+    (Features { data, rows, cols }, truth)
+}
+
+fn numeric_layout(cols: usize) -> FeatureLayout {
+    FeatureLayout {
+        names: (0..cols).map(|j| format!("x{j}")).collect(),
+        groups: (0..cols)
+            .map(|index| FeatureGroup::Numeric {
+                name: format!("x{index}"),
+                index,
+            })
+            .collect(),
+    }
+}
+
+fn loop_config(epochs: usize, batch_size: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size,
+        warmup_epochs: 0,
+        patience: 0,
+        schedule: config::Schedule::Constant,
+        learning_rate: 3e-3,
+        ..TrainConfig::default()
+    }
+}
+
+/// Pretrains a small autoencoder on the blobs, then runs DEC with `cfg`. Returns the labels of
+/// every row, the refreshes and the stop reason.
+fn blob_dec(cfg: &DecConfig) -> (Vec<usize>, Vec<usize>, Vec<dec::Refresh>, StopReason) {
+    let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let (x, truth) = blobs();
+    let layout = numeric_layout(x.cols);
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    ad.seed(7);
+    device.seed(7);
+    let ae_cfg = AutoencoderConfig {
+        hidden: vec![16],
+        latent: 3,
+        noise: config::Noise::None,
+        ..AutoencoderConfig::default()
+    };
+    let arch = AutoencoderArch::new(x.cols, &ae_cfg);
+    let dir = tempfile::tempdir().unwrap();
+    let ae_run = RunDir {
+        root: dir.path().join("ae"),
+    };
+    std::fs::create_dir_all(&ae_run.root).unwrap();
+    let empty = Features {
+        data: Vec::new(),
+        rows: 0,
+        cols: x.cols,
+    };
+    let mut ae_task = AutoencoderTask::new(
+        &x,
+        &empty,
+        &layout,
+        &ae_cfg,
+        &device,
+        Vec::new(),
+        BTreeMap::new(),
+    );
+    let progress = Progress::hidden();
+    let ae_train = loop_config(40, 32);
+    let fit_opts = |train, run, label| FitOptions {
+        train,
+        seed: 7,
+        device: device.clone(),
+        run,
+        progress: &progress,
+        label,
+        stop_after_epochs: None,
+    };
+    let ae = train::fit(
+        &mut ae_task,
+        arch.init(&ad),
+        &fit_opts(&ae_train, &ae_run, "autoencoder"),
+        None,
+    )
+    .unwrap()
+    .last_model;
+
+    let z = embed(&ae, &x, 1024, &device);
+    let init = dec::init_centroids(&z, x.rows, arch.latent, cfg, 7).unwrap();
+    // Back onto the autodiff device for the clustering phase.
+    let ae_ad = burn::module::Module::fork(burn::module::Module::train(ae), &ad);
+    let model = Dec::new(ae_ad, &init.centroids, cfg.k, &ad);
+    let dec_run = RunDir {
+        root: dir.path().join("dec"),
+    };
+    std::fs::create_dir_all(&dec_run.root).unwrap();
+    let mut task = DecTask::new(&x, &empty, cfg, None, &device, Vec::new(), BTreeMap::new());
+    let outcome = train::fit(
+        &mut task,
+        model,
+        &fit_opts(&cfg.train, &dec_run, "dec"),
+        None,
+    )
+    .unwrap();
+    let (_, q) = dec::assign_rows(&outcome.last_model, &x, cfg.alpha, 1024, &device);
+    let (labels, _) = dec::argmax_rows(&q, cfg.k);
+    (truth, labels, task.refreshes.clone(), outcome.stop)
+}
+
+fn blob_config() -> DecConfig {
+    DecConfig {
+        k: 4,
+        mode: DecMode::Dec,
+        update_interval: 13,
+        n_init: 5,
+        train: loop_config(8, 32),
+        ..DecConfig::default()
+    }
+}
+
+#[test]
+fn dec_recovers_well_separated_blobs() {
+    let (truth, labels, refreshes, stop) = blob_dec(&blob_config());
+    let ari = adjusted_rand_index(&truth, &labels).unwrap();
+    assert!(ari >= 0.95, "ARI {ari} (stop {stop:?})");
+    assert!(!refreshes.is_empty());
+    assert!(refreshes.iter().all(|r| !r.collapse.collapsed));
+}
+
+#[test]
+fn step_hook_stops_training_on_convergence() {
+    // With tol = 0.9 the second refresh (step 13) always counts as converged.
+    let cfg = DecConfig {
+        tol: 0.9,
+        ..blob_config()
+    };
+    let (_, _, refreshes, stop) = blob_dec(&cfg);
+    assert!(
+        matches!(stop, StopReason::Converged { step: 13, .. }),
+        "{stop:?}"
+    );
+    assert_eq!(refreshes.len(), 2);
+}
+
+#[test]
+fn collapse_guard_flags_a_forced_collapse() {
+    // Four balanced blobs hold 25 % each: a 20 % ceiling forces the guard to fire.
+    let cfg = DecConfig {
+        collapse_max_share: 0.2,
+        ..blob_config()
+    };
+    let (_, _, refreshes, _) = blob_dec(&cfg);
+    assert!(
+        refreshes.iter().all(|r| r.collapse.collapsed),
+        "{refreshes:?}"
+    );
+    assert!(refreshes[0].collapse.largest_share > 0.2);
+}
+
+/// `teleseg train dec` on the shared data set, then `teleseg score` on the run.
+#[test]
+fn train_dec_then_score_writes_segments() {
+    let data = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = teleseg();
+    cmd.args(["train", "dec", "--set"])
+        .arg(format!(
+            "data.customers={:?}",
+            data.join("customers.csv").display().to_string()
+        ))
+        .arg("--set")
+        .arg(format!(
+            "data.schema={:?}",
+            data.join("schema.toml").display().to_string()
+        ))
+        .arg("--set")
+        .arg(format!("output.dir={:?}", dir.path().display().to_string()))
+        .args(["--set", "output.run_name=\"d\""]);
+    for s in SMALL {
+        cmd.args([
+            "--set",
+            &s.replace("model.", "autoencoder.model.")
+                .replace("train.", "autoencoder.train."),
+        ]);
+    }
+    cmd.args([
+        "--set",
+        "dec.k=4",
+        "--set",
+        "dec.n_init=2",
+        "--set",
+        "dec.train.epochs=2",
+        "--set",
+        "dec.update_interval=3",
+    ]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "stdout {out}\nstderr {err}");
+    let run_dir = dir.path().join("d");
+    let ck = Checkpoint::read(&run_dir.join("model.safetensors"), Some(dec::KIND)).unwrap();
+    let names: Vec<String> = ck.tensor_infos().into_iter().map(|t| t.0).collect();
+    assert!(names.iter().any(|n| n == "centroids"), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "autoencoder.encoder.layers.0.weight")
+    );
+    assert!(run_dir.join("segments.json").is_file());
+    let (code, out, err) = run(teleseg()
+        .args(["evaluate", "clustering", "--run"])
+        .arg(&run_dir)
+        .arg("--labels")
+        .arg(data.join("personas.csv")));
+    assert_eq!(code, 0, "{err}");
+    for m in ["dec", "kmeans_raw", "kmeans_embedding", "ACC", "NMI", "ARI"] {
+        assert!(out.contains(m), "{out}");
+    }
+
+    let out_csv = dir.path().join("scores.csv");
+    let (code, _, err) = run(teleseg()
+        .args(["score", "--with-q", "--checkpoint"])
+        .arg(&run_dir)
+        .arg("--input")
+        .arg(data.join("customers.csv"))
+        .arg("--output")
+        .arg(&out_csv));
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&out_csv).unwrap();
+    let header = text.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "customer_id,segment,confidence,q0,q1,q2,q3,z0,z1,z2,z3"
+    );
+    assert_eq!(text.lines().count(), 801);
+    // Refuses to overwrite without --force.
+    let (code, _, _) = run(teleseg()
+        .args(["score", "--checkpoint"])
+        .arg(&run_dir)
+        .arg("--input")
+        .arg(data.join("customers.csv"))
+        .arg("--output")
+        .arg(&out_csv));
+    assert_ne!(code, 0);
+}
