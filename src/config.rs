@@ -357,7 +357,7 @@ pub enum Noise {
 pub struct AutoencoderConfig {
     /// Encoder hidden widths, input side first; the decoder mirrors them. Default [256, 128].
     pub hidden: Vec<usize>,
-    /// Embedding width. Default 16.
+    /// Embedding width. Default 8.
     pub latent: usize,
     /// Hidden activation. Default `relu`.
     pub activation: Activation,
@@ -369,7 +369,7 @@ pub struct AutoencoderConfig {
     pub noise: Noise,
     /// Noise standard deviation (gaussian) or masking probability. Default 0.1.
     pub noise_level: f64,
-    /// Weight of the categorical (cross-entropy) part of the reconstruction loss. Default 1.
+    /// Weight of the categorical (cross-entropy) part of the reconstruction loss. Default 0.1.
     pub categorical_weight: f64,
 }
 
@@ -377,13 +377,13 @@ impl Default for AutoencoderConfig {
     fn default() -> Self {
         Self {
             hidden: vec![256, 128],
-            latent: 16,
+            latent: 8,
             activation: Activation::Relu,
             dropout: 0.0,
             norm: Norm::None,
             noise: Noise::Gaussian,
             noise_level: 0.1,
-            categorical_weight: 1.0,
+            categorical_weight: 0.1,
         }
     }
 }
