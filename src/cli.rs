@@ -155,7 +155,8 @@ pub enum Command {
         /// Run folder or .safetensors file.
         run: PathBuf,
     },
-    /// The main job end to end: data → autoencoder → embeddings, into one run folder.
+    /// The main job end to end: data → autoencoder → embeddings → DEC/IDEC segments with baselines
+    /// and segment profiles, into one run folder.
     Pipeline {
         /// Pipeline config TOML (default: the embedded configs/pipeline.toml).
         #[arg(long)]
