@@ -125,7 +125,7 @@ impl SweepConfig {
 }
 
 /// Scores for one k.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepRow {
     /// Number of clusters.
     pub k: usize,
@@ -146,7 +146,7 @@ pub struct SweepRow {
 }
 
 /// The result of [`sweep_k`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sweep {
     /// One row per k, ascending.
     pub rows: Vec<SweepRow>,

@@ -52,6 +52,10 @@ pub struct SegmentsFile {
     /// `gmm_embedding` (full-covariance GMM on the same; absent when EM failed). DBSCAN and Ward are
     /// not run here (slow on 20 000 rows).
     pub methods: BTreeMap<String, Method>,
+    /// Model selection on the pretrained embeddings: k-means for k = 2..=12 with silhouette
+    /// (sampled), Calinski–Harabasz, Davies–Bouldin and the GMM BIC, and the recommended k.
+    /// `None` when the sweep failed (logged).
+    pub sweep: Option<cluster::selection::Sweep>,
     /// The label file the external metrics came from.
     pub labels_file: Option<PathBuf>,
     /// [`cluster::profile_segments`] of the DEC segments on the raw numeric columns (raw
@@ -214,6 +218,29 @@ pub fn summarize(
             tracing::warn!(path = %path.display(), "labels do not cover every customer: no external metrics");
         }
     }
+    let sweep_cfg = cluster::selection::SweepConfig {
+        n_init: 3,
+        silhouette_sample: 2000,
+        ..cluster::selection::SweepConfig::new(2, 12.min(rows.saturating_sub(1)).max(2))
+    };
+    let sweep = match cluster::selection::sweep_k(
+        &sweep_cfg,
+        Matrix::new(zp, rows, report.latent)?,
+        seed,
+    ) {
+        Ok(s) => {
+            tracing::info!(
+                recommended_k = s.recommended_k,
+                configured_k = k,
+                "k sweep on the embeddings"
+            );
+            Some(s)
+        }
+        Err(e) => {
+            tracing::warn!("k sweep failed: {e}");
+            None
+        }
+    };
     let collapsed =
         report.collapse.collapsed || report.refreshes.iter().any(|r| r.collapse.collapsed);
     Ok(SegmentsFile {
@@ -226,6 +253,7 @@ pub fn summarize(
         samples_per_s: report.samples_per_s,
         ids: report.ids.clone(),
         methods,
+        sweep,
         labels_file: labels_file.map(Path::to_path_buf),
         profiles: match profiles(&report.data.table, &report.labels, k, seed) {
             Ok(p) => Some(p),

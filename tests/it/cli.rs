@@ -301,6 +301,14 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         assert!(ari.is_number(), "{m}: {ari}");
     }
     assert!(segments["profiles"].is_object(), "no profiles");
+    let sweep = &segments["sweep"];
+    assert_eq!(
+        sweep["rows"].as_array().map(Vec::len),
+        Some(11),
+        "k sweep 2..=12: {sweep}"
+    );
+    let k = sweep["recommended_k"].as_u64().expect("a recommended k");
+    assert!((2..=12).contains(&k), "{k}");
     assert_eq!(
         std::fs::read_to_string(run_dir.join("embeddings.csv"))
             .unwrap()
