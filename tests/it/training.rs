@@ -241,6 +241,10 @@ fn wgpu_agrees_with_flex_where_an_adapter_exists() {
     match backend::wgpu_adapter() {
         Err(e) => eprintln!("SKIPPED wgpu parity: {e}"),
         Ok(a) => {
+            // Serialized with the in-process trainings and the memory test (RSS is per process).
+            // The shared run is trained first: its training takes the same lock.
+            trained_run();
+            let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
             eprintln!("wgpu parity on {} ({})", a.name, a.device_type);
             assert_close(
                 &embeddings_on(BackendChoice::Flex),
@@ -287,6 +291,8 @@ fn one_step_loss_agrees_across_backends() {
     match backend::wgpu_adapter() {
         Err(e) => eprintln!("SKIPPED wgpu loss parity: {e}"),
         Ok(_) => {
+            trained_run();
+            let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
             let w = batch_loss_on(BackendChoice::Wgpu);
             assert!(
                 (flex - w).abs() <= 1e-4 * flex.abs().max(1.0),
@@ -319,6 +325,9 @@ fn inference_builds_no_autodiff_graph_and_memory_stays_flat() {
         .read(&dataset().join("customers.csv"), &ReadOptions::default())
         .unwrap();
     let f = m.features(&table).unwrap();
+    // RSS is per process: hold the lock that in-process trainings and wgpu tests take, so no
+    // other test of this binary allocates during the measurement.
+    let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
     // Warm up allocator pools, then embed the data set 50 times in small batches.
     m.embed(&f, 64);
     let before = rss_kib();
