@@ -23,7 +23,6 @@ pub fn run(args: &DataCheckArgs) -> anyhow::Result<String> {
     let schema = Schema::load(&args.schema)?;
     let opts = ReadOptions {
         on_bad_row: args.on_bad_row,
-        ..ReadOptions::default()
     };
     let (table, report) = read_csv(&args.input, &schema, &opts)?;
     let split = split_indices(&table.ids, args.seed, 0.1, 0.1);

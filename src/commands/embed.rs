@@ -32,7 +32,6 @@ pub fn run(args: &EmbedArgs, device: &burn::tensor::Device) -> anyhow::Result<us
     let model = EmbeddingModel::load(&path, device)?;
     let opts = ReadOptions {
         on_bad_row: args.on_bad_row,
-        ..ReadOptions::default()
     };
     let table = model.read(&args.input, &opts)?;
     let features = model.features(&table)?;

@@ -77,7 +77,6 @@ pub fn prepare_data(
     let schema = Schema::load(&schema_path)?;
     let read_opts = ReadOptions {
         on_bad_row: data.on_bad_row,
-        ..ReadOptions::default()
     };
     let (table, report) = read_csv(&customers_path, &schema, &read_opts)?;
     let split = split_indices(&table.ids, seed, data.valid_fraction, data.test_fraction);

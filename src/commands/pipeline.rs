@@ -98,7 +98,6 @@ pub fn run(
         &customers,
         &ReadOptions {
             on_bad_row: ae_job.data.on_bad_row,
-            ..ReadOptions::default()
         },
     )?;
     let features = model.features(&table)?;

@@ -35,7 +35,6 @@ pub fn run(args: &ScoreArgs, device: &burn::tensor::Device) -> anyhow::Result<us
     let model = SegmentModel::load(&path, device)?;
     let opts = ReadOptions {
         on_bad_row: args.on_bad_row,
-        ..ReadOptions::default()
     };
     let table = model.read(&args.input, &opts)?;
     let features = model.features(&table)?;

@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(fixed(0.0004, 3), "0");
         assert_eq!(fixed(-0.0004, 3), "0");
         assert_eq!(fixed(-0.25, 3), "-0.25");
-        assert_eq!(fixed(3.14159, 3), "3.142");
+        assert_eq!(fixed(1.23456, 3), "1.235");
         assert_eq!(fixed(0.05, 2), "0.05");
         assert_eq!(fixed(1.0e7, 1), "10000000");
         assert_eq!(fixed(f64::NAN, 2), "");
