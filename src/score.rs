@@ -22,6 +22,43 @@ pub struct EmbeddingModel {
     pub device: Device,
 }
 
+/// What every scoring model shares: the checkpoint's schema and fitted preprocessing, so raw
+/// customer rows are read and transformed exactly as at training time.
+pub trait RawInput {
+    /// The schema the checkpoint was trained with.
+    fn schema(&self) -> &Schema;
+    /// The preprocessing fitted at training time.
+    fn preprocessor(&self) -> &Preprocessor;
+
+    /// Reads a raw customer CSV with the checkpoint's schema (target columns optional).
+    fn read(&self, input: &Path, opts: &ReadOptions) -> anyhow::Result<RawTable> {
+        Ok(read_csv(input, self.schema(), opts)?.0)
+    }
+
+    /// Preprocesses every row of `table` exactly as at training time.
+    fn features(&self, table: &RawTable) -> anyhow::Result<Features> {
+        Ok(self.preprocessor().transform(table)?)
+    }
+}
+
+impl RawInput for EmbeddingModel {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+    fn preprocessor(&self) -> &Preprocessor {
+        &self.preprocessor
+    }
+}
+
+impl RawInput for SegmentModel {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+    fn preprocessor(&self) -> &Preprocessor {
+        &self.preprocessor
+    }
+}
+
 impl EmbeddingModel {
     /// Loads `model.safetensors` (or a run folder) of kind `autoencoder` onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<EmbeddingModel, CheckpointError> {
@@ -35,16 +72,6 @@ impl EmbeddingModel {
             model,
             device: device.clone(),
         })
-    }
-
-    /// Reads a raw customer CSV with the checkpoint's schema (target columns optional).
-    pub fn read(&self, input: &Path, opts: &ReadOptions) -> anyhow::Result<RawTable> {
-        Ok(read_csv(input, &self.schema, opts)?.0)
-    }
-
-    /// Preprocesses every row of `table` exactly as at training time.
-    pub fn features(&self, table: &RawTable) -> anyhow::Result<Features> {
-        Ok(self.preprocessor.transform(table)?)
     }
 
     /// Embeddings `[rows, latent]` row-major, computed in batches of `batch_size`.
@@ -119,16 +146,6 @@ impl SegmentModel {
             model,
             device: device.clone(),
         })
-    }
-
-    /// Reads a raw customer CSV with the checkpoint's schema (target columns optional).
-    pub fn read(&self, input: &Path, opts: &ReadOptions) -> anyhow::Result<RawTable> {
-        Ok(read_csv(input, &self.schema, opts)?.0)
-    }
-
-    /// Preprocesses every row of `table` exactly as at training time.
-    pub fn features(&self, table: &RawTable) -> anyhow::Result<Features> {
-        Ok(self.preprocessor.transform(table)?)
     }
 
     /// Embeddings, soft assignments, segments and confidences, in batches of `batch_size`.

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::checkpoint::{self, RunDir};
 use crate::data::reader::{OnBadRow, ReadOptions};
-use crate::score::EmbeddingModel;
+use crate::score::{EmbeddingModel, RawInput};
 
 /// Options of `teleseg embed`.
 #[derive(Debug, Clone)]

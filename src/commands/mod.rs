@@ -127,6 +127,20 @@ pub fn create_run_dir(root: &Path, force: bool) -> anyhow::Result<RunDir> {
     })
 }
 
+/// The run folder a job's `[output]` section names (`dir/run_name`, or `dir/<kind>-<UTC time>`),
+/// created fresh; an existing one is replaced only with `force`.
+pub fn new_run_dir(
+    output: &crate::config::OutputConfig,
+    kind: &str,
+    force: bool,
+) -> anyhow::Result<RunDir> {
+    let name = output
+        .run_name
+        .clone()
+        .unwrap_or_else(|| default_run_name(kind));
+    create_run_dir(&output.dir.join(name), force)
+}
+
 /// `<kind>-YYYYMMDD-HHMMSS` in UTC.
 pub fn default_run_name(kind: &str) -> String {
     let secs = std::time::SystemTime::now()

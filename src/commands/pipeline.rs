@@ -13,10 +13,10 @@ use anyhow::Context;
 use crate::checkpoint::{self, RunDir};
 use crate::commands::embed::embeddings_csv;
 use crate::commands::train::{TrainReport, run_autoencoder_job, run_dec_job, write_segments};
-use crate::commands::{Globals, create_run_dir, default_run_name};
+use crate::commands::{Globals, new_run_dir};
 use crate::config::{self, PipelineJob};
 use crate::data::reader::ReadOptions;
-use crate::score::EmbeddingModel;
+use crate::score::{EmbeddingModel, RawInput};
 
 /// Options of `teleseg pipeline`.
 #[derive(Debug, Clone, Default)]
@@ -56,12 +56,7 @@ pub fn run(
     if let Some(seed) = globals.seed {
         job.seed = config::Seed(seed);
     }
-    let name = job
-        .output
-        .run_name
-        .clone()
-        .unwrap_or_else(|| default_run_name("pipeline"));
-    let run = create_run_dir(&job.output.dir.join(name), args.force)?;
+    let run = new_run_dir(&job.output, "pipeline", args.force)?;
     checkpoint::write_atomic(&run.config(), config::to_toml(&job).as_bytes())?;
     let mut stages = Vec::new();
 

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::checkpoint::{self, RunDir};
 use crate::commands::embed::csv_field;
 use crate::data::reader::{OnBadRow, ReadOptions};
-use crate::score::{SegmentModel, Segments};
+use crate::score::{RawInput, SegmentModel, Segments};
 
 /// Options of `teleseg score`.
 #[derive(Debug, Clone)]

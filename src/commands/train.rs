@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 
 use crate::checkpoint::{self, NamedTensor, RunDir, keys};
-use crate::commands::{Globals, PreparedData, create_run_dir, default_run_name, prepare_data};
+use crate::commands::{Globals, PreparedData, new_run_dir, prepare_data};
 use crate::config::{self, AutoencoderJob, DecJob, DecMode};
 use crate::data::preprocess::Preprocessor;
 use crate::data::schema::Schema;
@@ -140,14 +140,7 @@ pub fn train_autoencoder(args: &TrainArgs, globals: &Globals) -> anyhow::Result<
             }
             run
         }
-        None => {
-            let name = job
-                .output
-                .run_name
-                .clone()
-                .unwrap_or_else(|| default_run_name(autoencoder::KIND));
-            create_run_dir(&job.output.dir.join(name), args.force)?
-        }
+        None => new_run_dir(&job.output, autoencoder::KIND, args.force)?,
     };
     let control = RunControl {
         resume: args.resume.is_some(),
@@ -416,12 +409,7 @@ pub fn train_dec(args: &TrainArgs, globals: &Globals) -> anyhow::Result<DecRepor
     if let Some(seed) = globals.seed {
         job.seed = config::Seed(seed);
     }
-    let name = job
-        .output
-        .run_name
-        .clone()
-        .unwrap_or_else(|| default_run_name(dec::KIND));
-    let run = create_run_dir(&job.output.dir.join(name), args.force)?;
+    let run = new_run_dir(&job.output, dec::KIND, args.force)?;
     let report = run_dec_job(&job, &run, globals)?;
     write_segments(&job, &report)?;
     Ok(report)

@@ -9,7 +9,7 @@ use teleseg::commands::train::{RunControl, run_autoencoder_job};
 use teleseg::config::{self, AutoencoderJob};
 use teleseg::data::reader::ReadOptions;
 use teleseg::models::autoencoder::{AutoencoderTask, features_tensor};
-use teleseg::score::EmbeddingModel;
+use teleseg::score::{EmbeddingModel, RawInput};
 use teleseg::train::{StopReason, Task, TrainError};
 
 use crate::common::{SMALL, TRAINING, dataset, globals};
