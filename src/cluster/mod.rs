@@ -147,22 +147,24 @@ pub struct Matrix<'a> {
     cols: usize,
 }
 
+/// A `[rows, cols]` view needs both non-zero and exactly `rows × cols` values.
+pub(crate) fn check_shape(len: usize, rows: usize, cols: usize) -> Result<(), ClusterError> {
+    if rows == 0 || cols == 0 {
+        return Err(ClusterError::Empty { rows, cols });
+    }
+    if rows.checked_mul(cols) != Some(len) {
+        return Err(ClusterError::ShapeMismatch { len, rows, cols });
+    }
+    Ok(())
+}
+
 impl<'a> Matrix<'a> {
     /// Wraps `data` as a `[rows, cols]` matrix.
     ///
     /// Errors: [`ClusterError::Empty`] when `rows` or `cols` is 0, [`ClusterError::ShapeMismatch`]
     /// when `data.len() != rows * cols`, [`ClusterError::NonFinite`] naming the first NaN/inf.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Result<Self, ClusterError> {
-        if rows == 0 || cols == 0 {
-            return Err(ClusterError::Empty { rows, cols });
-        }
-        if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(ClusterError::ShapeMismatch {
-                len: data.len(),
-                rows,
-                cols,
-            });
-        }
+        check_shape(data.len(), rows, cols)?;
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(ClusterError::NonFinite {
                 row: i / cols,

@@ -18,8 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ClusterError;
 use super::surrogate::{SurrogateTree, fit_surrogate};
+use super::{ClusterError, check_shape};
 
 /// A raw feature table: `rows × cols` values in raw units, row-major, `NaN` = missing.
 #[derive(Clone, Copy, Debug)]
@@ -44,16 +44,7 @@ impl<'a> FeatureTable<'a> {
         names: &'a [String],
         units: &'a [String],
     ) -> Result<Self, ClusterError> {
-        if rows == 0 || cols == 0 {
-            return Err(ClusterError::Empty { rows, cols });
-        }
-        if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(ClusterError::ShapeMismatch {
-                len: data.len(),
-                rows,
-                cols,
-            });
-        }
+        check_shape(data.len(), rows, cols)?;
         for (what, v) in [("names", names), ("units", units)] {
             if v.len() != cols {
                 return Err(ClusterError::FeatureMeta {
