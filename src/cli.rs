@@ -77,6 +77,10 @@ pub enum Command {
         /// Replace the data files if the folder already holds a data set.
         #[arg(long)]
         force: bool,
+        /// Spread of customers around their persona, in (0, 4]: 1 is the realistic data set
+        /// where personas overlap; 0.5 separates them more (an easier clustering benchmark).
+        #[arg(long, default_value_t = 1.0)]
+        persona_spread: f64,
     },
     /// Work with data files.
     Data {

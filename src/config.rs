@@ -48,6 +48,8 @@ pub enum ConfigError {
     MaskingLevel(f64),
     #[error("{field} must be in (0, 1] (got {value})")]
     NotAShare { field: &'static str, value: f64 },
+    #[error("data.generate_persona_spread must be in (0, 4] (got {0})")]
+    PersonaSpread(f64),
 }
 
 /// A configuration section that can validate itself.
@@ -183,6 +185,9 @@ pub struct DataConfig {
     pub schema: Option<PathBuf>,
     /// Customers to generate when no file is given. Default 20 000.
     pub generate_customers: usize,
+    /// Spread of the generated customers around their persona (see `teleseg generate
+    /// --persona-spread`): 1 (default) is the realistic, overlapping data set.
+    pub generate_persona_spread: f64,
     /// Share of customers (by id hash) held out for validation / early stopping. Default 0.1.
     pub valid_fraction: f64,
     /// Share of customers held out for final evaluation. Default 0.1.
@@ -197,10 +202,26 @@ impl Default for DataConfig {
             customers: None,
             schema: None,
             generate_customers: 20_000,
+            generate_persona_spread: 1.0,
             valid_fraction: 0.1,
             test_fraction: 0.1,
             on_bad_row: OnBadRow::Error,
         }
+    }
+}
+
+impl DataConfig {
+    /// Options that generate this config's synthetic data set into `dir` (overwriting it).
+    pub fn generate_options(
+        &self,
+        seed: u64,
+        dir: PathBuf,
+    ) -> crate::data::generate::GenerateOptions {
+        let mut opts =
+            crate::data::generate::GenerateOptions::new(self.generate_customers, seed, dir);
+        opts.persona_spread = self.generate_persona_spread;
+        opts.force = true;
+        opts
     }
 }
 
@@ -210,6 +231,9 @@ impl Check for DataConfig {
             return Err(ConfigError::DataPaths);
         }
         at_least("data.generate_customers", 100, self.generate_customers)?;
+        if !(self.generate_persona_spread > 0.0 && self.generate_persona_spread <= 4.0) {
+            return Err(ConfigError::PersonaSpread(self.generate_persona_spread));
+        }
         fraction("data.valid_fraction", self.valid_fraction)?;
         fraction("data.test_fraction", self.test_fraction)?;
         let held_out = self.valid_fraction + self.test_fraction;
@@ -933,6 +957,22 @@ mod tests {
             job(&["data.generate_customers=10"]),
             Err(ConfigError::TooSmall { .. })
         ));
+    }
+
+    #[test]
+    fn persona_spread_must_be_in_range() {
+        for bad in ["0.0", "-1.0", "4.5", "nan"] {
+            assert_eq!(
+                job(&[&format!("data.generate_persona_spread={bad}")])
+                    .unwrap_err()
+                    .to_string()
+                    .split(" (got")
+                    .next(),
+                Some("data.generate_persona_spread must be in (0, 4]"),
+                "{bad}"
+            );
+        }
+        assert!(job(&["data.generate_persona_spread=0.5"]).is_ok());
     }
 
     #[test]

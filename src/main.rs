@@ -73,6 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             offers,
             out,
             force,
+            persona_spread,
         } => {
             let args = commands::generate::GenerateArgs {
                 customers: *customers,
@@ -80,6 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 offers: *offers,
                 out: out.clone(),
                 force: *force,
+                persona_spread: *persona_spread,
             };
             let s = commands::generate::run(&args)?;
             if !quiet {

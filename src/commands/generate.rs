@@ -12,6 +12,7 @@ pub struct GenerateArgs {
     pub offers: usize,
     pub out: PathBuf,
     pub force: bool,
+    pub persona_spread: f64,
 }
 
 /// Runs `teleseg generate`.
@@ -19,6 +20,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateSummary> {
     let mut opts = GenerateOptions::new(args.customers, args.seed, args.out.clone());
     opts.offers = args.offers;
     opts.force = args.force;
+    opts.persona_spread = args.persona_spread;
     let _span =
         tracing::info_span!("generate", customers = args.customers, seed = args.seed).entered();
     Ok(generate(&opts)?)

@@ -18,7 +18,7 @@ use crate::backend::Backend;
 use crate::checkpoint::{CheckpointError, RunDir};
 use crate::config::DataConfig;
 use crate::data::check::summarize;
-use crate::data::generate::{GenerateOptions, generate};
+use crate::data::generate::generate;
 use crate::data::preprocess::{Features, Preprocessor};
 use crate::data::reader::{ReadOptions, read_csv};
 use crate::data::schema::Schema;
@@ -66,9 +66,7 @@ pub fn prepare_data(
             let dir = run.root.join("data");
             let spinner = progress.spinner("generate");
             spinner.set_message(format!("{} synthetic customers", data.generate_customers));
-            let mut opts = GenerateOptions::new(data.generate_customers, seed, dir.clone());
-            opts.force = true;
-            generate(&opts)
+            generate(&data.generate_options(seed, dir.clone()))
                 .with_context(|| format!("generating synthetic data into {}", dir.display()))?;
             spinner.finish_and_clear();
             (dir.join("customers.csv"), dir.join("schema.toml"))

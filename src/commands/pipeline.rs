@@ -67,13 +67,8 @@ pub fn run(
     if ae_job.data.customers.is_none() {
         // Generate once at the pipeline level so every later stage sees the same files.
         let data_dir = run.root.join("data");
-        let mut opts = crate::data::generate::GenerateOptions::new(
-            job.data.generate_customers,
-            job.seed.0,
-            data_dir.clone(),
-        );
-        opts.force = true;
-        crate::data::generate::generate(&opts).context("generating the synthetic data set")?;
+        crate::data::generate::generate(&job.data.generate_options(job.seed.0, data_dir.clone()))
+            .context("generating the synthetic data set")?;
         ae_job.data.customers = Some(data_dir.join("customers.csv"));
         ae_job.data.schema = Some(data_dir.join("schema.toml"));
     }

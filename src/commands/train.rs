@@ -268,9 +268,7 @@ pub fn ensure_data(
     let mut data = data.clone();
     if data.customers.is_none() {
         let dir = run.root.join("data");
-        let mut opts =
-            crate::data::generate::GenerateOptions::new(data.generate_customers, seed, dir.clone());
-        opts.force = true;
+        let opts = data.generate_options(seed, dir.clone());
         crate::data::generate::generate(&opts).context("generating the synthetic data set")?;
         data.customers = Some(dir.join("customers.csv"));
         data.schema = Some(dir.join("schema.toml"));

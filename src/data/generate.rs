@@ -80,6 +80,15 @@ pub struct GenerateOptions {
     /// Worker threads; 0 (the default) uses every available core. Does not change the output.
     #[serde(default)]
     pub threads: usize,
+    /// Multiplier of the spread of every customer's latent factors around their persona's mean:
+    /// 1 (the default) is the realistic data set, where personas overlap; below 1 they separate
+    /// more (an easier clustering problem), above 1 they overlap more. In `(0, 4]`.
+    #[serde(default = "default_persona_spread")]
+    pub persona_spread: f64,
+}
+
+fn default_persona_spread() -> f64 {
+    1.0
 }
 
 fn default_offers() -> usize {
@@ -96,6 +105,7 @@ impl GenerateOptions {
             out_dir,
             force: false,
             threads: 0,
+            persona_spread: 1.0,
         }
     }
 
@@ -109,6 +119,9 @@ impl GenerateOptions {
         }
         if self.offers > u32::MAX as usize {
             return Err(GenerateError::TooManyOffers(self.offers));
+        }
+        if !(self.persona_spread > 0.0 && self.persona_spread <= 4.0) {
+            return Err(GenerateError::PersonaSpread(self.persona_spread));
         }
         Ok(())
     }
@@ -143,6 +156,9 @@ pub enum GenerateError {
     /// `offers` does not fit the 32-bit offer index.
     #[error("offers must be at most {max} (got {0})", max = u32::MAX)]
     TooManyOffers(usize),
+    /// `persona_spread` is not in `(0, 4]`.
+    #[error("persona spread must be in (0, 4] (got {0})")]
+    PersonaSpread(f64),
     /// `out_dir` holds the `customers.csv` of an earlier run and `force` is false.
     #[error("{} already exists; use force (--force) to overwrite it", path.display())]
     AlreadyExists {
@@ -337,7 +353,7 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
     let mut scratch = Scratch::default();
     for i in first..first + n {
         let persona = sampling::pick(&mut rng, &shares);
-        let customer = Customer::sample(&mut rng, persona);
+        let customer = Customer::sample(&mut rng, persona, opts.persona_spread);
         let number = i as u64 + 1; // ids are 1-based: C0000001
         customer.write_row(&mut rng, &mut out.customers, number, id_width);
         out.personas.id(b'C', number, id_width);

@@ -128,12 +128,12 @@ impl Customer {
         self.plan <= 1
     }
 
-    /// Samples a customer of `persona`.
-    pub(super) fn sample<R: Rng + ?Sized>(rng: &mut R, persona: usize) -> Customer {
+    /// Samples a customer of `persona`; `spread` multiplies the spread of the latent factors.
+    pub(super) fn sample<R: Rng + ?Sized>(rng: &mut R, persona: usize, spread: f64) -> Customer {
         let p: &Persona = &PERSONAS[persona];
         let mut latent = [0.0; 5];
         for (l, mean) in latent.iter_mut().zip(p.latent) {
-            *l = mean + LATENT_SD * normal(rng);
+            *l = mean + spread * LATENT_SD * normal(rng);
         }
         // Deviations from the persona mean: individual variation within a persona.
         let dev = |k: usize| latent[k] - p.latent[k];

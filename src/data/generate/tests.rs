@@ -440,3 +440,50 @@ fn unwritable_out_dir_names_the_path() {
     assert!(matches!(err, GenerateError::Io { .. }));
     assert!(err.to_string().contains("file"), "{err}");
 }
+
+/// Mean over personas of the variance of `log1p(data_gb)` within the persona.
+fn within_persona_variance(spread: f64) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = GenerateOptions::new(4_000, 11, dir.path().join("out"));
+    opts.persona_spread = spread;
+    generate(&opts).unwrap();
+    let (header, rows) = read_csv(&out(&dir, "customers.csv"));
+    let (_, personas) = read_csv(&out(&dir, "personas.csv"));
+    let data = column(&header, "data_gb");
+    let mut by_persona: HashMap<String, Vec<f64>> = HashMap::new();
+    for (row, persona) in rows.iter().zip(&personas) {
+        if let Ok(v) = row[data].parse::<f64>() {
+            by_persona.entry(persona[1].clone()).or_default().push(v.ln_1p());
+        }
+    }
+    let variances: Vec<f64> = by_persona
+        .values()
+        .map(|v| {
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64
+        })
+        .collect();
+    variances.iter().sum::<f64>() / variances.len() as f64
+}
+
+#[test]
+fn persona_spread_tightens_the_personas() {
+    let realistic = within_persona_variance(1.0);
+    let tight = within_persona_variance(0.3);
+    assert!(
+        tight < 0.7 * realistic,
+        "within-persona variance {tight} at spread 0.3 vs {realistic} at 1"
+    );
+}
+
+#[test]
+fn persona_spread_out_of_range_is_refused() {
+    for bad in [0.0, -0.5, 4.5, f64::NAN] {
+        let mut opts = GenerateOptions::new(10, 1, PathBuf::from("/nonexistent"));
+        opts.persona_spread = bad;
+        assert!(
+            matches!(generate(&opts), Err(GenerateError::PersonaSpread(_))),
+            "{bad}"
+        );
+    }
+}
