@@ -4,16 +4,19 @@
 //! `segments.json`.
 //!
 //! Definitions (population = all rows; statistics skip missing values):
-//! - **lift** = segment mean / population mean. Defined only when the population mean is above
-//!   `lift_min_mean` (default 1e-9, in the feature's unit): a ratio to a zero or negative mean
-//!   means nothing, so it is `null` there. Shares in 0..1 use the same ratio.
+//! - **lift** = segment mean / population mean. Defined only for features with no negative value
+//!   whose population mean is above `lift_min_mean` (default 1e-9, in the feature's unit): a
+//!   ratio of signed means (a sentiment in -1..1) or to a zero mean means nothing, so it is
+//!   `null` there. Shares in 0..1 use the same ratio.
 //! - **SMD** (standardized mean difference) = (segment mean − population mean) / population std
 //!   (population std, ddof 0). `null` when the std is ≤ 1e-12 × max(|mean|, 1) (constant feature).
 //!   The distinguishing features of a segment are its `top_features` largest |SMD| (ties → lower
 //!   column index): unlike lift it is unit-free and works for zero-mean features.
-//! - **persona**: "Segment 2 (18 %): data_gb 2.4× population, night_share 1.6×, age 0.7×" — the
-//!   `persona_features` features whose lift is ≥ `persona_high` or ≤ `persona_low`, largest
-//!   |lift − 1| first (ties → lower column index), lift printed with one decimal.
+//! - **persona**: "Segment 2 (18 %): data_gb 2.4× population, night_share 1.6×, age 0.7×,
+//!   social_sentiment −1.2 sd" — the `persona_features` features whose lift is ≥ `persona_high`
+//!   or ≤ `persona_low`, largest |lift − 1| first (ties → lower column index), lift printed with
+//!   one decimal; then, if there is room, features without a lift (signed ones) whose |SMD| is at
+//!   least `persona_smd`, largest |SMD| first, printed as "± x.x sd".
 //! - **median** of an even count is the mean of the two middle values (numpy's convention).
 
 use serde::{Deserialize, Serialize};
@@ -105,6 +108,9 @@ pub struct ProfileConfig {
     pub persona_low: f64,
     /// Lift is `null` unless the population mean exceeds this (feature units). Default 1e-9.
     pub lift_min_mean: f64,
+    /// A feature without a lift goes into the persona when its |SMD| is at least this.
+    /// Default 0.8.
+    pub persona_smd: f64,
     /// Surrogate tree depth limit. Default 4.
     pub tree_max_depth: usize,
     /// The tree is fit on a seeded sample of at most this many rows (fidelity and leaf counts
@@ -122,6 +128,7 @@ impl Default for ProfileConfig {
             persona_high: 1.2,
             persona_low: 0.8,
             lift_min_mean: 1e-9,
+            persona_smd: 0.8,
             tree_max_depth: 4,
             tree_max_rows: 200_000,
             tree_min_leaf_share: 0.005,
@@ -143,6 +150,13 @@ impl ProfileConfig {
         }
         if !(self.persona_low > 0.0 && self.persona_low <= 1.0) {
             return invalid("persona_low", "in (0, 1]", self.persona_low.to_string());
+        }
+        if !(self.persona_smd > 0.0 && self.persona_smd.is_finite()) {
+            return invalid(
+                "persona_smd",
+                "positive and finite",
+                self.persona_smd.to_string(),
+            );
         }
         if !(self.lift_min_mean >= 0.0 && self.lift_min_mean.is_finite()) {
             return invalid(
@@ -187,6 +201,8 @@ pub struct FeatureSummary {
     pub std: Option<f64>,
     /// Share of rows where the value is missing, in [0, 1].
     pub missing_share: f64,
+    /// Every observed value is ≥ 0, so ratios (lifts) of its means are meaningful.
+    pub nonnegative: bool,
 }
 
 /// One feature within one segment.
@@ -311,6 +327,7 @@ pub fn profile_segments(
             }
         }
         let missing = 1.0 - all.len() as f64 / x.rows() as f64;
+        let nonnegative = all.iter().all(|&v| v >= 0.0);
         let pop = stats(&mut all);
         features.push(FeatureSummary {
             name: x.names[j].clone(),
@@ -319,6 +336,7 @@ pub fn profile_segments(
             median: pop.map(|p| p.1),
             std: pop.map(|p| p.2),
             missing_share: missing,
+            nonnegative,
         });
         for s in 0..k {
             let n = by_seg[s].len();
@@ -359,7 +377,7 @@ fn segment_profile(
         .zip(seg)
         .map(|(p, &(mean, median, missing_share))| {
             let lift = match (mean, p.mean) {
-                (Some(m), Some(pm)) if pm > cfg.lift_min_mean => Some(m / pm),
+                (Some(m), Some(pm)) if p.nonnegative && pm > cfg.lift_min_mean => Some(m / pm),
                 _ => None,
             };
             let smd = match (mean, p.mean, p.std) {
@@ -435,13 +453,23 @@ fn persona(
             .then(a.0.cmp(&b.0))
     });
     picked.truncate(cfg.persona_features);
-    if picked.is_empty() {
+    // Signed features (no lift) speak in standard deviations, if there is room left.
+    let mut signed: Vec<(usize, f64)> = features
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.lift.is_none())
+        .filter_map(|(j, f)| f.smd.map(|d| (j, d)))
+        .filter(|&(_, d)| d.abs() >= cfg.persona_smd)
+        .collect();
+    signed.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+    signed.truncate(cfg.persona_features - picked.len());
+    if picked.is_empty() && signed.is_empty() {
         return format!(
             "{head}: no feature differs from the population by {}× or more, or {}× or less",
             cfg.persona_high, cfg.persona_low
         );
     }
-    let parts: Vec<String> = picked
+    let mut parts: Vec<String> = picked
         .iter()
         .enumerate()
         .map(|(i, &(j, l))| {
@@ -449,6 +477,10 @@ fn persona(
             format!("{} {l:.1}×{tail}", features[j].name)
         })
         .collect();
+    parts.extend(signed.iter().map(|&(j, d)| {
+        let sign = if d < 0.0 { '−' } else { '+' };
+        format!("{} {sign}{:.1} sd", features[j].name, d.abs())
+    }));
     format!("{head}: {}", parts.join(", "))
 }
 

@@ -293,3 +293,25 @@ fn profile_config_rules() {
     );
     assert!(serde_json::from_str::<ProfileConfig>(r#"{"top_feature": 3}"#).is_err());
 }
+
+#[test]
+fn signed_features_have_no_lift_and_speak_in_sd() {
+    // sentiment {−0.9, −0.7, 0.5, 0.7, 0.9, 0.5}: mean 1/6 > 0 but signed, so no lift.
+    // Segment 0 = rows 0, 1: mean −0.8; population variance
+    // ((−0.9−m)²+(−0.7−m)²+(0.5−m)²·2+(0.7−m)²+(0.9−m)²)/6 with m = 1/6.
+    let data = [-0.9, -0.7, 0.5, 0.7, 0.9, 0.5];
+    let m = 1.0 / 6.0;
+    let var = data.iter().map(|v: &f64| (v - m).powi(2)).sum::<f64>() / 6.0;
+    let smd = (-0.8 - m) / var.sqrt();
+    let names = vec!["sentiment".to_string()];
+    let units = vec!["score".to_string()];
+    let x = FeatureTable::new(&data, 6, 1, &names, &units).unwrap();
+    let p = profile_segments(x, &[0, 0, 1, 1, 1, 1], 2, &ProfileConfig::default(), 0).unwrap();
+    assert!(!p.features[0].nonnegative);
+    assert_eq!(p.segments[0].features[0].lift, None);
+    close(p.segments[0].features[0].smd, smd);
+    assert_eq!(
+        p.segments[0].persona,
+        format!("Segment 0 (33 %): sentiment −{:.1} sd", smd.abs())
+    );
+}

@@ -64,24 +64,59 @@ pub struct SegmentsFile {
     pub profiles: Option<serde_json::Value>,
 }
 
-/// Profiles of `labels` on the numeric columns of `table`, in raw units.
+/// Profiles of `labels` on the columns of `data`, in raw units: numeric columns (with the
+/// schema's units), binary columns and each category level as shares of customers
+/// (`plan=prepaid_basic`, unit "share"), so a persona can say "plan=prepaid_basic 3.1×".
 fn profiles(
-    table: &crate::data::table::RawTable,
+    data: &crate::commands::PreparedData,
     labels: &[usize],
     k: usize,
     seed: u64,
 ) -> anyhow::Result<serde_json::Value> {
+    let table = &data.table;
     let rows = table.n_rows();
-    let cols = table.numeric.len();
-    let mut data = vec![0.0f64; rows * cols];
-    for (j, c) in table.numeric.iter().enumerate() {
-        for (i, v) in c.values.iter().enumerate() {
-            data[i * cols + j] = *v;
+    let unit_of = |name: &str| {
+        data.schema
+            .column(name)
+            .and_then(|c| c.unit.clone())
+            .unwrap_or_default()
+    };
+    let mut names = Vec::new();
+    let mut units = Vec::new();
+    let mut columns: Vec<Vec<f64>> = Vec::new();
+    for c in &table.numeric {
+        names.push(c.name.clone());
+        units.push(unit_of(&c.name));
+        columns.push(c.values.clone());
+    }
+    for c in &table.binary {
+        names.push(c.name.clone());
+        units.push("share".to_string());
+        columns.push(c.values.iter().map(|&v| f64::from(v)).collect());
+    }
+    for c in &table.categorical {
+        for (code, level) in c.dictionary.iter().enumerate() {
+            names.push(format!("{}={level}", c.name));
+            units.push("share".to_string());
+            columns.push(
+                c.codes
+                    .iter()
+                    .map(|&v| match v {
+                        crate::data::table::MISSING => f64::NAN,
+                        v => f64::from(u8::from(v as usize == code)),
+                    })
+                    .collect(),
+            );
         }
     }
-    let names: Vec<String> = table.numeric.iter().map(|c| c.name.clone()).collect();
-    let units = vec![String::new(); cols];
-    let x = cluster::FeatureTable::new(&data, rows, cols, &names, &units)?;
+    let cols = columns.len();
+    let mut x = vec![0.0f64; rows * cols];
+    for (j, c) in columns.iter().enumerate() {
+        for (i, v) in c.iter().enumerate() {
+            x[i * cols + j] = *v;
+        }
+    }
+    let x = cluster::FeatureTable::new(&x, rows, cols, &names, &units)?;
     let p = cluster::profile_segments(x, labels, k, &cluster::ProfileConfig::default(), seed)?;
     Ok(serde_json::to_value(p)?)
 }
@@ -255,7 +290,7 @@ pub fn summarize(
         methods,
         sweep,
         labels_file: labels_file.map(Path::to_path_buf),
-        profiles: match profiles(&report.data.table, &report.labels, k, seed) {
+        profiles: match profiles(&report.data, &report.labels, k, seed) {
             Ok(p) => Some(p),
             Err(e) => {
                 tracing::warn!("segment profiles failed: {e:#}");

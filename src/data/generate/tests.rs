@@ -453,7 +453,10 @@ fn within_persona_variance(spread: f64) -> f64 {
     let mut by_persona: HashMap<String, Vec<f64>> = HashMap::new();
     for (row, persona) in rows.iter().zip(&personas) {
         if let Ok(v) = row[data].parse::<f64>() {
-            by_persona.entry(persona[1].clone()).or_default().push(v.ln_1p());
+            by_persona
+                .entry(persona[1].clone())
+                .or_default()
+                .push(v.ln_1p());
         }
     }
     let variances: Vec<f64> = by_persona
