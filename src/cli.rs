@@ -159,6 +159,12 @@ pub enum Command {
         /// Run folder or .safetensors file.
         run: PathBuf,
     },
+    /// (Re)build RUN/report.html from a run folder's artefacts: a self-contained page (no
+    /// network) with training curves, segment map, sizes, lifts, personas and rules.
+    Report {
+        /// Run folder (written by `teleseg pipeline` or `teleseg train`).
+        run: PathBuf,
+    },
     /// The main job end to end: data → autoencoder → embeddings → DEC/IDEC segments with baselines
     /// and segment profiles, into one run folder.
     Pipeline {

@@ -17,5 +17,6 @@ pub mod data;
 pub mod error;
 pub mod models;
 pub mod progress;
+pub mod report;
 pub mod score;
 pub mod train;

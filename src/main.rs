@@ -210,6 +210,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: cli::EvaluateCommand::Clustering { run, labels },
         } => print!("{}", commands::segments::evaluate(run, labels)?),
         Command::Inspect { run } => print!("{}", commands::inspect::run(run)?),
+        Command::Report { run } => {
+            let path = teleseg::report::write_report(run)?;
+            println!("report: {}", path.display());
+        }
         Command::Pipeline {
             config,
             overrides,
@@ -256,6 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     r.segment_sizes,
                     if r.collapsed { ", COLLAPSED" } else { "" }
                 );
+                println!("report:      {}", r.report.display());
             }
         }
     }

@@ -30,6 +30,8 @@ pub struct PipelineArgs {
 #[derive(Debug)]
 pub struct PipelineReport {
     pub run: PathBuf,
+    /// `report.html` in the run folder.
+    pub report: PathBuf,
     pub autoencoder: TrainReport,
     pub embeddings: PathBuf,
     /// `dec/segments.json`: DEC segments, baselines and (generated data) external metrics.
@@ -111,8 +113,16 @@ pub fn run(
     write_segments(&dec_job, &dec)?;
     stages.push(("dec".to_string(), t.elapsed().as_secs_f64()));
 
+    // The report shows summary.json, so it cannot time itself: its stage is only printed.
+    on_stage("report");
+    let t = Instant::now();
+    write_summary(&run, table.ids.len(), &stages)?;
+    let report = crate::report::write_report(&run.root)?;
+    stages.push(("report".to_string(), t.elapsed().as_secs_f64()));
+
     Ok(PipelineReport {
         run: run.root.clone(),
+        report,
         autoencoder,
         embeddings,
         segments: dec_run.root.join("segments.json"),
@@ -121,4 +131,20 @@ pub fn run(
         customers: table.ids.len(),
         stages,
     })
+}
+
+/// `summary.json`: customers and `(stage, seconds)` in order, for the report.
+fn write_summary(run: &RunDir, customers: usize, stages: &[(String, f64)]) -> anyhow::Result<()> {
+    let summary = serde_json::json!({
+        "customers": customers,
+        "stages": stages
+            .iter()
+            .map(|(name, seconds)| serde_json::json!({"name": name, "seconds": seconds}))
+            .collect::<Vec<_>>(),
+    });
+    checkpoint::write_atomic(
+        &run.root.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    Ok(())
 }

@@ -290,9 +290,12 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         "embeddings.csv",
         "dec/model.safetensors",
         "dec/segments.json",
+        "summary.json",
+        "report.html",
     ] {
         assert!(run_dir.join(f).is_file(), "missing {f}");
     }
+    report_renders(&run_dir);
     let segments: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("dec/segments.json")).unwrap())
             .unwrap();
@@ -365,6 +368,66 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         &run_dir.join("autoencoder/model.safetensors"),
         &run_dir.join("data/customers.csv"),
         &emb,
+    );
+}
+
+/// report.html names every section, has a chart per stage and passes scripts/check_report.py in
+/// headless Chromium (skipped, and said so, without Chromium); `teleseg report` rebuilds it
+/// byte for byte.
+fn report_renders(run_dir: &Path) {
+    let report = run_dir.join("report.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    for needle in [
+        "<h2>Run summary</h2>",
+        "<h2>Training curves</h2>",
+        "<h2>Segments</h2>",
+        "<h3>Personas</h3>",
+        "<h3>Rules</h3>",
+        "Content-Security-Policy",
+    ] {
+        assert!(html.contains(needle), "report lacks `{needle}`");
+    }
+    // Two training curves, sizes, map, k sweep.
+    assert_eq!(html.matches("<svg").count(), 5, "charts in the report");
+    assert!(!html.contains("could not be drawn"), "a chart failed");
+    std::fs::remove_file(&report).unwrap();
+    let (code, out, err) = run(teleseg().arg("report").arg(run_dir));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("report.html"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&report).unwrap(),
+        html,
+        "report rebuilt differently"
+    );
+    let (code, _, err) = run(teleseg().arg("report").arg(run_dir.join("nope")));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not a run folder"), "{err}");
+
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .any(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if !chromium {
+        eprintln!("SKIPPED: report check in headless Chromium (no chromium on PATH)");
+        return;
+    }
+    let check = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/check_report.py"
+        ))
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "check_report.py failed:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
     );
 }
 

@@ -1,0 +1,445 @@
+//! The sections of `report.html`, each appended to the page body when its artefacts exist.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use super::plots::{self, css_color};
+use super::{STAGES, escape};
+
+/// Points of the embedding map at most (an even stride over the customers, so deterministic).
+const MAP_POINTS: usize = 4000;
+/// Features in the lift heatmap at most (the largest |SMD| over the segments).
+const HEATMAP_FEATURES: usize = 14;
+
+/// A chart, or a note saying why it could not be drawn.
+fn chart(out: &mut String, svg: Result<String, Box<dyn std::error::Error>>, what: &str) {
+    match svg {
+        Ok(svg) => out.push_str(&svg),
+        Err(e) => {
+            tracing::warn!("report: cannot draw {what}: {e}");
+            let _ = write!(
+                out,
+                "<p class=\"note\">({what} could not be drawn: {})</p>",
+                escape(&e.to_string())
+            );
+        }
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn fmt3(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |x| format!("{x:.3}"))
+}
+
+/// Pipeline stages with their wall times (`summary.json`, written by `teleseg pipeline`).
+pub fn summary(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    let path = run.join("summary.json");
+    if !path.is_file() {
+        return Ok(());
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let s: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", path.display()))?;
+    out.push_str("<h2>Run summary</h2>\n");
+    if let Some(n) = s["customers"].as_u64() {
+        let _ = writeln!(out, "<p>{n} customers.</p>");
+    }
+    if let Some(stages) = s["stages"].as_array() {
+        out.push_str("<table><tr><th class=\"l\">stage</th><th>wall time (s)</th></tr>");
+        let mut total = 0.0;
+        for st in stages {
+            let secs = st["seconds"].as_f64().unwrap_or(0.0);
+            total += secs;
+            let _ = write!(
+                out,
+                "<tr><td class=\"l\">{}</td><td>{secs:.1}</td></tr>",
+                escape(st["name"].as_str().unwrap_or("?"))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "<tr><th class=\"l\">total</th><th>{total:.1}</th></tr></table>"
+        );
+    }
+    Ok(())
+}
+
+/// Train and validation loss per epoch of every stage that has a `metrics.jsonl`.
+pub fn training(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    let mut charts = String::new();
+    let stages = STAGES
+        .iter()
+        .map(|(dir, title)| (run.join(dir), *title))
+        .chain(std::iter::once((run.to_path_buf(), "Training")));
+    for (dir, title) in stages {
+        let path = dir.join("metrics.jsonl");
+        if !path.is_file() {
+            continue;
+        }
+        let metrics = crate::train::read_metrics(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if metrics.is_empty() {
+            continue;
+        }
+        let series = vec![
+            (
+                "train loss".to_string(),
+                metrics
+                    .iter()
+                    .map(|m| (m.epoch as f64, m.train_loss))
+                    .collect(),
+            ),
+            (
+                "validation loss".to_string(),
+                metrics
+                    .iter()
+                    .map(|m| (m.epoch as f64, m.valid_loss))
+                    .collect(),
+            ),
+        ];
+        chart(
+            &mut charts,
+            plots::line_chart(title, "epoch", "loss", &series),
+            title,
+        );
+    }
+    if !charts.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2>Training curves</h2>\n<div class=\"charts\">{charts}</div>"
+        );
+    }
+    Ok(())
+}
+
+/// Segment sizes, the embedding map, method comparison, k sweep, lift heatmap, personas and
+/// rules, from `segments.json` (and `embeddings.csv` for the map).
+pub fn segments(run: &Path, seg: &Value, out: &mut String) -> anyhow::Result<()> {
+    let k = seg["k"].as_u64().unwrap_or(0) as usize;
+    let _ = writeln!(
+        out,
+        "<h2>Segments</h2>\n<p>{k} segments by {} (stop: {}).{}</p>",
+        escape(seg["mode"].as_str().unwrap_or("dec")),
+        escape(seg["stop"]["reason"].as_str().unwrap_or("?")),
+        if seg["collapsed"].as_bool() == Some(true) {
+            " <strong>Warning: the clustering collapsed into few segments; see the log.</strong>"
+        } else {
+            ""
+        }
+    );
+    let profiles = &seg["profiles"];
+    let segs = profiles["segments"].as_array().cloned().unwrap_or_default();
+    let names: Vec<String> = (0..k).map(|s| format!("segment {s}")).collect();
+    let mut charts = String::new();
+    if !segs.is_empty() {
+        let labels: Vec<String> = (0..segs.len()).map(|s| s.to_string()).collect();
+        let sizes: Vec<f64> = segs
+            .iter()
+            .map(|s| s["size"].as_f64().unwrap_or(0.0))
+            .collect();
+        chart(
+            &mut charts,
+            plots::bar_chart("Segment sizes", "customers", &labels, &sizes),
+            "segment sizes",
+        );
+    }
+    if let Some(points) = embedding_map(run, seg)? {
+        chart(
+            &mut charts,
+            plots::scatter(
+                "Customers in the embedding space (PCA)",
+                "principal component 1",
+                "principal component 2",
+                &points,
+                &names,
+            ),
+            "embedding map",
+        );
+    }
+    if let Some(rows) = seg["sweep"]["rows"].as_array() {
+        let series: Vec<(String, Vec<(f64, f64)>)> = ["silhouette", "davies_bouldin"]
+            .iter()
+            .map(|m| {
+                (
+                    m.replace('_', "–"),
+                    rows.iter()
+                        .filter_map(|r| Some((r["k"].as_f64()?, r[m].as_f64()?)))
+                        .collect(),
+                )
+            })
+            .collect();
+        let caption = match seg["sweep"]["recommended_k"].as_u64() {
+            Some(r) => format!("k sweep (recommended k = {r})"),
+            None => "k sweep".to_string(),
+        };
+        chart(
+            &mut charts,
+            plots::line_chart(&caption, "k", "score", &series),
+            "k sweep",
+        );
+    }
+    let _ = writeln!(out, "<div class=\"charts\">{charts}</div>");
+    methods_table(seg, out);
+    if !segs.is_empty() {
+        personas(&segs, out);
+        heatmap(&segs, out);
+    }
+    rules(&profiles["surrogate"], out);
+    Ok(())
+}
+
+/// Every method's agreement with the known labels (when there were some).
+fn methods_table(seg: &Value, out: &mut String) {
+    let Some(methods) = seg["methods"].as_object() else {
+        return;
+    };
+    out.push_str(
+        "<h3>Methods compared</h3><table><tr><th class=\"l\">method</th>\
+         <th>Calinski–Harabasz</th><th>ACC</th><th>NMI</th><th>ARI</th></tr>",
+    );
+    for (name, m) in methods {
+        let ext = &m["external"];
+        let _ = write!(
+            out,
+            "<tr><td class=\"l\">{}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            m["calinski_harabasz"].as_f64().unwrap_or(f64::NAN),
+            fmt3(number(&ext["acc"])),
+            fmt3(number(&ext["nmi"])),
+            fmt3(number(&ext["ari"])),
+        );
+    }
+    out.push_str(
+        "</table><p class=\"note\">ACC (Hungarian-matched), NMI and ARI compare with known \
+         labels (the generator's personas, or a labels file) when there are some.</p>\n",
+    );
+}
+
+fn personas(segs: &[Value], out: &mut String) {
+    out.push_str("<h3>Personas</h3><ul class=\"personas\">");
+    for (s, p) in segs.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<li><span class=\"swatch\" style=\"background:{}\"></span>{}</li>",
+            css_color(s),
+            escape(p["persona"].as_str().unwrap_or(""))
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// Segments × the most distinguishing features: lift (segment mean / population mean), or the
+/// standardized mean difference for signed features, coloured red (above) to blue (below).
+fn heatmap(segs: &[Value], out: &mut String) {
+    let Some(first) = segs[0]["features"].as_array() else {
+        return;
+    };
+    let mut strength: Vec<(usize, f64)> = (0..first.len())
+        .map(|j| {
+            let best = segs
+                .iter()
+                .filter_map(|s| s["features"][j]["smd"].as_f64())
+                .fold(0.0f64, |a, d| a.max(d.abs()));
+            (j, best)
+        })
+        .collect();
+    strength.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let cols: Vec<usize> = strength
+        .iter()
+        .take(HEATMAP_FEATURES)
+        .map(|c| c.0)
+        .collect();
+    out.push_str(
+        "<h3>What sets each segment apart</h3><p class=\"note\">Lift = segment mean ÷ population \
+         mean (× for values ≥ 0; ± sd for signed features), for the features that differ most \
+         between segments.</p><div style=\"overflow-x:auto\"><table><tr><th>segment</th>",
+    );
+    for &j in &cols {
+        let _ = write!(
+            out,
+            "<th class=\"l\">{}</th>",
+            escape(first[j]["name"].as_str().unwrap_or(""))
+        );
+    }
+    out.push_str("</tr>");
+    for (s, seg) in segs.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<tr><td><span class=\"swatch\" style=\"background:{}\"></span>{s}</td>",
+            css_color(s)
+        );
+        for &j in &cols {
+            let f = &seg["features"][j];
+            let (text, heat) = match (f["lift"].as_f64(), f["smd"].as_f64()) {
+                (Some(l), _) => (format!("{l:.2}×"), (l.max(1e-3)).log2() / 2.0),
+                (None, Some(d)) => (format!("{d:+.1} sd"), d / 2.0),
+                _ => ("–".to_string(), 0.0),
+            };
+            let _ = write!(
+                out,
+                "<td style=\"background:{}\">{text}</td>",
+                heat_color(heat)
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table></div>\n");
+}
+
+/// White at 0, red towards +1, blue towards −1 (clamped).
+fn heat_color(x: f64) -> String {
+    let t = x.clamp(-1.0, 1.0);
+    let fade = |c: f64| (255.0 - (255.0 - c) * t.abs()).round() as u8;
+    let (r, g, b) = if t >= 0.0 {
+        (fade(214.0), fade(96.0), fade(77.0))
+    } else {
+        (fade(67.0), fade(147.0), fade(195.0))
+    };
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+fn rules(surrogate: &Value, out: &mut String) {
+    let Some(leaves) = surrogate["leaves"].as_array() else {
+        return;
+    };
+    let _ = write!(
+        out,
+        "<h3>Rules</h3><p>A decision tree that predicts the segment from raw columns agrees with \
+         it for {:.1} % of customers. Its leaves:</p><ul>",
+        surrogate["fidelity"].as_f64().unwrap_or(0.0) * 100.0
+    );
+    for leaf in leaves {
+        let _ = write!(
+            out,
+            "<li>{}</li>",
+            escape(leaf["text"].as_str().unwrap_or(""))
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// `(pc1, pc2, segment)` of an even sample of `embeddings.csv`, joined to the DEC labels of
+/// `segments.json` by customer id. `None` when either is missing.
+fn embedding_map(run: &Path, seg: &Value) -> anyhow::Result<Option<Vec<(f64, f64, usize)>>> {
+    let path = run.join("embeddings.csv");
+    let (Some(ids), Some(labels)) = (
+        seg["ids"].as_array(),
+        seg["methods"]["dec"]["labels"].as_array(),
+    ) else {
+        return Ok(None);
+    };
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let label: HashMap<&str, usize> = ids
+        .iter()
+        .zip(labels)
+        .filter_map(|(i, l)| Some((i.as_str()?, l.as_u64()? as usize)))
+        .collect();
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let records: Vec<csv::StringRecord> = reader
+        .records()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let stride = records.len().div_ceil(MAP_POINTS).max(1);
+    let mut rows = Vec::new();
+    let mut groups = Vec::new();
+    for r in records.iter().step_by(stride) {
+        let Some(&g) = r.get(0).and_then(|id| label.get(id)) else {
+            continue;
+        };
+        let z: Option<Vec<f64>> = r.iter().skip(1).map(|v| v.parse().ok()).collect();
+        if let Some(z) = z {
+            rows.push(z);
+            groups.push(g);
+        }
+    }
+    let Some(pcs) = pca2(&rows) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        pcs.into_iter()
+            .zip(groups)
+            .map(|((a, b), g)| (a, b, g))
+            .collect(),
+    ))
+}
+
+/// Projections of `rows` on their two leading principal components.
+fn pca2(rows: &[Vec<f64>]) -> Option<Vec<(f64, f64)>> {
+    use linfa_linalg::eigh::{EigSort, Eigh};
+    let d = rows.first()?.len();
+    if d < 2 || rows.len() < 3 {
+        return None;
+    }
+    let n = rows.len() as f64;
+    let mean: Vec<f64> = (0..d)
+        .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n)
+        .collect();
+    let mut cov = ndarray::Array2::<f64>::zeros((d, d));
+    for r in rows {
+        for a in 0..d {
+            for b in 0..d {
+                cov[[a, b]] += (r[a] - mean[a]) * (r[b] - mean[b]) / n;
+            }
+        }
+    }
+    let (_, vecs) = cov.eigh().ok()?.sort_eig(linfa_linalg::Order::Largest);
+    Some(
+        rows.iter()
+            .map(|r| {
+                let p = |c: usize| (0..d).map(|j| (r[j] - mean[j]) * vecs[[j, c]]).sum::<f64>();
+                (p(0), p(1))
+            })
+            .collect(),
+    )
+}
+
+/// Scalar results of the later stages (VAE quality, NCF evaluation) as tables, until each has
+/// its own section.
+pub fn extra_json(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    let _ = (run, out);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pca_finds_the_direction_of_largest_spread() {
+        // Pairs (t ± 0.1, t ∓ 0.1): the noise is uncorrelated with t, so pc1 is exactly (1, 1)/√2.
+        let rows: Vec<Vec<f64>> = (0..20)
+            .map(|i| {
+                let t = (i / 2) as f64 - 4.5;
+                let e = if i % 2 == 0 { 0.1 } else { -0.1 };
+                vec![t + e, t - e]
+            })
+            .collect();
+        let p = pca2(&rows).unwrap();
+        let spread = |f: fn(&(f64, f64)) -> f64| p.iter().map(|q| f(q).powi(2)).sum::<f64>();
+        assert!(spread(|q| q.0) > 100.0 * spread(|q| q.1));
+        // |pc1| of the first point is |2t| / √2 = 4.5 √2.
+        assert!(
+            (p[0].0.abs() - 4.5 * 2f64.sqrt()).abs() < 1e-9,
+            "{:?}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn heat_colors_run_blue_white_red() {
+        assert_eq!(heat_color(0.0), "#ffffff");
+        assert_eq!(heat_color(1.0), "#d6604d");
+        assert_eq!(heat_color(-5.0), "#4393c3");
+    }
+}
