@@ -241,6 +241,84 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     result.map_err(io)
 }
 
+/// A file written under a temporary name (`.NAME.partial`) in its final folder and renamed on
+/// [`PendingFile::commit`], for outputs too large to hold in memory. Dropped uncommitted (an
+/// error, a panic), it removes the temporary file: readers never see a partial file, and an
+/// existing file of the same name is untouched until the rename.
+pub struct PendingFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    writer: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl PendingFile {
+    /// Creates the temporary file beside `dest` (and `dest`'s folder if needed).
+    pub fn create(dest: &Path) -> Result<PendingFile, CheckpointError> {
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.partial"));
+        let file = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::File::create(&tmp))
+            .map_err(|source| CheckpointError::Io {
+                path: tmp.clone(),
+                source,
+            })?;
+        Ok(PendingFile {
+            dest: dest.to_path_buf(),
+            writer: Some(std::io::BufWriter::with_capacity(1 << 20, file)),
+            tmp,
+        })
+    }
+
+    /// Appends `bytes`.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let result = match self.writer.as_mut() {
+            Some(w) => w.write_all(bytes),
+            None => Ok(()),
+        };
+        result.map_err(|source| CheckpointError::Io {
+            path: self.tmp.clone(),
+            source,
+        })
+    }
+
+    /// Flushes, fsyncs and renames to the final name; returns the final path.
+    pub fn commit(mut self) -> Result<PathBuf, CheckpointError> {
+        if let Some(w) = self.writer.take() {
+            w.into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|f| f.sync_all())
+                .map_err(|source| CheckpointError::Io {
+                    path: self.tmp.clone(),
+                    source,
+                })?;
+        }
+        std::fs::rename(&self.tmp, &self.dest).map_err(|source| CheckpointError::Io {
+            path: self.dest.clone(),
+            source,
+        })?;
+        Ok(std::mem::take(&mut self.dest))
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if self.dest.as_os_str().is_empty() {
+            return; // committed
+        }
+        drop(self.writer.take());
+        if let Err(e) = std::fs::remove_file(&self.tmp) {
+            tracing::warn!(path = %self.tmp.display(), error = %e, "cannot remove temporary file");
+        }
+    }
+}
+
 /// A checkpoint file read into memory and checked (format version, kind).
 #[derive(Debug)]
 pub struct Checkpoint {

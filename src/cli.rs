@@ -143,6 +143,10 @@ pub enum Command {
         /// Rows per inference batch.
         #[arg(long, default_value_t = 4096)]
         batch_size: usize,
+        /// Rows read and preprocessed at a time: the input is streamed, so memory stays bounded
+        /// by this whatever the file size.
+        #[arg(long, default_value_t = 65_536)]
+        chunk_rows: usize,
         #[arg(long, value_enum, default_value_t = BadRow::Error)]
         on_bad_row: BadRow,
         /// Overwrite the output file if it exists.

@@ -188,6 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             output,
             with_q,
             batch_size,
+            chunk_rows,
             on_bad_row,
             force,
         } => {
@@ -198,12 +199,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 output: output.clone(),
                 with_q: *with_q,
                 batch_size: (*batch_size).max(1),
+                chunk_rows: (*chunk_rows).max(1),
                 on_bad_row: (*on_bad_row).into(),
                 force: *force,
             };
-            let rows = commands::score::run(&args, &g.backend.device)?;
+            let s = commands::score::run(&args, &g.backend.device, &g.progress)?;
             if !quiet {
-                println!("scored {rows} customers into {}", output.display());
+                println!(
+                    "scored {} customers into {} ({:.0} rows/s{})",
+                    s.rows,
+                    output.display(),
+                    s.rows_per_s,
+                    if s.skipped > 0 {
+                        format!(", {} bad rows skipped", s.skipped)
+                    } else {
+                        String::new()
+                    }
+                );
             }
         }
         Command::Evaluate {

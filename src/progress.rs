@@ -48,6 +48,24 @@ impl Progress {
         bar
     }
 
+    /// A bar over `len` bytes of input, showing throughput and ETA; `msg` can carry rows.
+    pub fn bytes_bar(&self, label: &str, len: u64) -> ProgressBar {
+        if !self.enabled {
+            return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+        }
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>12.bold} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(label.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+
     /// A spinner for work of unknown length (reading a file, generating data).
     pub fn spinner(&self, label: &str) -> ProgressBar {
         if !self.enabled {

@@ -7,7 +7,7 @@ use burn::tensor::Device;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, keys};
 use crate::data::preprocess::{Features, Preprocessor};
-use crate::data::reader::{ReadOptions, read_csv};
+use crate::data::reader::{CsvBatches, ReadOptions, read_csv};
 use crate::data::schema::Schema;
 use crate::data::table::RawTable;
 use crate::models::autoencoder::{self, Autoencoder, AutoencoderArch, embed};
@@ -33,6 +33,16 @@ pub trait RawInput {
     /// Reads a raw customer CSV with the checkpoint's schema (target columns optional).
     fn read(&self, input: &Path, opts: &ReadOptions) -> anyhow::Result<RawTable> {
         Ok(read_csv(input, self.schema(), opts)?.0)
+    }
+
+    /// Opens a raw customer CSV with the checkpoint's schema for reading in batches (bounded
+    /// memory for inputs of any size).
+    fn batches(
+        &self,
+        input: &Path,
+        opts: &ReadOptions,
+    ) -> anyhow::Result<CsvBatches<std::fs::File>> {
+        Ok(CsvBatches::open(input, self.schema(), opts)?)
     }
 
     /// Preprocesses every row of `table` exactly as at training time.

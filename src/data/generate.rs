@@ -38,9 +38,7 @@ mod sampling;
 #[cfg(test)]
 mod tests;
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
 
 use rand::SeedableRng;
@@ -48,6 +46,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::checkpoint::{CheckpointError, PendingFile};
 use crate::data::schema::Schema;
 use csvbuf::CsvBuf;
 use customers::Customer;
@@ -215,11 +214,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         opts.offers,
     );
 
-    let mut customers_file = PendingFile::create(dir, "customers.csv")?;
-    let mut interactions_file = PendingFile::create(dir, "interactions.csv")?;
-    let mut personas_file = PendingFile::create(dir, "personas.csv")?;
-    let mut offers_file = PendingFile::create(dir, "offers.csv")?;
-    let mut schema_file = PendingFile::create(dir, "schema.toml")?;
+    let mut customers_file = PendingFile::create(&dir.join("customers.csv"))?;
+    let mut interactions_file = PendingFile::create(&dir.join("interactions.csv"))?;
+    let mut personas_file = PendingFile::create(&dir.join("personas.csv"))?;
+    let mut offers_file = PendingFile::create(&dir.join("offers.csv"))?;
+    let mut schema_file = PendingFile::create(&dir.join("schema.toml"))?;
 
     let mut header = CsvBuf::with_capacity(1024);
     for c in &schema.columns {
@@ -383,65 +382,18 @@ fn mix(seed: u64, stream: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A file written under a temporary name (`.NAME.partial`) in its final folder and renamed on
-/// [`PendingFile::commit`]. Dropped uncommitted, it removes the temporary file.
-struct PendingFile {
-    tmp: PathBuf,
-    dest: PathBuf,
-    writer: Option<BufWriter<File>>,
-}
-
-impl PendingFile {
-    fn create(dir: &Path, name: &str) -> Result<PendingFile, GenerateError> {
-        let tmp = dir.join(format!(".{name}.partial"));
-        let file = File::create(&tmp).map_err(|error| GenerateError::Io {
-            path: tmp.clone(),
-            error,
-        })?;
-        Ok(PendingFile {
-            dest: dir.join(name),
-            writer: Some(BufWriter::with_capacity(1 << 20, file)),
-            tmp,
-        })
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<(), GenerateError> {
-        let result = match self.writer.as_mut() {
-            Some(w) => w.write_all(bytes),
-            None => Ok(()),
-        };
-        result.map_err(|error| GenerateError::Io {
-            path: self.tmp.clone(),
-            error,
-        })
-    }
-
-    /// Flushes and renames to the final name; returns the final path.
-    fn commit(mut self) -> Result<PathBuf, GenerateError> {
-        if let Some(w) = self.writer.take() {
-            w.into_inner()
-                .map_err(|e| e.into_error())
-                .map_err(|error| GenerateError::Io {
-                    path: self.tmp.clone(),
-                    error,
-                })?;
-        }
-        std::fs::rename(&self.tmp, &self.dest).map_err(|error| GenerateError::Io {
-            path: self.dest.clone(),
-            error,
-        })?;
-        Ok(std::mem::take(&mut self.dest))
-    }
-}
-
-impl Drop for PendingFile {
-    fn drop(&mut self) {
-        if self.dest.as_os_str().is_empty() {
-            return; // committed
-        }
-        drop(self.writer.take());
-        if let Err(e) = std::fs::remove_file(&self.tmp) {
-            tracing::warn!(path = %self.tmp.display(), error = %e, "cannot remove temporary file");
+impl From<CheckpointError> for GenerateError {
+    /// [`PendingFile`] errors are I/O errors on a named file.
+    fn from(e: CheckpointError) -> Self {
+        match e {
+            CheckpointError::Io { path, source } => GenerateError::Io {
+                path,
+                error: source,
+            },
+            other => GenerateError::Io {
+                path: PathBuf::new(),
+                error: std::io::Error::other(other.to_string()),
+            },
         }
     }
 }

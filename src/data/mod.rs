@@ -18,7 +18,7 @@ pub mod table;
 pub use check::{DataSummary, summarize};
 pub use error::DataError;
 pub use preprocess::{FeatureGroup, FeatureLayout, Features, PreprocessError, Preprocessor};
-pub use reader::{OnBadRow, ReadOptions, ReadReport, read_csv, read_csv_from_reader};
+pub use reader::{CsvBatches, OnBadRow, ReadOptions, ReadReport, read_csv, read_csv_from_reader};
 pub use schema::{Schema, SchemaError};
 pub use split::{Split, SplitIndices, assign_split, split_indices};
 pub use table::RawTable;

@@ -266,6 +266,44 @@ fn train_dec_then_score_writes_segments() {
         "customer_id,segment,confidence,q0,q1,q2,q3,z0,z1,z2,z3"
     );
     assert_eq!(text.lines().count(), 801);
+    // Streaming in chunks of 7 rows (not a divisor of 800) writes the same bytes.
+    let chunked = dir.path().join("chunked.csv");
+    let (code, _, err) = run(teleseg()
+        .args(["score", "--with-q", "--chunk-rows", "7", "--checkpoint"])
+        .arg(&run_dir)
+        .arg("--input")
+        .arg(data.join("customers.csv"))
+        .arg("--output")
+        .arg(&chunked));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        std::fs::read_to_string(&chunked).unwrap() == text,
+        "chunked scoring differs from one-chunk scoring"
+    );
+    // A duplicate id in a later chunk: exit 2 naming both lines, and no output file.
+    let mut dup = std::fs::read_to_string(data.join("customers.csv")).unwrap();
+    let second = dup.lines().nth(1).unwrap().to_string();
+    dup.push_str(&second);
+    dup.push('\n');
+    let dup_csv = dir.path().join("dup.csv");
+    std::fs::write(&dup_csv, dup).unwrap();
+    let dup_out = dir.path().join("dup_scores.csv");
+    let (code, _, err) = run(teleseg()
+        .args(["score", "--chunk-rows", "100", "--checkpoint"])
+        .arg(&run_dir)
+        .arg("--input")
+        .arg(&dup_csv)
+        .arg("--output")
+        .arg(&dup_out));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(":802:") && err.contains("line 2"), "{err}");
+    assert!(!dup_out.exists(), "partial output left behind");
+    assert!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".partial")),
+        "temporary file left behind"
+    );
     // Refuses to overwrite without --force.
     let (code, _, _) = run(teleseg()
         .args(["score", "--checkpoint"])

@@ -1,6 +1,7 @@
 //! Tests of the generator on small runs (≤ 5 000 customers, a few tens of ms each).
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use super::*;
 use crate::data::schema::Role;

@@ -24,6 +24,7 @@ mod lines;
 mod plan;
 mod rows;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
@@ -38,6 +39,8 @@ use super::table::RawTable;
 use lines::LineTracker;
 use plan::Plan;
 use rows::RowReader;
+
+use crate::data::split::fnv1a_64;
 
 /// What to do with a record that breaks a cell rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -125,63 +128,155 @@ pub fn read_csv_from_reader<R: std::io::Read>(
     schema: &Schema,
     opts: &ReadOptions,
 ) -> Result<(RawTable, ReadReport), DataError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(LineTracker::new(rdr));
-    let header = csv
-        .byte_headers()
-        .map_err(|e| csv_error(source, e))?
-        .clone();
-    let plan = Plan::new(&header, source, schema)?;
-    let mut report = ReadReport {
-        source: source.to_string(),
-        extra_columns: plan.extra_columns.clone(),
-        absent_targets: plan.absent_targets.clone(),
-        ..ReadReport::default()
-    };
-    let mut reader = RowReader::new(source, &plan);
-    let mut record = ByteRecord::new();
-    let mut records = 0usize;
-    while csv
-        .read_byte_record(&mut record)
-        .map_err(|e| csv_error(source, e))?
-    {
-        records += 1;
-        let line = csv
-            .get_mut()
-            .record_start_line(record.position().map_or(0, |p| p.byte()));
-        if let Err(err) = reader.read_row(&record, line, &plan) {
-            reader.rollback();
-            match opts.on_bad_row {
-                OnBadRow::Error => return Err(err),
-                OnBadRow::Skip => {
-                    if report.skipped.len() < MAX_SKIP_REASONS {
-                        report.skipped.push((line, err.to_string()));
+    let mut batches = CsvBatches::from_reader(rdr, source, schema, opts)?;
+    let table = batches
+        .next_batch(usize::MAX)?
+        .expect("the first batch is either rows or an error");
+    Ok((table, batches.report))
+}
+
+/// A CSV file read in batches of at most `max_rows` rows, for inputs of any size in bounded
+/// memory (`teleseg score`). Every rule of [`read_csv`] applies; a duplicate id in a later batch
+/// is found through a map from each earlier id's 64-bit FNV-1a hash to its line (16 bytes per
+/// row, never the ids themselves).
+pub struct CsvBatches<R: std::io::Read> {
+    csv: csv::Reader<LineTracker<R>>,
+    plan: Plan,
+    source: String,
+    opts: ReadOptions,
+    report: ReadReport,
+    /// Hash of every id of the batches already returned → its 1-based line.
+    earlier_ids: HashMap<u64, u64>,
+    records: usize,
+    done: bool,
+}
+
+impl CsvBatches<File> {
+    /// Opens `path` and checks its header against `schema`.
+    pub fn open(path: &Path, schema: &Schema, opts: &ReadOptions) -> Result<Self, DataError> {
+        let source = path.display().to_string();
+        let file = File::open(path).map_err(|source_err| DataError::Io {
+            file: source.clone(),
+            source: source_err,
+        })?;
+        CsvBatches::from_reader(file, &source, schema, opts)
+    }
+}
+
+impl<R: std::io::Read> CsvBatches<R> {
+    /// Reads the header of `rdr` and checks it against `schema`.
+    pub fn from_reader(
+        rdr: R,
+        source: &str,
+        schema: &Schema,
+        opts: &ReadOptions,
+    ) -> Result<Self, DataError> {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(LineTracker::new(rdr));
+        let header = csv
+            .byte_headers()
+            .map_err(|e| csv_error(source, e))?
+            .clone();
+        let plan = Plan::new(&header, source, schema)?;
+        let report = ReadReport {
+            source: source.to_string(),
+            extra_columns: plan.extra_columns.clone(),
+            absent_targets: plan.absent_targets.clone(),
+            ..ReadReport::default()
+        };
+        Ok(CsvBatches {
+            csv,
+            plan,
+            source: source.to_string(),
+            opts: *opts,
+            report,
+            earlier_ids: HashMap::new(),
+            records: 0,
+            done: false,
+        })
+    }
+
+    /// Bytes of input consumed so far (for progress bars).
+    pub fn bytes_read(&self) -> u64 {
+        self.csv.position().byte()
+    }
+
+    /// What was read so far: rows kept, rows skipped and why, extra and absent columns.
+    pub fn report(&self) -> &ReadReport {
+        &self.report
+    }
+
+    /// The next at most `max_rows` (≥ 1) good rows; `None` after the last row. The first call
+    /// fails with [`DataError::NoDataRows`] / [`DataError::AllRowsSkipped`] when the file has
+    /// no (good) row.
+    pub fn next_batch(&mut self, max_rows: usize) -> Result<Option<RawTable>, DataError> {
+        if self.done {
+            return Ok(None);
+        }
+        let source = self.source.as_str();
+        let mut reader = RowReader::new(source, &self.plan, &self.earlier_ids);
+        let mut record = ByteRecord::new();
+        while reader.table.n_rows() < max_rows.max(1) {
+            if !self
+                .csv
+                .read_byte_record(&mut record)
+                .map_err(|e| csv_error(source, e))?
+            {
+                self.done = true;
+                break;
+            }
+            self.records += 1;
+            let line = self
+                .csv
+                .get_mut()
+                .record_start_line(record.position().map_or(0, |p| p.byte()));
+            if let Err(err) = reader.read_row(&record, line, &self.plan) {
+                reader.rollback();
+                match self.opts.on_bad_row {
+                    OnBadRow::Error => return Err(err),
+                    OnBadRow::Skip => {
+                        if self.report.skipped.len() < MAX_SKIP_REASONS {
+                            self.report.skipped.push((line, err.to_string()));
+                        }
+                        self.report.skipped_total += 1;
                     }
-                    report.skipped_total += 1;
                 }
             }
         }
+        if self.records == 0 {
+            return Err(DataError::NoDataRows {
+                file: source.to_string(),
+            });
+        }
+        let table = reader.table;
+        if table.n_rows() == 0 {
+            if self.report.rows == 0 {
+                return Err(DataError::AllRowsSkipped {
+                    file: source.to_string(),
+                    skipped: self.report.skipped_total,
+                });
+            }
+            return Ok(None);
+        }
+        self.report.rows += table.n_rows();
+        if !self.done {
+            // More batches follow: remember these ids to catch duplicates across batches.
+            for (id, &line) in table.ids.iter().zip(&table.line_numbers) {
+                self.earlier_ids.insert(fnv1a_64(id.as_bytes()), line);
+            }
+        }
+        if self.done && self.report.skipped_total > 0 {
+            tracing::warn!(
+                source,
+                skipped = self.report.skipped_total,
+                "skipped bad rows"
+            );
+        }
+        tracing::debug!(source, rows = table.n_rows(), "read csv batch");
+        Ok(Some(table))
     }
-    if records == 0 {
-        return Err(DataError::NoDataRows {
-            file: source.to_string(),
-        });
-    }
-    let table = reader.table;
-    if table.n_rows() == 0 {
-        return Err(DataError::AllRowsSkipped {
-            file: source.to_string(),
-            skipped: report.skipped_total,
-        });
-    }
-    report.rows = table.n_rows();
-    if report.skipped_total > 0 {
-        tracing::warn!(source, skipped = report.skipped_total, "skipped bad rows");
-    }
-    tracing::debug!(source, rows = report.rows, "read csv");
-    Ok((table, report))
 }
 
 fn csv_error(source: &str, e: csv::Error) -> DataError {

@@ -43,6 +43,8 @@ impl IdIndex {
 /// Accumulates rows into a table; a bad row is undone with [`RowReader::rollback`].
 pub(super) struct RowReader<'a> {
     source: &'a str,
+    /// Ids of earlier batches of the same file: FNV-1a hash → 1-based line.
+    earlier: &'a HashMap<u64, u64>,
     pub(super) table: RawTable,
     /// Per categorical column: string → code.
     codes: Vec<HashMap<String, u32>>,
@@ -53,7 +55,7 @@ pub(super) struct RowReader<'a> {
 }
 
 impl<'a> RowReader<'a> {
-    pub(super) fn new(source: &'a str, plan: &Plan) -> Self {
+    pub(super) fn new(source: &'a str, plan: &Plan, earlier: &'a HashMap<u64, u64>) -> Self {
         let table = RawTable {
             source: source.to_string(),
             ids: Vec::new(),
@@ -94,6 +96,7 @@ impl<'a> RowReader<'a> {
         };
         RowReader {
             source,
+            earlier,
             codes: vec![HashMap::new(); plan.categorical.len()],
             dict_len: vec![0; plan.categorical.len()],
             table,
@@ -150,6 +153,13 @@ impl<'a> RowReader<'a> {
                             at: at(),
                             value: shown(text),
                             first_line: self.table.line_numbers[first],
+                        });
+                    }
+                    if let Some(&first_line) = self.earlier.get(&fnv1a_64(text.as_bytes())) {
+                        return Err(DataError::DuplicateId {
+                            at: at(),
+                            value: shown(text),
+                            first_line,
                         });
                     }
                     self.table.ids.push(text.to_string());

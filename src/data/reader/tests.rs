@@ -352,3 +352,70 @@ fn on_bad_row_parses() {
     assert_eq!("skip".parse::<OnBadRow>().unwrap(), OnBadRow::Skip);
     assert!("drop".parse::<OnBadRow>().is_err());
 }
+
+fn batches(text: &str, on_bad_row: OnBadRow) -> CsvBatches<&[u8]> {
+    CsvBatches::from_reader(
+        text.as_bytes(),
+        "t.csv",
+        &schema(),
+        &ReadOptions { on_bad_row },
+    )
+    .unwrap()
+}
+
+#[test]
+fn batches_concatenate_to_the_whole_file() {
+    let text = format!(
+        "{HEADER}a,1,1,pre,1,1,\nb,2,2,post,0,0,\nc,,3,pre,,1,\nd,4,4,mid,1,,\ne,5,5,pre,0,0,\n"
+    );
+    let (whole, _) = read(&text).unwrap();
+    let mut b = batches(&text, OnBadRow::Error);
+    let mut ids = Vec::new();
+    let mut y = Vec::new();
+    let mut lines = Vec::new();
+    let mut sizes = Vec::new();
+    while let Some(t) = b.next_batch(2).unwrap() {
+        sizes.push(t.n_rows());
+        ids.extend(t.ids);
+        y.extend(t.numeric[1].values.iter().copied());
+        lines.extend(t.line_numbers);
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    assert_eq!(ids, whole.ids);
+    assert_eq!(y, whole.numeric[1].values);
+    assert_eq!(lines, whole.line_numbers);
+    assert_eq!(b.report().rows, 5);
+    assert!(b.next_batch(2).unwrap().is_none());
+}
+
+#[test]
+fn duplicate_id_in_a_later_batch_names_both_lines() {
+    let text = format!("{HEADER}a,1,1,p,1,1,\nb,1,1,p,1,1,\nc,1,1,p,1,1,\na,2,2,p,1,1,\n");
+    let mut b = batches(&text, OnBadRow::Error);
+    assert_eq!(b.next_batch(2).unwrap().unwrap().ids, ["a", "b"]);
+    let msg = b.next_batch(2).unwrap_err().to_string();
+    assert_mentions(&msg, &["t.csv:5:1", "duplicate customer id `a`", "line 2"]);
+}
+
+#[test]
+fn skipped_rows_are_counted_across_batches() {
+    let text =
+        format!("{HEADER}a,1,1,p,1,1,\nb,999,1,p,1,1,\nc,1,1,p,1,1,\nd,1,,p,1,1,\ne,1,1,p,1,1,\n");
+    let mut b = batches(&text, OnBadRow::Skip);
+    let mut ids = Vec::new();
+    while let Some(t) = b.next_batch(2).unwrap() {
+        ids.extend(t.ids);
+    }
+    assert_eq!(ids, ["a", "c", "e"]);
+    assert_eq!(b.report().skipped_total, 2);
+    assert_eq!(b.report().rows, 3);
+}
+
+#[test]
+fn batches_of_a_header_only_file_fail_like_read_csv() {
+    let mut b = batches(HEADER, OnBadRow::Error);
+    assert!(matches!(
+        b.next_batch(10),
+        Err(DataError::NoDataRows { .. })
+    ));
+}
