@@ -2,12 +2,15 @@
 """Reference scorer for teleseg checkpoints: numpy + safetensors only, no teleseg code.
 
 It follows docs/checkpoint-format.md to the letter — preprocessing from the tensors and JSON in
-the checkpoint, then the encoder forward pass — and writes the same CSV as `teleseg embed`:
+the checkpoint, then the encoder forward pass and, for a `dec` checkpoint, the Student-t soft
+assignment — and writes the same CSV as `teleseg embed` (kind autoencoder) or
+`teleseg score --with-q` (kind dec):
 
     python3 scripts/reference_scorer.py --checkpoint RUN/model.safetensors \
-        --input customers.csv --output embeddings.csv
+        --input customers.csv --output scores.csv
 
-The integration tests run it against `teleseg embed` and require max |difference| <= 1e-5.
+The integration tests run it against teleseg and require max |difference| <= 1e-5 (relative to
+max(1, |value|)) on embeddings and q, and identical segments.
 Install: `pip install numpy safetensors`.
 """
 
@@ -126,19 +129,37 @@ def main():
     ap.add_argument("--output", required=True)
     a = ap.parse_args()
     meta, t = load(a.checkpoint)
-    if meta["teleseg.kind"] != "autoencoder":
-        sys.exit(f"{a.checkpoint}: kind {meta['teleseg.kind']!r}; this scorer handles autoencoder")
+    kind = meta["teleseg.kind"]
+    if kind not in ("autoencoder", "dec"):
+        sys.exit(f"{a.checkpoint}: kind {kind!r}; this scorer handles autoencoder and dec")
     arch = json.loads(meta["teleseg.model"])
     header, rows = read_rows(a.input)
     x = preprocess(meta, t, header, rows)
-    z = mlp(t, "encoder", len(arch["hidden"]) + 1, arch["activation"], arch["norm"], x)
+    prefix = "autoencoder.encoder" if kind == "dec" else "encoder"
+    z = mlp(t, prefix, len(arch["hidden"]) + 1, arch["activation"], arch["norm"], x)
     schema = json.loads(meta["teleseg.schema"])
     id_col = header.index(next(c["name"] for c in schema["columns"] if c["role"] == "id"))
+    fmt = lambda values: [repr(float(v)) for v in values]
     with open(a.output, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["customer_id"] + [f"z{j}" for j in range(z.shape[1])])
-        for r, zr in zip(rows, z):
-            w.writerow([r[id_col]] + [repr(float(v)) for v in zr])
+        zs = [f"z{j}" for j in range(z.shape[1])]
+        if kind == "autoencoder":
+            w.writerow(["customer_id"] + zs)
+            for r, zr in zip(rows, z):
+                w.writerow([r[id_col]] + fmt(zr))
+            return
+        q = student_t(z, t["centroids"], json.loads(meta["teleseg.dec"])["alpha"])
+        seg = q.argmax(axis=1)  # ties: lowest j, as documented
+        w.writerow(["customer_id", "segment", "confidence"] + [f"q{j}" for j in range(q.shape[1])] + zs)
+        for r, s_, qr, zr in zip(rows, seg, q, z):
+            w.writerow([r[id_col], int(s_)] + fmt([qr[s_]]) + fmt(qr) + fmt(zr))
+
+
+def student_t(z, mu, alpha):
+    """§4b: q_j = (1 + ||z - mu_j||^2 / alpha)^(-(alpha+1)/2), normalised over j (float64)."""
+    d2 = ((z.astype(np.float64)[:, None, :] - mu.astype(np.float64)[None, :, :]) ** 2).sum(-1)
+    k = (1.0 + d2 / alpha) ** (-(alpha + 1.0) / 2.0)
+    return k / k.sum(axis=1, keepdims=True)
 
 
 if __name__ == "__main__":

@@ -431,7 +431,7 @@ fn report_renders(run_dir: &Path) {
     );
 }
 
-fn python_has_numpy() -> bool {
+pub(crate) fn python_has_numpy() -> bool {
     let probe = std::process::Command::new("python3")
         .args(["-c", "import numpy, safetensors"])
         .output();
@@ -442,7 +442,7 @@ fn python_has_numpy() -> bool {
 /// alone) reproduces `teleseg embed`: same ids in the same order, and every embedding within
 /// float32 rounding (1e-5 relative to max(1, |z|): both sides accumulate 256-wide dot products
 /// in f32, in different orders).
-fn reference_scorer_matches(model: &Path, input: &Path, ours: &Path) {
+pub(crate) fn reference_scorer_matches(model: &Path, input: &Path, ours: &Path) {
     if !python_has_numpy() {
         eprintln!(
             "SKIPPED reference scorer parity: python3 with numpy + safetensors not available"

@@ -266,6 +266,13 @@ fn train_dec_then_score_writes_segments() {
         "customer_id,segment,confidence,q0,q1,q2,q3,z0,z1,z2,z3"
     );
     assert_eq!(text.lines().count(), 801);
+    // The numpy reference scorer (docs/checkpoint-format.md §4b) agrees: same segments, q and z
+    // within 1e-5.
+    crate::cli::reference_scorer_matches(
+        &run_dir.join("model.safetensors"),
+        &data.join("customers.csv"),
+        &out_csv,
+    );
     // Streaming in chunks of 7 rows (not a divisor of 800) writes the same bytes.
     let chunked = dir.path().join("chunked.csv");
     let (code, _, err) = run(teleseg()
