@@ -503,9 +503,64 @@ pub struct DecConfig {
     pub collapse_max_share: f64,
     /// Start from this autoencoder run (or `model.safetensors`) instead of pretraining one.
     pub autoencoder: Option<PathBuf>,
+    /// Classical baselines compared with DEC in `segments.json`, each `<algorithm>_<input>`:
+    /// algorithm `kmeans`, `gmm`, `ward` or `dbscan`; input `raw` (the preprocessed features)
+    /// or `embedding` (the pretrained autoencoder's). Default: kmeans_raw, kmeans_embedding,
+    /// gmm_embedding, ward_embedding. A baseline that fails is logged and left out.
+    pub baselines: Vec<BaselineMethod>,
+    /// DBSCAN neighbourhood radius (Euclidean, in the input's units). Default 0.5.
+    pub dbscan_eps: f64,
+    /// DBSCAN rows within `dbscan_eps` (itself included) that make a core row. Default 5.
+    pub dbscan_min_points: usize,
     /// The clustering phase's training loop. Defaults: 20 epochs, batch 256, AdamW lr 1e-3,
     /// constant rate, no warm-up, no early stopping (convergence is `tol`).
     pub train: TrainConfig,
+}
+
+/// A classical baseline of `segments.json`: an algorithm on an input space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineMethod {
+    KmeansRaw,
+    KmeansEmbedding,
+    GmmRaw,
+    GmmEmbedding,
+    WardRaw,
+    WardEmbedding,
+    DbscanRaw,
+    DbscanEmbedding,
+}
+
+impl BaselineMethod {
+    /// The algorithm.
+    pub fn algorithm(self) -> crate::cluster::Baseline {
+        use crate::cluster::Baseline;
+        match self {
+            Self::KmeansRaw | Self::KmeansEmbedding => Baseline::Kmeans,
+            Self::GmmRaw | Self::GmmEmbedding => Baseline::Gmm,
+            Self::WardRaw | Self::WardEmbedding => Baseline::Ward,
+            Self::DbscanRaw | Self::DbscanEmbedding => Baseline::Dbscan,
+        }
+    }
+
+    /// Whether it clusters the embeddings (else the preprocessed features).
+    pub fn on_embedding(self) -> bool {
+        matches!(
+            self,
+            Self::KmeansEmbedding
+                | Self::GmmEmbedding
+                | Self::WardEmbedding
+                | Self::DbscanEmbedding
+        )
+    }
+
+    /// The name used in config and in `segments.json` (`kmeans_raw`, ...).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .expect("unit variants serialize to strings")
+    }
 }
 
 /// The clustering phase's default loop settings (see [`DecConfig::train`]).
@@ -532,6 +587,14 @@ impl Default for DecConfig {
             collapse_min_clusters: 3,
             collapse_max_share: 0.8,
             autoencoder: None,
+            baselines: vec![
+                BaselineMethod::KmeansRaw,
+                BaselineMethod::KmeansEmbedding,
+                BaselineMethod::GmmEmbedding,
+                BaselineMethod::WardEmbedding,
+            ],
+            dbscan_eps: 0.5,
+            dbscan_min_points: 5,
             train: dec_train_default(),
         }
     }
@@ -546,6 +609,8 @@ impl Check for DecConfig {
         fraction("dec.tol", self.tol)?;
         at_least("dec.n_init", 1, self.n_init)?;
         at_least("dec.collapse_min_clusters", 1, self.collapse_min_clusters)?;
+        positive("dec.dbscan_eps", self.dbscan_eps)?;
+        at_least("dec.dbscan_min_points", 1, self.dbscan_min_points)?;
         if !(self.collapse_max_share > 0.0 && self.collapse_max_share <= 1.0) {
             return Err(ConfigError::NotAShare {
                 field: "dec.collapse_max_share",
@@ -765,6 +830,33 @@ mod tests {
             dec_rule(|c| c.collapse_max_share = 0.0),
             ConfigError::NotAShare {
                 field: "dec.collapse_max_share",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn dec_baselines_parse_by_name_and_unknown_ones_are_rejected() {
+        let c: DecConfig =
+            toml::from_str("baselines = [\"ward_raw\", \"dbscan_embedding\"]").unwrap();
+        assert_eq!(
+            c.baselines,
+            [BaselineMethod::WardRaw, BaselineMethod::DbscanEmbedding]
+        );
+        assert_eq!(c.baselines[0].name(), "ward_raw");
+        assert!(c.baselines[1].on_embedding() && !c.baselines[0].on_embedding());
+        assert_eq!(c.baselines[1].algorithm(), crate::cluster::Baseline::Dbscan);
+        let err = toml::from_str::<DecConfig>("baselines = [\"spectral_raw\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("spectral_raw") && err.contains("kmeans_raw"),
+            "{err}"
+        );
+        assert!(matches!(
+            dec_rule(|c| c.dbscan_eps = 0.0),
+            ConfigError::NotPositive {
+                field: "dec.dbscan_eps",
                 ..
             }
         ));

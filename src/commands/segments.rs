@@ -47,10 +47,11 @@ pub struct SegmentsFile {
     pub samples_per_s: f64,
     /// Customer ids, in row order (the `labels` of every method follow it).
     pub ids: Vec<String>,
-    /// `dec` (the trained model) and baselines: `kmeans_raw` (k-means++ on the preprocessed
-    /// features), `kmeans_embedding` (k-means++ on the pretrained autoencoder's embeddings),
-    /// `gmm_embedding` (full-covariance GMM on the same; absent when EM failed). DBSCAN and Ward are
-    /// not run here (slow on 20 000 rows).
+    /// `dec` (the trained model) and the configured baselines (`dec.baselines`), named
+    /// `<algorithm>_<input>`: e.g. `kmeans_raw` (k-means++ on the preprocessed features),
+    /// `kmeans_embedding` (k-means++ on the pretrained autoencoder's embeddings),
+    /// `gmm_embedding` (full-covariance GMM on the same), `ward_embedding` (Ward on a sample,
+    /// the rest to the nearest Ward centroid); a baseline that failed is absent (logged).
     pub methods: BTreeMap<String, Method>,
     /// Model selection on the pretrained embeddings: k-means for k = 2..=12 with silhouette
     /// (sampled), Calinski–Harabasz, Davies–Bouldin and the GMM BIC, and the recommended k.
@@ -170,16 +171,17 @@ pub fn external(truth: &[usize], pred: &[usize]) -> anyhow::Result<External> {
     })
 }
 
-/// Builds `segments.json` for a DEC run: DEC plus k-means baselines (`n_init` restarts),
-/// external metrics when `labels_file` is given.
+/// Builds `segments.json` for a DEC run: DEC plus the baselines of `dec.baselines` (k-means
+/// with `n_init` restarts), external metrics when `labels_file` is given.
 pub fn summarize(
     report: &DecReport,
     mode: &str,
-    k: usize,
+    dec: &crate::config::DecConfig,
     n_init: usize,
     seed: u64,
     labels_file: Option<&Path>,
 ) -> anyhow::Result<SegmentsFile> {
+    let k = dec.k;
     let raw = report.preprocessor.transform(&report.data.table)?;
     let rows = raw.rows;
     let mut methods = BTreeMap::new();
@@ -196,52 +198,42 @@ pub fn summarize(
             external: None,
         },
     );
-    for (name, data, cols) in [
-        ("kmeans_raw", raw.data.as_slice(), raw.cols),
-        (
-            "kmeans_embedding",
-            report.z_pretrained.as_slice(),
-            report.latent,
-        ),
-    ] {
-        let km = cluster::kmeans(
-            Matrix::new(data, rows, cols)?,
-            k,
+    for &b in &dec.baselines {
+        let name = b.name();
+        let (data, cols) = if b.on_embedding() {
+            (report.z_pretrained.as_slice(), report.latent)
+        } else {
+            (raw.data.as_slice(), raw.cols)
+        };
+        let cfg = cluster::BaselineConfig {
+            k: dec.k,
             n_init,
-            cluster::kmeans::DEFAULT_MAX_ITER,
-            cluster::kmeans::DEFAULT_TOL,
-            seed,
-        )
-        .with_context(|| format!("baseline {name}"))?;
-        methods.insert(
-            name.to_string(),
-            Method {
-                calinski_harabasz: ch(data, cols, &km.labels),
-                labels: km.labels,
-                external: None,
-            },
-        );
-    }
-    // GMM on the embeddings: EM can fail to converge on degenerate embeddings; a failed
-    // baseline is reported in the log and left out rather than failing the run.
-    let gmm = cluster::BaselineConfig {
-        k,
-        n_init: n_init.max(1),
-        ..cluster::BaselineConfig::new(cluster::Baseline::Gmm)
-    };
-    let zp = &report.z_pretrained;
-    match cluster::run_baseline(&gmm, Matrix::new(zp, rows, report.latent)?, seed) {
-        Ok(c) => {
-            methods.insert(
-                "gmm_embedding".to_string(),
-                Method {
-                    calinski_harabasz: ch(zp, report.latent, &c.labels),
-                    labels: c.labels,
-                    external: None,
-                },
-            );
+            dbscan_eps: dec.dbscan_eps,
+            dbscan_min_points: dec.dbscan_min_points,
+            ..cluster::BaselineConfig::new(b.algorithm())
+        };
+        // A baseline can fail (GMM EM not converging on degenerate data, DBSCAN finding one
+        // cluster): it is reported in the log and left out rather than failing the run.
+        let started = std::time::Instant::now();
+        match cluster::run_baseline(&cfg, Matrix::new(data, rows, cols)?, seed) {
+            Ok(c) => {
+                tracing::info!(
+                    baseline = %name,
+                    clusters = c.k,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "baseline done"
+                );
+                methods.insert(
+                    name,
+                    Method {
+                        calinski_harabasz: ch(data, cols, &c.labels),
+                        labels: c.labels,
+                        external: None,
+                    },
+                );
+            }
+            Err(e) => tracing::warn!("baseline {name} failed: {e}"),
         }
-        Err(e) => tracing::warn!("baseline gmm_embedding failed: {e}"),
     }
     if let Some(path) = labels_file {
         let labels = read_labels(path)?;
@@ -260,7 +252,7 @@ pub fn summarize(
     };
     let sweep = match cluster::selection::sweep_k(
         &sweep_cfg,
-        Matrix::new(zp, rows, report.latent)?,
+        Matrix::new(&report.z_pretrained, rows, report.latent)?,
         seed,
     ) {
         Ok(s) => {

@@ -428,7 +428,7 @@ pub fn write_segments(job: &DecJob, report: &DecReport) -> anyhow::Result<()> {
     let s = crate::commands::segments::summarize(
         report,
         mode,
-        job.dec.k,
+        &job.dec,
         job.dec.n_init.min(3),
         job.seed.0,
         personas.as_deref(),

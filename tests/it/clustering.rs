@@ -306,9 +306,11 @@ fn train_dec_then_score_writes_segments() {
     assert!(err.contains(":802:") && err.contains("line 2"), "{err}");
     assert!(!dup_out.exists(), "partial output left behind");
     assert!(
-        std::fs::read_dir(dir.path())
+        std::fs::read_dir(dir.path()).unwrap().all(|e| !e
             .unwrap()
-            .all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".partial")),
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".partial")),
         "temporary file left behind"
     );
     // Refuses to overwrite without --force.
