@@ -369,6 +369,48 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         &run_dir.join("data/customers.csv"),
         &emb,
     );
+    torch_loads_strictly(
+        &run_dir.join("autoencoder/model.safetensors"),
+        &run_dir.join("data/customers.csv"),
+        &emb,
+    );
+}
+
+/// scripts/torch_autoencoder.py builds the documented nn.Module, loads every tensor of the
+/// checkpoint with `load_state_dict(strict=True)` and reproduces `teleseg embed` within 1e-5.
+/// Skipped (and said so) where torch is not installed, as in CI.
+fn torch_loads_strictly(model: &Path, input: &Path, ours: &Path) {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import torch, numpy, safetensors"])
+        .output();
+    if !matches!(probe, Ok(ref o) if o.status.success()) {
+        eprintln!(
+            "SKIPPED PyTorch strict load: python3 with torch + numpy + safetensors not available"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/torch_autoencoder.py"
+        ))
+        .arg("--checkpoint")
+        .arg(model)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(dir.path().join("torch.csv"))
+        .arg("--compare")
+        .arg(ours)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "torch_autoencoder.py: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// report.html names every section, has a chart per stage and passes scripts/check_report.py in
