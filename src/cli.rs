@@ -163,6 +163,36 @@ pub enum Command {
         /// Run folder or .safetensors file.
         run: PathBuf,
     },
+    /// Time the training step of a model family on synthetic inputs (prints one JSON line);
+    /// used by scripts/bench_vs_torch.py to compare with PyTorch on the same architecture.
+    Bench {
+        /// Which training step.
+        #[arg(value_enum)]
+        model: crate::commands::bench::BenchModel,
+        /// Rows of the synthetic N(0, 1) input.
+        #[arg(long, default_value_t = 16_384)]
+        rows: usize,
+        /// Input features.
+        #[arg(long, default_value_t = 64)]
+        input: usize,
+        /// Hidden widths of the encoder (mirrored in the decoder), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "256,128")]
+        hidden: Vec<usize>,
+        /// Embedding width.
+        #[arg(long, default_value_t = 16)]
+        latent: usize,
+        /// Clusters (dec).
+        #[arg(long, default_value_t = 8)]
+        k: usize,
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// Timed steps.
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Untimed steps first.
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
+    },
     /// (Re)build RUN/report.html from a run folder's artefacts: a self-contained page (no
     /// network) with training curves, segment map, sizes, lifts, personas and rules.
     Report {

@@ -222,6 +222,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: cli::EvaluateCommand::Clustering { run, labels },
         } => print!("{}", commands::segments::evaluate(run, labels)?),
         Command::Inspect { run } => print!("{}", commands::inspect::run(run)?),
+        Command::Bench {
+            model,
+            rows,
+            input,
+            hidden,
+            latent,
+            k,
+            batch_size,
+            steps,
+            warmup,
+        } => {
+            let g = globals(&cli)?;
+            let args = commands::bench::BenchArgs {
+                model: *model,
+                rows: *rows,
+                input: *input,
+                hidden: hidden.clone(),
+                latent: *latent,
+                k: *k,
+                batch_size: *batch_size,
+                steps: *steps,
+                warmup: *warmup,
+                seed: cli.global.seed.unwrap_or(42),
+            };
+            let r = commands::bench::run(&args, &g.backend.device, &g.backend.description)?;
+            println!("{}", serde_json::to_string(&r)?);
+        }
         Command::Report { run } => {
             let path = teleseg::report::write_report(run)?;
             println!("report: {}", path.display());

@@ -1,6 +1,7 @@
 //! The CLI verbs, one file each. They are library functions (so tests and Rust callers can run a
 //! whole job) that return `anyhow` errors with context; `main` maps them to exit codes.
 
+pub mod bench;
 pub mod data_check;
 pub mod embed;
 pub mod generate;
