@@ -48,6 +48,8 @@ pub enum ConfigError {
     MaskingLevel(f64),
     #[error("{field} must be in (0, 1] (got {value})")]
     NotAShare { field: &'static str, value: f64 },
+    #[error("vae.segment_model needs vae.segments (the labels its segments are named by)")]
+    SegmentModelWithoutSegments,
 }
 
 /// A configuration section that can validate itself.
@@ -640,6 +642,9 @@ impl PipelineJob {
         }
     }
 }
+
+mod vae;
+pub use vae::{NumericEncoding, SampleConfig, VAE_DEFAULT, VaeConfig, VaeJob, vae_train_default};
 
 /// Serializes any config to TOML (the resolved config saved with each run).
 pub fn to_toml<T: Serialize>(config: &T) -> String {
