@@ -599,6 +599,8 @@ pub struct PipelineJob {
     pub autoencoder: AutoencoderStage,
     /// The DEC / IDEC stage (`dec.autoencoder` is ignored: the pipeline's own is used).
     pub dec: DecConfig,
+    /// The VAE stage (synthetic profiles per DEC segment and their quality report).
+    pub vae: VaeStage,
     pub output: OutputConfig,
 }
 
@@ -615,7 +617,8 @@ impl Check for PipelineJob {
         self.data.check()?;
         self.autoencoder.model.check()?;
         self.autoencoder.train.check()?;
-        self.dec.check()
+        self.dec.check()?;
+        self.vae.check()
     }
 }
 
@@ -644,7 +647,9 @@ impl PipelineJob {
 }
 
 mod vae;
-pub use vae::{NumericEncoding, SampleConfig, VAE_DEFAULT, VaeConfig, VaeJob, vae_train_default};
+pub use vae::{
+    NumericEncoding, SampleConfig, VAE_DEFAULT, VaeConfig, VaeJob, VaeStage, vae_train_default,
+};
 
 /// Serializes any config to TOML (the resolved config saved with each run).
 pub fn to_toml<T: Serialize>(config: &T) -> String {

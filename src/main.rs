@@ -321,6 +321,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     r.segment_sizes,
                     if r.collapsed { ", COLLAPSED" } else { "" }
                 );
+                if let Some(v) = &r.vae {
+                    print!(
+                        "synthetic:   {}\n{}",
+                        v.run.join("synthetic.csv").display(),
+                        commands::vae::summary(
+                            &v.quality.vae,
+                            Some(&v.quality.independent_marginals)
+                        )
+                    );
+                    if let Some(a) = v.quality.conditional_accuracy {
+                        println!("conditional samples assigned to their segment: {a:.3}");
+                    }
+                }
             }
         }
     }

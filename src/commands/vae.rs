@@ -23,9 +23,7 @@ use crate::data::table::RawTable;
 use crate::data::writer::table_csv;
 use crate::error::UsageError;
 use crate::eval::synthetic::{self, SyntheticReport, take_rows};
-use crate::models::vae::{
-    self, Codec, SampleOptions, SegmentInfo, Vae, VaeArch, VaeTask, sample,
-};
+use crate::models::vae::{self, Codec, SampleOptions, SegmentInfo, Vae, VaeArch, VaeTask, sample};
 use crate::score::{RawInput, SegmentModel};
 use crate::train::{self, FitOptions, StopReason};
 
@@ -169,7 +167,10 @@ pub fn read_segments(path: &Path) -> anyhow::Result<HashMap<String, String>> {
         .headers()
         .with_context(|| format!("{}: reading the header", path.display()))?
         .clone();
-    let col = headers.iter().position(|h| h.trim() == "segment").unwrap_or(1);
+    let col = headers
+        .iter()
+        .position(|h| h.trim() == "segment")
+        .unwrap_or(1);
     if headers.len() <= col {
         bail!(UsageError(format!(
             "{}: expected a header `customer_id,segment`",
@@ -282,7 +283,12 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     let train_enc = (enc(&data.train_rows)?, pick(&data.train_rows));
     let valid_enc = (enc(&data.valid_rows)?, pick(&data.valid_rows));
     let arch = VaeArch::new(&codec, segments.labels.len(), &job.vae);
-    tracing::info!(width = arch.width, numeric = arch.n_numeric, segments = arch.n_segments, "vae layout");
+    tracing::info!(
+        width = arch.width,
+        numeric = arch.n_numeric,
+        segments = arch.n_segments,
+        "vae layout"
+    );
 
     let device = globals.backend.device.clone();
     let ad = device.clone().autodiff();
@@ -297,9 +303,15 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         (keys::KIND.to_string(), vae::KIND.to_string()),
         (keys::CONFIG.to_string(), serde_json::to_string(job)?),
         (keys::MODEL.to_string(), serde_json::to_string(&arch)?),
-        (keys::SCHEMA.to_string(), serde_json::to_string(&data.schema)?),
+        (
+            keys::SCHEMA.to_string(),
+            serde_json::to_string(&data.schema)?,
+        ),
         (vae::META_CODEC.to_string(), serde_json::to_string(&codec)?),
-        (vae::META_SEGMENTS.to_string(), serde_json::to_string(&segments)?),
+        (
+            vae::META_SEGMENTS.to_string(),
+            serde_json::to_string(&segments)?,
+        ),
         (keys::BACKEND.to_string(), globals.backend.kind.to_string()),
     ]);
     let mut task = VaeTask::new(
@@ -391,7 +403,12 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         };
         for (k, label) in segments.labels.iter().enumerate() {
             let rows = job.sample.rows_per_segment.max(1);
-            let (t, _) = vm.sample(rows, Some(k), job.sample.seed.wrapping_add(k as u64 + 1), job.sample.keep_missing);
+            let (t, _) = vm.sample(
+                rows,
+                Some(k),
+                job.sample.seed.wrapping_add(k as u64 + 1),
+                job.sample.keep_missing,
+            );
             checkpoint::write_atomic(&dir.join(format!("segment-{label}.csv")), &vm.csv(&t))?;
             let target: Option<usize> = label.parse().ok();
             let (assigned, real_assigned) = match (&seg_model, target) {
@@ -421,7 +438,10 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
             });
         }
     }
-    let shares: Vec<f64> = fidelity.iter().filter_map(|f| f.assigned_to_segment).collect();
+    let shares: Vec<f64> = fidelity
+        .iter()
+        .filter_map(|f| f.assigned_to_segment)
+        .collect();
     let quality = QualityFile {
         vae: report,
         independent_marginals: baseline_report,
@@ -521,7 +541,14 @@ pub fn run_evaluate_synthetic(
     let baseline = match &train {
         Some(t) => {
             let b = synthetic::independent_marginals(t, synth.n_rows(), args.seed);
-            Some(synthetic::evaluate(&schema, &real, &b, Some(t), dcr, args.seed)?)
+            Some(synthetic::evaluate(
+                &schema,
+                &real,
+                &b,
+                Some(t),
+                dcr,
+                args.seed,
+            )?)
         }
         None => None,
     };

@@ -164,6 +164,51 @@ impl Check for VaeJob {
     }
 }
 
+/// The pipeline's VAE stage: a CVAE conditioned on the pipeline's DEC segments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaeStage {
+    /// Run the stage. Default true.
+    pub enabled: bool,
+    /// Model settings (`segments` / `segment_model` are set by the pipeline).
+    pub model: VaeConfig,
+    pub train: TrainConfig,
+    pub sample: SampleConfig,
+}
+
+impl Default for VaeStage {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model: VaeConfig::default(),
+            train: vae_train_default(),
+            sample: SampleConfig::default(),
+        }
+    }
+}
+
+impl Check for VaeStage {
+    fn check(&self) -> Result<(), ConfigError> {
+        self.model.check()?;
+        self.train.check()?;
+        self.sample.check()
+    }
+}
+
+impl super::PipelineJob {
+    /// The VAE job this pipeline runs after its DEC stage (segments are set by the pipeline).
+    pub fn vae_job(&self) -> VaeJob {
+        VaeJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            vae: self.vae.model.clone(),
+            train: self.vae.train.clone(),
+            sample: self.vae.sample.clone(),
+            output: self.output.clone(),
+        }
+    }
+}
+
 /// The embedded default of `teleseg train vae` (same text as `configs/vae.toml`).
 pub const VAE_DEFAULT: &str = include_str!("../../configs/vae.toml");
 
@@ -185,7 +230,10 @@ mod tests {
     fn latent_at_least_1() {
         assert!(matches!(
             job(&["vae.latent=0"]).unwrap_err(),
-            ConfigError::TooSmall { field: "vae.latent", .. }
+            ConfigError::TooSmall {
+                field: "vae.latent",
+                ..
+            }
         ));
     }
 
@@ -193,7 +241,10 @@ mod tests {
     fn modes_at_least_1() {
         assert!(matches!(
             job(&["vae.modes=0"]).unwrap_err(),
-            ConfigError::TooSmall { field: "vae.modes", .. }
+            ConfigError::TooSmall {
+                field: "vae.modes",
+                ..
+            }
         ));
     }
 
@@ -201,7 +252,10 @@ mod tests {
     fn kl_weight_not_negative() {
         assert!(matches!(
             job(&["vae.kl_weight=-1.0"]).unwrap_err(),
-            ConfigError::Negative { field: "vae.kl_weight", .. }
+            ConfigError::Negative {
+                field: "vae.kl_weight",
+                ..
+            }
         ));
     }
 
@@ -209,7 +263,9 @@ mod tests {
     fn zero_width_rejected() {
         assert!(matches!(
             job(&["vae.hidden=[0]"]).unwrap_err(),
-            ConfigError::ZeroWidth { field: "vae.hidden" }
+            ConfigError::ZeroWidth {
+                field: "vae.hidden"
+            }
         ));
     }
 
@@ -217,7 +273,10 @@ mod tests {
     fn dcr_rows_at_least_1() {
         assert!(matches!(
             job(&["sample.dcr_rows=0"]).unwrap_err(),
-            ConfigError::TooSmall { field: "sample.dcr_rows", .. }
+            ConfigError::TooSmall {
+                field: "sample.dcr_rows",
+                ..
+            }
         ));
     }
 

@@ -32,7 +32,12 @@ impl Logistic {
             grad.iter_mut().for_each(|g| *g = 0.0);
             let mut gb = 0.0;
             for (row, &yi) in x.chunks_exact(cols).zip(y) {
-                let z: f64 = row.iter().zip(&w).map(|(&a, &wi)| f64::from(a) * wi).sum::<f64>() + b;
+                let z: f64 = row
+                    .iter()
+                    .zip(&w)
+                    .map(|(&a, &wi)| f64::from(a) * wi)
+                    .sum::<f64>()
+                    + b;
                 let weight = if yi { wp } else { wn };
                 let err = weight * (sigmoid(z) - if yi { 1.0 } else { 0.0 });
                 for (g, &a) in grad.iter_mut().zip(row) {
@@ -45,7 +50,10 @@ impl Logistic {
             }
             b -= lr * gb / n as f64;
         }
-        Logistic { weights: w, bias: b }
+        Logistic {
+            weights: w,
+            bias: b,
+        }
     }
 
     /// `p(y=1|x)` of every row.
@@ -105,7 +113,12 @@ pub fn roc_auc(y: &[bool], score: &[f64]) -> Option<f64> {
     if pos == 0.0 || neg == 0.0 {
         return None;
     }
-    let rank_sum: f64 = y.iter().zip(&ranks).filter(|(b, _)| **b).map(|(_, r)| r).sum();
+    let rank_sum: f64 = y
+        .iter()
+        .zip(&ranks)
+        .filter(|(b, _)| **b)
+        .map(|(_, r)| r)
+        .sum();
     Some((rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg))
 }
 

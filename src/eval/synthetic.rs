@@ -53,9 +53,9 @@ pub fn column_values(table: &RawTable, name: &str, role: Role) -> Option<ColumnV
         Role::Numeric => table
             .numeric(name)
             .map(|c| ColumnValues::Numeric(c.values.clone())),
-        Role::Categorical => table.categorical(name).map(|c| {
-            ColumnValues::Categorical((0..c.codes.len()).map(|r| cat(c, r)).collect())
-        }),
+        Role::Categorical => table
+            .categorical(name)
+            .map(|c| ColumnValues::Categorical((0..c.codes.len()).map(|r| cat(c, r)).collect())),
         Role::Binary => table.binary(name).map(|c| {
             ColumnValues::Categorical(
                 c.values
@@ -178,7 +178,9 @@ fn keys(real: &ColumnValues, synth: &ColumnValues) -> (Vec<u32>, Vec<u32>) {
             let (lo, hi) = r
                 .iter()
                 .filter(|x| !x.is_nan())
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+                    (l.min(x), h.max(x))
+                });
             let width = if hi > lo { (hi - lo) / 10.0 } else { 1.0 };
             let bin = |x: &f64| {
                 if x.is_nan() {
@@ -367,7 +369,9 @@ fn encode_rows(
                 let (lo, hi) = tr
                     .iter()
                     .filter(|x| !x.is_nan())
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+                        (l.min(x), h.max(x))
+                    });
                 let range = if hi > lo { hi - lo } else { 1.0 };
                 for (t, o) in tables.iter().zip(out.iter_mut()) {
                     if let Some(ColumnValues::Numeric(v)) = column_values(t, name, *role) {
@@ -626,7 +630,13 @@ pub fn utility(
     };
     let tstr = train_and_score(schema, synth, holdout, &target.name, &positive)?;
     let trtr = match train {
-        Some(t) => Some(train_and_score(schema, t, holdout, &target.name, &positive)?),
+        Some(t) => Some(train_and_score(
+            schema,
+            t,
+            holdout,
+            &target.name,
+            &positive,
+        )?),
         None => None,
     };
     Ok(Some(Utility {

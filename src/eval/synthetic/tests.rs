@@ -85,7 +85,11 @@ fn quality_is_mean_of_shapes_and_trends() {
     // x: KS of [0, 10] vs [0, 10] = 1; y: TV of {a, b} vs {a, a} = 1 - ½(.5 + .5) = .5.
     // Pair (x, y): bins of x over [0, 10]: 0 → bin 0, 10 → bin 9; real cells (0,a), (9,b);
     // synth (0,a), (9,a) → TV = ½(0 + .5 + .5) = .5.
-    let q = quality(&schema(), &table(&[0.0, 10.0], &["a", "b"]), &table(&[0.0, 10.0], &["a", "a"]));
+    let q = quality(
+        &schema(),
+        &table(&[0.0, 10.0], &["a", "b"]),
+        &table(&[0.0, 10.0], &["a", "a"]),
+    );
     assert!((q.column_shapes - 0.75).abs() < 1e-12, "{q:?}");
     assert!((q.column_pair_trends - 0.5).abs() < 1e-12, "{q:?}");
     assert!((q.overall - 0.625).abs() < 1e-12, "{q:?}");
@@ -111,6 +115,11 @@ fn independent_marginals_keep_values_of_each_column() {
     let t = table(&[1.0, 2.0, 3.0], &["a", "b", "c"]);
     let m = independent_marginals(&t, 50, 3);
     assert_eq!(m.n_rows(), 50);
-    assert!(m.numeric[0].values.iter().all(|v| [1.0, 2.0, 3.0].contains(v)));
+    assert!(
+        m.numeric[0]
+            .values
+            .iter()
+            .all(|v| [1.0, 2.0, 3.0].contains(v))
+    );
     assert_eq!(m, independent_marginals(&t, 50, 3));
 }

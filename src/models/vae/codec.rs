@@ -124,10 +124,10 @@ fn binary_text(x: f32) -> Option<String> {
 /// The cell of a discrete column at `row` as text (`None` = missing).
 fn discrete_cell(table: &RawTable, c: &DiscreteCodec, row: usize) -> Option<String> {
     match c.role {
-        Role::Binary => table.binary(&c.name).and_then(|b| binary_text(b.values[row])),
-        Role::Target => table
-            .target(&c.name)
-            .and_then(|t| t.values[row].clone()),
+        Role::Binary => table
+            .binary(&c.name)
+            .and_then(|b| binary_text(b.values[row])),
+        Role::Target => table.target(&c.name).and_then(|t| t.values[row].clone()),
         _ => table
             .categorical(&c.name)
             .and_then(|col| col.value(row).map(str::to_string)),
@@ -247,7 +247,11 @@ impl Codec {
                         name: col.name.clone(),
                         log1p: col.log1p,
                         integer: col.integer,
-                        decimals: if col.integer { 0 } else { decimals_of(&present) },
+                        decimals: if col.integer {
+                            0
+                        } else {
+                            decimals_of(&present)
+                        },
                         min,
                         max,
                         missing,
@@ -450,7 +454,11 @@ impl Codec {
                     let picks: Vec<Option<usize>> = (0..rows)
                         .map(|i| {
                             let o = &out[i * width + off..i * width + off + d.width()];
-                            let logits = if keep_missing { o } else { &o[..d.levels.len()] };
+                            let logits = if keep_missing {
+                                o
+                            } else {
+                                &o[..d.levels.len()]
+                            };
                             let j = draw(logits, rng);
                             (j < d.levels.len()).then_some(j)
                         })
@@ -465,7 +473,10 @@ impl Codec {
                         }),
                         Role::Target => table.targets.push(TargetColumn {
                             name: d.name.clone(),
-                            values: picks.iter().map(|p| p.map(|j| d.levels[j].clone())).collect(),
+                            values: picks
+                                .iter()
+                                .map(|p| p.map(|j| d.levels[j].clone()))
+                                .collect(),
                         }),
                         _ => table.categorical.push(CategoricalColumn {
                             name: d.name.clone(),

@@ -197,7 +197,10 @@ impl ElboLoss {
         if !self.groups.is_empty() {
             let mut ce = Tensor::<1>::zeros([1], &device);
             for (len, heads, idx) in &self.groups {
-                let logits = out.clone().select(1, idx.clone()).reshape([b, *heads, *len]);
+                let logits = out
+                    .clone()
+                    .select(1, idx.clone())
+                    .reshape([b, *heads, *len]);
                 let target = x.clone().select(1, idx.clone()).reshape([b, *heads, *len]);
                 ce = ce - (target * log_softmax(logits, 2)).sum().reshape([1]);
             }
@@ -205,7 +208,9 @@ impl ElboLoss {
             total = total + ce.clone();
             parts.push(("categorical_ce", ce));
         }
-        let kl = ((logvar.clone().exp() + mu.square() - logvar - 1.0).sum().reshape([1])
+        let kl = ((logvar.clone().exp() + mu.square() - logvar - 1.0)
+            .sum()
+            .reshape([1])
             * 0.5)
             / b as f64;
         total = total + kl.clone() * beta;
@@ -238,7 +243,14 @@ struct Split {
 }
 
 impl Split {
-    fn new(e: Encoded, width: usize, n_num: usize, seg: &[usize], n_seg: usize, d: &Device) -> Self {
+    fn new(
+        e: Encoded,
+        width: usize,
+        n_num: usize,
+        seg: &[usize],
+        n_seg: usize,
+        d: &Device,
+    ) -> Self {
         let mask = if n_num == 0 {
             vec![0.0; e.rows]
         } else {
