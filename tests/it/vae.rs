@@ -343,3 +343,26 @@ fn unknown_vae_config_key_is_rejected() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("lattent"), "{err}");
 }
+
+#[test]
+fn same_seed_same_checkpoint() {
+    let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = overrides(dir.path());
+    o.extend(["train.epochs=2".to_string(), "sample.rows=50".to_string()]);
+    let job: VaeJob = config::parse(config::VAE_DEFAULT, "test", &o).unwrap();
+    let train = |name: &str| {
+        let run_dir = RunDir {
+            root: dir.path().join(name),
+        };
+        std::fs::create_dir_all(&run_dir.root).unwrap();
+        run_vae_job(&job, &run_dir, &globals(BackendChoice::Flex)).unwrap();
+        (
+            std::fs::read(run_dir.model()).unwrap(),
+            std::fs::read(run_dir.root.join("synthetic.csv")).unwrap(),
+        )
+    };
+    let (a, b) = (train("a"), train("b"));
+    assert!(a.0 == b.0, "same seed, different model.safetensors");
+    assert!(a.1 == b.1, "same seed, different synthetic.csv");
+}

@@ -519,3 +519,134 @@ fn draw<R: Rng + ?Sized>(logits: &[f32], rng: &mut R) -> usize {
     }
     w.len() - 1
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::data::reader::{ReadOptions, read_csv_from_reader};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    const SCHEMA: &str = r#"
+[[columns]]
+name = "id"
+role = "id"
+[[columns]]
+name = "calls"
+role = "numeric"
+integer = true
+log1p = true
+[[columns]]
+name = "share"
+role = "numeric"
+[[columns]]
+name = "plan"
+role = "categorical"
+[[columns]]
+name = "promo"
+role = "binary"
+[[columns]]
+name = "churn"
+role = "target"
+"#;
+
+    const CSV: &str = "id,calls,share,plan,promo,churn\n\
+        a,0,0.25,s,1,0\n\
+        b,3,,m,0,1\n\
+        c,40,0.5,s,,0\n\
+        d,7,0.125,,1,0\n";
+
+    fn table() -> (Schema, RawTable) {
+        let schema = Schema::parse(SCHEMA, "test").unwrap();
+        let (t, _) =
+            read_csv_from_reader(CSV.as_bytes(), "test.csv", &schema, &ReadOptions::default())
+                .unwrap();
+        (schema, t)
+    }
+
+    #[test]
+    fn layout_follows_the_schema() {
+        let (schema, t) = table();
+        let codec = Codec::fit(&schema, &t, &[0, 1, 2, 3], Some(2));
+        // calls: value + 2 modes (no missing); share: value + 2 modes + [present, missing];
+        // plan: s, m, <missing>; promo: 1, 0, <missing>; churn: 0, 1.
+        let widths: Vec<usize> = codec.columns.iter().map(ColumnCodec::width).collect();
+        assert_eq!(widths, vec![3, 5, 3, 3, 2]);
+        let h = codec.heads();
+        assert_eq!(h.values, vec![0, 3]);
+        assert_eq!(
+            h.softmax,
+            vec![(1, 2), (4, 2), (6, 2), (8, 3), (11, 3), (14, 2)]
+        );
+        match &codec.columns[2] {
+            ColumnCodec::Discrete(d) => assert_eq!(d.levels, vec!["s", "m"]),
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn encode_then_decode_gives_the_rows_back() {
+        let (schema, t) = table();
+        for modes in [Some(2), None] {
+            let codec = Codec::fit(&schema, &t, &[0, 1, 2, 3], modes);
+            let rows = [0, 1, 2, 3];
+            let e = codec.encode(&t, &rows).unwrap();
+            // One-hots as sharp logits, values as they are, no value noise: the decode is exact.
+            let values: HashSet<usize> = codec.heads().values.into_iter().collect();
+            let w = codec.width();
+            let out: Vec<f32> = e
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    if values.contains(&(i % w)) {
+                        v
+                    } else {
+                        v * 100.0
+                    }
+                })
+                .collect();
+            let mut rng = StdRng::seed_from_u64(1);
+            let back = codec.decode(&out, 4, &[0.0, 0.0], true, &mut rng, "S", 0);
+            let calls = &back.numeric[0].values;
+            assert_eq!(calls, &vec![0.0, 3.0, 40.0, 7.0], "{modes:?}");
+            let share = &back.numeric[1].values;
+            assert!(
+                (share[0] - 0.25).abs() < 1e-9 && share[1].is_nan(),
+                "{share:?}"
+            );
+            assert!((share[3] - 0.125).abs() < 1e-9, "{share:?}");
+            assert_eq!(back.categorical[0].value(3), None);
+            assert_eq!(back.categorical[0].value(1), Some("m"));
+            assert!(back.binary[0].values[2].is_nan());
+            assert_eq!(back.binary[0].values[0], 1.0);
+            assert_eq!(back.targets[0].values[1].as_deref(), Some("1"));
+            assert_eq!(back.ids[0], "S0000001");
+            // Asked for complete rows, no cell is missing.
+            let full = codec.decode(&out, 4, &[0.0, 0.0], false, &mut rng, "S", 0);
+            assert!(!full.numeric[1].values[1].is_nan());
+            assert!(full.categorical[0].codes.iter().all(|&c| c != MISSING));
+        }
+    }
+
+    #[test]
+    fn decoded_values_stay_in_the_train_range() {
+        let (schema, t) = table();
+        let codec = Codec::fit(&schema, &t, &[0, 1, 2, 3], None);
+        // Extreme decoder outputs: values far outside, any logits.
+        let w = codec.width();
+        let out: Vec<f32> = (0..w * 2)
+            .map(|i| if i % 2 == 0 { 50.0 } else { -50.0 })
+            .collect();
+        let mut rng = StdRng::seed_from_u64(2);
+        let back = codec.decode(&out, 2, &[1.0, 1.0], false, &mut rng, "S", 0);
+        for &x in &back.numeric[0].values {
+            assert!((0.0..=40.0).contains(&x) && x == x.round(), "{x}");
+        }
+        for &x in &back.numeric[1].values {
+            assert!((0.125..=0.5).contains(&x), "{x}");
+        }
+    }
+}

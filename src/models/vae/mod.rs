@@ -480,3 +480,82 @@ pub fn concat(mut parts: Vec<RawTable>) -> RawTable {
     first.line_numbers = (0..n as u64).map(|i| i + 2).collect();
     first
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t2(v: &[f32], cols: usize, d: &Device) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(v.to_vec(), [v.len() / cols, cols]), d)
+    }
+
+    #[test]
+    fn elbo_hand_computed() {
+        let d = Device::flex();
+        // One value column (0) and one 2-way head (1..3).
+        let heads = Heads {
+            values: vec![0],
+            softmax: vec![(1, 2)],
+        };
+        let loss = ElboLoss::new(&heads, &d);
+        let out = t2(&[0.5, 0.0, 0.0], 3, &d);
+        let x = t2(&[1.0, 1.0, 0.0], 3, &d);
+        let mask = t2(&[1.0], 1, &d);
+        let sigma = Tensor::<1>::from_data(TensorData::new(vec![1.0f32], [1]), &d);
+        // numeric: (1 - 0.5)² / 2 + ln 1 = 0.125; CE: -ln softmax([0, 0])[0] = ln 2;
+        // KL of N(1, e^0) to N(0, 1): ½ (e^0 + 1² - 0 - 1) = 0.5, weighted by β = 0.5.
+        let l = loss.loss(
+            out,
+            x,
+            mask,
+            sigma,
+            t2(&[1.0], 1, &d),
+            t2(&[0.0], 1, &d),
+            0.5,
+        );
+        let total = l.total.into_scalar::<f64>();
+        let expected = 0.125 + std::f64::consts::LN_2 + 0.25;
+        assert!((total - expected).abs() < 1e-5, "{total} vs {expected}");
+        // A missing value (mask 0) contributes nothing to the numeric part.
+        let l = loss.loss(
+            t2(&[0.5, 0.0, 0.0], 3, &d),
+            t2(&[1.0, 1.0, 0.0], 3, &d),
+            t2(&[0.0], 1, &d),
+            Tensor::<1>::from_data(TensorData::new(vec![1.0f32], [1]), &d),
+            t2(&[0.0], 1, &d),
+            t2(&[0.0], 1, &d),
+            0.5,
+        );
+        let total = l.total.into_scalar::<f64>();
+        assert!((total - std::f64::consts::LN_2).abs() < 1e-5, "{total}");
+    }
+
+    #[test]
+    fn kl_warm_up_is_linear() {
+        let d = Device::flex();
+        let codec = Codec { columns: vec![] };
+        let cfg = VaeConfig {
+            kl_weight: 0.5,
+            kl_warmup_epochs: 4,
+            ..VaeConfig::default()
+        };
+        let arch = VaeArch::new(&codec, 0, &cfg);
+        let empty = Encoded {
+            data: vec![],
+            mask: vec![],
+            rows: 0,
+        };
+        let task = VaeTask::new(
+            &arch,
+            &codec,
+            (empty.clone(), vec![]),
+            (empty, vec![]),
+            &cfg,
+            &d,
+            vec![],
+            BTreeMap::new(),
+        );
+        let betas: Vec<f64> = (0..6).map(|e| task.beta(e)).collect();
+        assert_eq!(betas, vec![0.0, 0.125, 0.25, 0.375, 0.5, 0.5]);
+    }
+}
