@@ -127,7 +127,8 @@ impl VaeModel {
 pub struct SegmentFidelity {
     pub segment: String,
     pub rows: usize,
-    /// Share of the segment's samples the `dec` model assigns to the segment (None without one).
+    /// Share of the segment's samples the `dec` model assigns to the segment (None without one;
+    /// segment labels must be the dec model's segment indices, as in `dec/segments.csv`).
     pub assigned_to_segment: Option<f64>,
     /// Share of real train rows of the segment the `dec` model assigns to it (the reference).
     pub real_assigned_to_segment: Option<f64>,
@@ -346,7 +347,9 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     let vm = VaeModel::load(&run.model(), &device)?;
     let holdout = take_rows(&data.table, &data.test_rows);
     let train_table = take_rows(&data.table, &data.train_rows);
-    let real_decimals = vm.codec.decimals();
+    // The real rows are written with up to 6 decimals (trailing zeros dropped), not rounded to
+    // the codec's decimals.
+    let real_decimals = HashMap::new();
     checkpoint::write_atomic(
         &run.root.join("holdout.csv"),
         &table_csv(

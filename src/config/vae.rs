@@ -35,7 +35,7 @@ pub struct VaeConfig {
     /// Largest number of Gaussian modes per numeric column (modes under 0.5 % weight are
     /// dropped). Default 8.
     pub modes: usize,
-    /// Weight β of the KL term of the ELBO after warm-up. Default 0.5.
+    /// Weight β of the KL term of the ELBO after warm-up. Default 1 (the plain ELBO).
     pub kl_weight: f64,
     /// Epochs over which β rises linearly from 0 to `kl_weight` (0: no warm-up). Default 5.
     pub kl_warmup_epochs: usize,
@@ -55,7 +55,7 @@ impl Default for VaeConfig {
             activation: Activation::Relu,
             numeric: NumericEncoding::Modes,
             modes: 8,
-            kl_weight: 0.5,
+            kl_weight: 1.0,
             kl_warmup_epochs: 5,
             segments: None,
             segment_model: None,

@@ -401,6 +401,7 @@ impl Codec {
     /// Turns decoder outputs `[rows, width]` into a table in raw units, drawing values, modes,
     /// levels and (with `keep_missing`) missing cells; `sigma` is the per-numeric-column value
     /// noise. Ids are `{id_prefix}{index:07}` from `first_id`.
+    #[allow(clippy::too_many_arguments)]
     pub fn decode<R: Rng + ?Sized>(
         &self,
         out: &[f32],
