@@ -154,6 +154,10 @@ fn beats_independent_marginals_on_pair_trends_without_copies() {
     let (_, report) = trained();
     let q = &report.quality;
     let (vae, base) = (&q.vae.quality, &q.independent_marginals.quality);
+    eprintln!(
+        "pair trends: vae {:.3}, independent marginals {:.3}; quality {:.3} vs {:.3}",
+        vae.column_pair_trends, base.column_pair_trends, vae.overall, base.overall
+    );
     assert!(
         vae.column_pair_trends > base.column_pair_trends,
         "pair trends: vae {} vs marginals {}",
@@ -254,6 +258,7 @@ fn conditional_samples_shift_towards_their_segment() {
     // Unconditional samples would put every segment mean near the overall mean (r ≈ 0); the
     // per-segment means of the conditional samples must follow the real ones.
     let rho = pearson(&r, &s);
+    eprintln!("correlation of per-segment means, real vs conditional samples: {rho:.3}");
     assert!(
         rho > 0.8,
         "correlation of per-segment means, real vs synthetic: {rho}"
