@@ -618,7 +618,11 @@ impl Check for PipelineJob {
         self.autoencoder.model.check()?;
         self.autoencoder.train.check()?;
         self.dec.check()?;
-        self.vae.check()
+        match self.vae.enabled {
+            // The VAE stage needs what `train vae` needs (a test split as its holdout).
+            true => self.vae_job().check(),
+            false => self.vae.check(),
+        }
     }
 }
 

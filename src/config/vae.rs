@@ -157,6 +157,13 @@ impl Check for VaeJob {
         self.vae.check()?;
         self.train.check()?;
         self.sample.check()?;
+        // The test split is the real holdout the synthetic data is evaluated against.
+        if self.data.test_fraction <= 0.0 {
+            return Err(ConfigError::NotPositive {
+                field: "data.test_fraction",
+                value: self.data.test_fraction,
+            });
+        }
         if self.vae.segment_model.is_some() && self.vae.segments.is_none() {
             return Err(ConfigError::SegmentModelWithoutSegments);
         }
@@ -286,6 +293,17 @@ mod tests {
             job(&["vae.segment_model=\"dec\""]).unwrap_err(),
             ConfigError::SegmentModelWithoutSegments
         );
+    }
+
+    #[test]
+    fn a_holdout_is_required() {
+        assert!(matches!(
+            job(&["data.test_fraction=0.0"]).unwrap_err(),
+            ConfigError::NotPositive {
+                field: "data.test_fraction",
+                ..
+            }
+        ));
     }
 
     #[test]
