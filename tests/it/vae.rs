@@ -371,3 +371,57 @@ fn same_seed_same_checkpoint() {
     assert!(a.0 == b.0, "same seed, different model.safetensors");
     assert!(a.1 == b.1, "same seed, different synthetic.csv");
 }
+
+/// scripts/reference_sampler.py (numpy, written from docs/checkpoint-format.md section 4c)
+/// samples data of the same quality as `teleseg sample`: the document is enough to sample.
+#[test]
+fn numpy_reference_sampler_matches_in_distribution() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import numpy, safetensors"])
+        .output();
+    if !matches!(probe, Ok(ref o) if o.status.success()) {
+        eprintln!("SKIPPED: python3 with numpy and safetensors is not available");
+        return;
+    }
+    let (run_dir, _) = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("py.csv");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/reference_sampler.py");
+    let status = std::process::Command::new("python3")
+        .arg(script)
+        .arg(run_dir.join("model.safetensors"))
+        .args(["1500"])
+        .arg(&out)
+        .arg("3")
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let schema = schema();
+    let holdout = read(&run_dir.join("holdout.csv"));
+    let py = read(&out);
+    let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let m = VaeModel::load(run_dir, &burn::tensor::Device::flex()).unwrap();
+    let rs = m.sample(1500, None, 3, true).0;
+    let q_py = teleseg::eval::synthetic::quality(&schema, &holdout, &py);
+    let q_rs = teleseg::eval::synthetic::quality(&schema, &holdout, &rs);
+    eprintln!(
+        "quality: numpy sampler {:.3}, teleseg {:.3}",
+        q_py.overall, q_rs.overall
+    );
+    assert!(
+        (q_py.overall - q_rs.overall).abs() < 0.02,
+        "{} vs {}",
+        q_py.overall,
+        q_rs.overall
+    );
+    assert!(
+        (q_py.column_shapes - q_rs.column_shapes).abs() < 0.02,
+        "{} vs {}",
+        q_py.column_shapes,
+        q_rs.column_shapes
+    );
+}
