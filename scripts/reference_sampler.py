@@ -70,7 +70,7 @@ def main():
     o = block(t, "decoder", z, arch["activation"])
     sigma = np.clip(np.exp(t["log_sigma"]), 0.01, 1.0)
 
-    cells = {}
+    cells, drawn = {}, {}
     off, vi = 0, 0
     for col in codec:
         name = col["name"]
@@ -79,9 +79,16 @@ def main():
             tr = col["transform"]
             k = len(tr["means"]) if tr["kind"] == "modes" else 0
             width = 1 + k + 2 * int(col["missing"])
+            if col.get("missing_with"):
+                missing = drawn[col["missing_with"]]
+            else:
+                missing = [bool(col["missing"]) and draw(rng, o[r, off + 1 + k:off + 3 + k]) == 1
+                           for r in range(rows)]
+            if col["missing"]:
+                drawn[name] = missing
             for r in range(rows):
                 b = o[r, off:off + width]
-                if col["missing"] and draw(rng, b[1 + k:3 + k]) == 1:
+                if missing[r]:
                     vals.append("")
                     continue
                 v = rng.normal(b[0], sigma[vi])

@@ -134,6 +134,18 @@ fn samples_obey_the_schema() {
     };
     assert!(missing(&real) > 0);
     assert!(missing(&synth) > 0, "no missing values sampled");
+    // Columns the real data leaves empty together (the usage block) stay together.
+    let empty = |t: &RawTable, c: &str| -> Vec<bool> {
+        t.numeric(c)
+            .unwrap()
+            .values
+            .iter()
+            .map(|x| x.is_nan())
+            .collect()
+    };
+    assert_eq!(empty(&real, "voice_minutes"), empty(&real, "data_gb"));
+    assert_eq!(empty(&synth, "voice_minutes"), empty(&synth, "data_gb"));
+    assert!(empty(&synth, "voice_minutes").contains(&true));
     // Per-segment files exist, one per persona.
     let personas: HashSet<String> = std::fs::read_to_string(data().join("personas.csv"))
         .unwrap()

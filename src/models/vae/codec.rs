@@ -4,7 +4,9 @@
 //!
 //! Blocks, in schema column order (this is a file format, see docs/checkpoint-format.md):
 //! - numeric: `[value]`, then `[mode logits; K]` with mode-specific normalisation, then
-//!   `[present, missing]` logits when train had missing values. `t = ln(1 + max(x, 0))` when the
+//!   `[present, missing]` logits when train had missing values (unless the column is always
+//!   missing together with an earlier numeric column: then it shares that column's head,
+//!   `missing_with`). `t = ln(1 + max(x, 0))` when the
 //!   schema says `log1p`, else `x`; `value = (t - mean) / std` (standard) or `α` of the mode
 //!   (modes, see [`ModeNorm`]). A missing cell has value 0, no mode (all-zero one-hot) and is
 //!   masked out of the value and mode losses.
@@ -53,6 +55,11 @@ pub struct NumericCodec {
     pub max: f64,
     /// A `[present, missing]` head follows.
     pub missing: bool,
+    /// The cell is missing exactly when the cell of this earlier numeric column is: train had
+    /// the same missing rows for both (a block of columns missing together shares one head, so
+    /// samples keep the block structure). Such a column has no head of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_with: Option<String>,
     pub transform: NumericTransform,
 }
 
@@ -205,6 +212,8 @@ impl Codec {
         modes: Option<usize>,
     ) -> Codec {
         let mut columns = Vec::new();
+        // Train missing masks of the numeric columns with a missingness head.
+        let mut leaders: Vec<(String, Vec<bool>)> = Vec::new();
         for col in &schema.columns {
             match col.role {
                 Role::Numeric => {
@@ -216,7 +225,21 @@ impl Codec {
                         .map(|&r| values.values[r])
                         .filter(|x| !x.is_nan())
                         .collect();
-                    let missing = present.len() < train_rows.len();
+                    let mut missing = present.len() < train_rows.len();
+                    let mut missing_with = None;
+                    if missing {
+                        let mask: Vec<bool> = train_rows
+                            .iter()
+                            .map(|&r| values.values[r].is_nan())
+                            .collect();
+                        match leaders.iter().find(|(_, m)| *m == mask) {
+                            Some((leader, _)) => {
+                                missing = false;
+                                missing_with = Some(leader.clone());
+                            }
+                            None => leaders.push((col.name.clone(), mask)),
+                        }
+                    }
                     let (min, max) = present
                         .iter()
                         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
@@ -255,6 +278,7 @@ impl Codec {
                         min,
                         max,
                         missing,
+                        missing_with,
                         transform,
                     }));
                 }
@@ -426,14 +450,28 @@ impl Codec {
         };
         let mut off = 0;
         let mut vi = 0;
+        // Missing cells drawn per column with a head, for the columns that share it.
+        let mut drawn: HashMap<&str, Vec<bool>> = HashMap::new();
         for c in &self.columns {
             match c {
                 ColumnCodec::Numeric(n) => {
                     let k = n.n_modes();
+                    let missing: Vec<bool> = match &n.missing_with {
+                        Some(leader) => drawn
+                            .get(leader.as_str())
+                            .cloned()
+                            .unwrap_or_else(|| vec![false; rows]),
+                        None => (0..rows)
+                            .map(|i| {
+                                let o = &out[i * width + off + 1 + k..];
+                                n.missing && keep_missing && draw(&o[..2], rng) == 1
+                            })
+                            .collect(),
+                    };
                     let values = (0..rows)
                         .map(|i| {
                             let o = &out[i * width + off..i * width + off + n.width()];
-                            if n.missing && keep_missing && draw(&o[1 + k..1 + k + 2], rng) == 1 {
+                            if missing[i] {
                                 return f64::NAN;
                             }
                             let noise: f64 = rng.sample(StandardNormal);
@@ -445,6 +483,9 @@ impl Codec {
                             n.x(t)
                         })
                         .collect();
+                    if n.missing {
+                        drawn.insert(n.name.as_str(), missing);
+                    }
                     table.numeric.push(NumericColumn {
                         name: n.name.clone(),
                         values,
@@ -543,6 +584,9 @@ log1p = true
 name = "share"
 role = "numeric"
 [[columns]]
+name = "mins"
+role = "numeric"
+[[columns]]
 name = "plan"
 role = "categorical"
 [[columns]]
@@ -553,11 +597,11 @@ name = "churn"
 role = "target"
 "#;
 
-    const CSV: &str = "id,calls,share,plan,promo,churn\n\
-        a,0,0.25,s,1,0\n\
-        b,3,,m,0,1\n\
-        c,40,0.5,s,,0\n\
-        d,7,0.125,,1,0\n";
+    const CSV: &str = "id,calls,share,mins,plan,promo,churn\n\
+        a,0,0.25,10,s,1,0\n\
+        b,3,,,m,0,1\n\
+        c,40,0.5,20,s,,0\n\
+        d,7,0.125,30,,1,0\n";
 
     fn table() -> (Schema, RawTable) {
         let schema = Schema::parse(SCHEMA, "test").unwrap();
@@ -572,16 +616,21 @@ role = "target"
         let (schema, t) = table();
         let codec = Codec::fit(&schema, &t, &[0, 1, 2, 3], Some(2));
         // calls: value + 2 modes (no missing); share: value + 2 modes + [present, missing];
+        // mins: value + 2 modes (missing with share, no head of its own);
         // plan: s, m, <missing>; promo: 1, 0, <missing>; churn: 0, 1.
         let widths: Vec<usize> = codec.columns.iter().map(ColumnCodec::width).collect();
-        assert_eq!(widths, vec![3, 5, 3, 3, 2]);
+        assert_eq!(widths, vec![3, 5, 3, 3, 3, 2]);
         let h = codec.heads();
-        assert_eq!(h.values, vec![0, 3]);
+        assert_eq!(h.values, vec![0, 3, 8]);
         assert_eq!(
             h.softmax,
-            vec![(1, 2), (4, 2), (6, 2), (8, 3), (11, 3), (14, 2)]
+            vec![(1, 2), (4, 2), (6, 2), (9, 2), (11, 3), (14, 3), (17, 2)]
         );
         match &codec.columns[2] {
+            ColumnCodec::Numeric(n) => assert_eq!(n.missing_with.as_deref(), Some("share")),
+            c => panic!("{c:?}"),
+        }
+        match &codec.columns[3] {
             ColumnCodec::Discrete(d) => assert_eq!(d.levels, vec!["s", "m"]),
             c => panic!("{c:?}"),
         }
@@ -610,7 +659,7 @@ role = "target"
                 })
                 .collect();
             let mut rng = StdRng::seed_from_u64(1);
-            let back = codec.decode(&out, 4, &[0.0, 0.0], true, &mut rng, "S", 0);
+            let back = codec.decode(&out, 4, &[0.0; 3], true, &mut rng, "S", 0);
             let calls = &back.numeric[0].values;
             assert_eq!(calls, &vec![0.0, 3.0, 40.0, 7.0], "{modes:?}");
             let share = &back.numeric[1].values;
@@ -619,6 +668,10 @@ role = "target"
                 "{share:?}"
             );
             assert!((share[3] - 0.125).abs() < 1e-9, "{share:?}");
+            // `mins` is missing exactly where `share` is.
+            let mins = &back.numeric[2].values;
+            assert!(mins[1].is_nan() && !mins[0].is_nan(), "{mins:?}");
+            assert!((mins[3] - 30.0).abs() < 1e-9, "{mins:?}");
             assert_eq!(back.categorical[0].value(3), None);
             assert_eq!(back.categorical[0].value(1), Some("m"));
             assert!(back.binary[0].values[2].is_nan());
@@ -626,7 +679,7 @@ role = "target"
             assert_eq!(back.targets[0].values[1].as_deref(), Some("1"));
             assert_eq!(back.ids[0], "S0000001");
             // Asked for complete rows, no cell is missing.
-            let full = codec.decode(&out, 4, &[0.0, 0.0], false, &mut rng, "S", 0);
+            let full = codec.decode(&out, 4, &[0.0; 3], false, &mut rng, "S", 0);
             assert!(!full.numeric[1].values[1].is_nan());
             assert!(full.categorical[0].codes.iter().all(|&c| c != MISSING));
         }
@@ -642,7 +695,7 @@ role = "target"
             .map(|i| if i % 2 == 0 { 50.0 } else { -50.0 })
             .collect();
         let mut rng = StdRng::seed_from_u64(2);
-        let back = codec.decode(&out, 2, &[1.0, 1.0], false, &mut rng, "S", 0);
+        let back = codec.decode(&out, 2, &[1.0; 3], false, &mut rng, "S", 0);
         for &x in &back.numeric[0].values {
             assert!((0.0..=40.0).contains(&x) && x == x.round(), "{x}");
         }
