@@ -153,7 +153,29 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Evaluate a run against known labels.
+    /// Draw synthetic customer profiles from a `vae` checkpoint, written in the original schema
+    /// (raw units, category strings, integers as integers, values within the train range).
+    Sample {
+        /// Run folder or model.safetensors of a vae run.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Number of rows.
+        #[arg(long)]
+        rows: usize,
+        /// Only profiles of this segment (its label in the VAE's segments file; conditional VAEs).
+        #[arg(long)]
+        segment: Option<String>,
+        /// Fill every cell instead of reproducing the real data's missing values.
+        #[arg(long)]
+        fill_missing: bool,
+        /// Output CSV (written atomically).
+        #[arg(long)]
+        output: PathBuf,
+        /// Overwrite the output file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Evaluate a run against known labels, or synthetic data against real data.
     Evaluate {
         #[command(subcommand)]
         command: EvaluateCommand,
@@ -241,6 +263,29 @@ pub enum EvaluateCommand {
         #[arg(long)]
         labels: PathBuf,
     },
+    /// Quality (SDMetrics column shapes and pair trends), privacy (distance to closest record)
+    /// and utility (TSTR vs TRTR churn classifier) of a synthetic CSV against a real holdout.
+    Synthetic {
+        /// Real holdout CSV (never seen by the generator).
+        #[arg(long)]
+        real: PathBuf,
+        /// Synthetic CSV.
+        #[arg(long)]
+        synthetic: PathBuf,
+        /// Schema TOML of both files.
+        #[arg(long)]
+        schema: PathBuf,
+        /// Real rows the generator was trained on: enables privacy (DCR), TRTR and the
+        /// independent-marginals baseline.
+        #[arg(long)]
+        train: Option<PathBuf>,
+        /// Write the full report (every column and pair score) as JSON here.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Rows of each table whose distance to the closest train record is computed.
+        #[arg(long, default_value_t = 2000)]
+        dcr_rows: usize,
+    },
 }
 
 /// Trainable model families.
@@ -250,4 +295,6 @@ pub enum Family {
     Autoencoder,
     /// DEC / IDEC segments on top of an autoencoder (configs/dec.toml).
     Dec,
+    /// Tabular (conditional) VAE for synthetic profiles (configs/vae.toml).
+    Vae,
 }

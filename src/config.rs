@@ -50,6 +50,8 @@ pub enum ConfigError {
     NotAShare { field: &'static str, value: f64 },
     #[error("data.generate_persona_spread must be in (0, 4] (got {0})")]
     PersonaSpread(f64),
+    #[error("vae.segment_model needs vae.segments (the labels its segments are named by)")]
+    SegmentModelWithoutSegments,
 }
 
 /// A configuration section that can validate itself.
@@ -686,6 +688,8 @@ pub struct PipelineJob {
     pub autoencoder: AutoencoderStage,
     /// The DEC / IDEC stage (`dec.autoencoder` is ignored: the pipeline's own is used).
     pub dec: DecConfig,
+    /// The VAE stage (synthetic profiles per DEC segment and their quality report).
+    pub vae: VaeStage,
     pub output: OutputConfig,
 }
 
@@ -702,7 +706,12 @@ impl Check for PipelineJob {
         self.data.check()?;
         self.autoencoder.model.check()?;
         self.autoencoder.train.check()?;
-        self.dec.check()
+        self.dec.check()?;
+        match self.vae.enabled {
+            // The VAE stage needs what `train vae` needs (a test split as its holdout).
+            true => self.vae_job().check(),
+            false => self.vae.check(),
+        }
     }
 }
 
@@ -729,6 +738,11 @@ impl PipelineJob {
         }
     }
 }
+
+mod vae;
+pub use vae::{
+    NumericEncoding, SampleConfig, VAE_DEFAULT, VaeConfig, VaeJob, VaeStage, vae_train_default,
+};
 
 /// Serializes any config to TOML (the resolved config saved with each run).
 pub fn to_toml<T: Serialize>(config: &T) -> String {

@@ -140,6 +140,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                     }
                 }
+                Family::Vae => {
+                    let r = commands::vae::train_vae(&args, &g)?;
+                    if !quiet {
+                        println!(
+                            "trained vae: best validation loss {:.4} at epoch {} ({} epochs, {:?}, {:.0} samples/s, {:.1}s)\n{}run: {}",
+                            r.best_valid_loss,
+                            r.best_epoch,
+                            r.epochs_run,
+                            r.stop,
+                            r.samples_per_s,
+                            r.train_wall_s,
+                            commands::vae::summary(
+                                &r.quality.vae,
+                                Some(&r.quality.independent_marginals)
+                            ),
+                            r.run.display()
+                        );
+                        if let Some(a) = r.quality.conditional_accuracy {
+                            println!("conditional samples assigned to their segment: {a:.3}");
+                        }
+                    }
+                }
                 Family::Dec => {
                     let r = commands::train::train_dec(&args, &g)?;
                     if !quiet {
@@ -221,6 +243,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate {
             command: cli::EvaluateCommand::Clustering { run, labels },
         } => print!("{}", commands::segments::evaluate(run, labels)?),
+        Command::Evaluate {
+            command:
+                cli::EvaluateCommand::Synthetic {
+                    real,
+                    synthetic,
+                    schema,
+                    train,
+                    output,
+                    dcr_rows,
+                },
+        } => {
+            let args = commands::vae::EvalSyntheticArgs {
+                real: real.clone(),
+                synthetic: synthetic.clone(),
+                schema: schema.clone(),
+                train: train.clone(),
+                output: output.clone(),
+                dcr_rows: *dcr_rows,
+                seed: cli.global.seed.unwrap_or(42),
+            };
+            print!("{}", commands::vae::run_evaluate_synthetic(&args)?.1);
+        }
+        Command::Sample {
+            checkpoint,
+            rows,
+            segment,
+            fill_missing,
+            output,
+            force,
+        } => {
+            let g = globals(&cli)?;
+            let args = commands::vae::SampleArgs {
+                checkpoint: checkpoint.clone(),
+                rows: *rows,
+                segment: segment.clone(),
+                seed: cli.global.seed.unwrap_or(42),
+                output: output.clone(),
+                fill_missing: *fill_missing,
+                force: *force,
+            };
+            let n = commands::vae::run_sample(&args, &g.backend.device)?;
+            if !quiet {
+                println!("sampled {n} synthetic customers into {}", output.display());
+            }
+        }
         Command::Inspect { run } => print!("{}", commands::inspect::run(run)?),
         Command::Bench {
             model,
@@ -299,6 +366,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     r.segment_sizes,
                     if r.collapsed { ", COLLAPSED" } else { "" }
                 );
+                if let Some(v) = &r.vae {
+                    print!(
+                        "synthetic:   {}\n{}",
+                        v.run.join("synthetic.csv").display(),
+                        commands::vae::summary(
+                            &v.quality.vae,
+                            Some(&v.quality.independent_marginals)
+                        )
+                    );
+                    if let Some(a) = v.quality.conditional_accuracy {
+                        println!("conditional samples assigned to their segment: {a:.3}");
+                    }
+                }
                 println!("report:      {}", r.report.display());
             }
         }

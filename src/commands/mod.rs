@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod score;
 pub mod segments;
 pub mod train;
+pub mod vae;
 
 use std::path::{Path, PathBuf};
 

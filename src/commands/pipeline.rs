@@ -1,7 +1,9 @@
 //! `teleseg pipeline`: the main job, end to end, into one run folder.
 //!
 //! Stages: data (generated unless configured) → autoencoder → embeddings of every customer →
-//! DEC / IDEC segments with k-means baselines (`dec/segments.json`). Each stage writes its own
+//! DEC / IDEC segments with k-means baselines (`dec/segments.json`, `dec/segments.csv`) →
+//! a conditional VAE on those segments with synthetic profiles per segment and a quality report
+//! (`vae/`). Each stage writes its own
 //! sub-folder (`data/`, `autoencoder/`, `dec/`), so each can also be run alone with
 //! `teleseg train ...` and its config.
 
@@ -40,6 +42,8 @@ pub struct PipelineReport {
     pub segment_sizes: Vec<usize>,
     pub collapsed: bool,
     pub customers: usize,
+    /// The VAE stage (`vae/`), when enabled.
+    pub vae: Option<crate::commands::vae::VaeReport>,
     /// `(stage, seconds)` in order.
     pub stages: Vec<(String, f64)>,
 }
@@ -113,6 +117,31 @@ pub fn run(
     write_segments(&dec_job, &dec)?;
     stages.push(("dec".to_string(), t.elapsed().as_secs_f64()));
 
+    let vae = if job.vae.enabled {
+        on_stage("vae: synthetic profiles per segment + quality report");
+        let t = Instant::now();
+        let labels = dec_run.root.join("segments.csv");
+        let mut text = String::from("customer_id,segment\n");
+        for (id, s) in dec.ids.iter().zip(&dec.labels) {
+            text.push_str(&format!("{id},{s}\n"));
+        }
+        checkpoint::write_atomic(&labels, text.as_bytes())?;
+        let mut vae_job = job.vae_job();
+        vae_job.data = ae_job.data.clone();
+        vae_job.vae.segments = Some(labels);
+        vae_job.vae.segment_model = Some(dec_run.root.clone());
+        let vae_run = RunDir {
+            root: run.root.join("vae"),
+        };
+        std::fs::create_dir_all(&vae_run.root)
+            .with_context(|| format!("creating {}", vae_run.root.display()))?;
+        let r = crate::commands::vae::run_vae_job(&vae_job, &vae_run, globals)?;
+        stages.push(("vae".to_string(), t.elapsed().as_secs_f64()));
+        Some(r)
+    } else {
+        None
+    };
+
     // The report shows summary.json, so it cannot time itself: its stage is only printed.
     on_stage("report");
     let t = Instant::now();
@@ -129,6 +158,7 @@ pub fn run(
         segment_sizes: dec.collapse.sizes.clone(),
         collapsed: dec.collapse.collapsed,
         customers: table.ids.len(),
+        vae,
         stages,
     })
 }

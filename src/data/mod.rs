@@ -9,11 +9,13 @@
 pub mod check;
 pub mod error;
 pub mod generate;
+pub mod modenorm;
 pub mod preprocess;
 pub mod reader;
 pub mod schema;
 pub mod split;
 pub mod table;
+pub mod writer;
 
 pub use check::{DataSummary, summarize};
 pub use error::DataError;

@@ -262,6 +262,9 @@ fn pipeline(out: &Path, name: &str, extra: &[&str]) -> (i32, String, String) {
         "dec.k=4",
         "dec.n_init=2",
         "dec.train.epochs=2",
+        "vae.train.epochs=2",
+        "vae.model.hidden=[32]",
+        "vae.sample.rows_per_segment=50",
     ] {
         cmd.args(["--set", s]);
     }
@@ -290,12 +293,27 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         "embeddings.csv",
         "dec/model.safetensors",
         "dec/segments.json",
+        "dec/segments.csv",
+        "vae/model.safetensors",
+        "vae/synthetic.csv",
+        "vae/holdout.csv",
+        "vae/segments/segment-0.csv",
+        "vae/synthetic_quality.json",
         "summary.json",
         "report.html",
     ] {
         assert!(run_dir.join(f).is_file(), "missing {f}");
     }
     report_renders(&run_dir);
+    let quality: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("vae/synthetic_quality.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        quality["conditional_accuracy"].is_number(),
+        "conditional samples scored by the dec model: {}",
+        quality["conditional_accuracy"]
+    );
     let segments: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("dec/segments.json")).unwrap())
             .unwrap();
@@ -429,8 +447,8 @@ fn report_renders(run_dir: &Path) {
     ] {
         assert!(html.contains(needle), "report lacks `{needle}`");
     }
-    // Two training curves, sizes, map, k sweep.
-    assert_eq!(html.matches("<svg").count(), 5, "charts in the report");
+    // Three training curves (autoencoder, dec, vae), sizes, map, k sweep.
+    assert_eq!(html.matches("<svg").count(), 6, "charts in the report");
     assert!(!html.contains("could not be drawn"), "a chart failed");
     std::fs::remove_file(&report).unwrap();
     let (code, out, err) = run(teleseg().arg("report").arg(run_dir));

@@ -7,3 +7,4 @@ mod cli;
 mod clustering;
 mod common;
 mod training;
+mod vae;
