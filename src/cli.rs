@@ -197,6 +197,16 @@ pub enum EvaluateCommand {
         #[arg(long)]
         labels: PathBuf,
     },
+    /// HR@K, NDCG@K, MRR and coverage of an ncf run and the popularity baseline on the
+    /// leave-last-out items, under the sampled (1 + 99) and the full-ranking protocols.
+    Ncf {
+        /// An ncf run folder or its model.safetensors.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Cut-off K (default: the run's sampling.k).
+        #[arg(long)]
+        k: Option<usize>,
+    },
 }
 
 /// Trainable model families.
@@ -206,4 +216,6 @@ pub enum Family {
     Autoencoder,
     /// DEC / IDEC segments on top of an autoencoder (configs/dec.toml).
     Dec,
+    /// Offer recommendation: GMF / MLP / NeuMF or dot-product MF (configs/ncf.toml).
+    Ncf,
 }

@@ -13,6 +13,9 @@ use thiserror::Error;
 
 use crate::data::OnBadRow;
 
+pub mod ncf;
+pub use ncf::{NCF_DEFAULT, NcfJob};
+
 /// Every way a configuration can be wrong. Messages name the field and the rule.
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
@@ -48,6 +51,8 @@ pub enum ConfigError {
     MaskingLevel(f64),
     #[error("{field} must be in (0, 1] (got {value})")]
     NotAShare { field: &'static str, value: f64 },
+    #[error("{0}")]
+    NcfData(&'static str),
 }
 
 /// A configuration section that can validate itself.

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod models;
 pub mod progress;
 pub mod score;

@@ -138,6 +138,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                     }
                 }
+                Family::Ncf => {
+                    let r = commands::ncf::train_ncf(&args, &g)?;
+                    if !quiet {
+                        println!(
+                            "trained ncf ({:?}): {} users, {} items, {} training positives; best validation loss {:.5} at epoch {} ({} epochs, {:?}, {:.0} samples/s, {:.1}s)\n{}run: {}",
+                            r.kind,
+                            r.users,
+                            r.items,
+                            r.train_positives,
+                            r.best_valid_loss,
+                            r.best_epoch,
+                            r.epochs_run,
+                            r.stop,
+                            r.samples_per_s,
+                            r.train_wall_s,
+                            r.evaluation,
+                            r.run.display()
+                        );
+                    }
+                }
                 Family::Dec => {
                     let r = commands::train::train_dec(&args, &g)?;
                     if !quiet {
@@ -207,6 +227,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate {
             command: cli::EvaluateCommand::Clustering { run, labels },
         } => print!("{}", commands::segments::evaluate(run, labels)?),
+        Command::Evaluate {
+            command: cli::EvaluateCommand::Ncf { checkpoint, k },
+        } => {
+            let g = globals(&cli)?;
+            print!("{}", commands::ncf::evaluate_ncf(checkpoint, *k, &g)?);
+        }
         Command::Inspect { run } => print!("{}", commands::inspect::run(run)?),
         Command::Pipeline {
             config,

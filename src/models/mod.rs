@@ -3,3 +3,4 @@
 pub mod autoencoder;
 pub mod dec;
 pub mod mlp;
+pub mod ncf;

@@ -1,0 +1,3 @@
+//! Evaluation of trained models: ranking metrics of recommenders.
+
+pub mod ranking;
