@@ -148,7 +148,15 @@ pub fn ensure_ncf_data(
 /// Every positive (training, validation and test) and the history (all but test).
 fn sets(ix: &Interactions, split: &LeaveLastOut) -> (PositiveSet, PositiveSet) {
     let (u, i) = (ix.users.len(), ix.items.len());
-    let all = PositiveSet::new(u, i, ix.events.iter().map(|e| (e.user, e.item)).collect::<Vec<_>>().iter());
+    let all = PositiveSet::new(
+        u,
+        i,
+        ix.events
+            .iter()
+            .map(|e| (e.user, e.item))
+            .collect::<Vec<_>>()
+            .iter(),
+    );
     let history = PositiveSet::new(u, i, split.train.iter().chain(&split.valid));
     (all, history)
 }
@@ -208,13 +216,18 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         "interactions ready"
     );
     if split.valid.is_empty() {
-        tracing::warn!("no user has 3 positives: no validation items; the training loss selects the best epoch");
+        tracing::warn!(
+            "no user has 3 positives: no validation items; the training loss selects the best epoch"
+        );
     }
 
     // Optional GMF + MLP pretraining (He et al. 2017).
     let pretrained = if job.model.kind == NcfKind::Neumf && job.model.pretrain {
         let mut parts = Vec::new();
-        for (kind, name) in [(NcfKind::Gmf, "pretrain-gmf"), (NcfKind::Mlp, "pretrain-mlp")] {
+        for (kind, name) in [
+            (NcfKind::Gmf, "pretrain-gmf"),
+            (NcfKind::Mlp, "pretrain-mlp"),
+        ] {
             let mut sub = job.clone();
             sub.model.kind = kind;
             sub.model.pretrain = false;
@@ -223,8 +236,7 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
             };
             std::fs::create_dir_all(&sub_run.root)
                 .with_context(|| format!("creating {}", sub_run.root.display()))?;
-            run_ncf_job(&sub, &sub_run, globals)
-                .with_context(|| format!("pretraining {name}"))?;
+            run_ncf_job(&sub, &sub_run, globals).with_context(|| format!("pretraining {name}"))?;
             parts.push(Checkpoint::read(&sub_run.model(), Some(KIND))?);
         }
         Some(neumf_from_pretrained(&parts[0], &parts[1], 0.5)?)
@@ -278,13 +290,16 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     if let Some(t) = pretrained {
         let bytes = checkpoint::to_safetensors_bytes(&t, &meta);
         let ck = Checkpoint::from_bytes(&run.root.join("pretrained"), bytes, Some(KIND))?;
-        model = ck.load_module(model).context("starting NeuMF from GMF + MLP")?;
+        model = ck
+            .load_module(model)
+            .context("starting NeuMF from GMF + MLP")?;
     }
     let mut task = NcfTask::new(
         &split,
         &all,
         job.sampling.negatives,
         seed,
+        job.model.l2,
         &device,
         tensors,
         meta,

@@ -338,8 +338,9 @@ pub fn load_movielens(path: &Path, threshold: f64) -> Result<Interactions, Inter
         };
         seen_data = true;
         let time = match f.get(3) {
-            Some(t) if !t.is_empty() => parse_time(t)
-                .ok_or_else(|| bad(format!("timestamp `{t}` is not Unix seconds")))?,
+            Some(t) if !t.is_empty() => {
+                parse_time(t).ok_or_else(|| bad(format!("timestamp `{t}` is not Unix seconds")))?
+            }
             _ => 0,
         };
         if f[0].is_empty() || f[1].is_empty() {
@@ -411,7 +412,11 @@ pub struct PositiveSet {
 
 impl PositiveSet {
     /// The set of `pairs` for `n_users × n_items`.
-    pub fn new<'a>(n_users: usize, n_items: usize, pairs: impl IntoIterator<Item = &'a Pair>) -> Self {
+    pub fn new<'a>(
+        n_users: usize,
+        n_items: usize,
+        pairs: impl IntoIterator<Item = &'a Pair>,
+    ) -> Self {
         let words = n_items.div_ceil(64).max(1);
         let mut s = Self {
             n_items,
@@ -478,7 +483,13 @@ impl EpochSamples {
 pub fn epoch_len(positives: &[Pair], known: &PositiveSet, ratio: usize) -> usize {
     positives
         .iter()
-        .map(|&(u, _)| 1 + if known.count(u) < known.n_items() { ratio } else { 0 })
+        .map(|&(u, _)| {
+            1 + if known.count(u) < known.n_items() {
+                ratio
+            } else {
+                0
+            }
+        })
         .sum()
 }
 
@@ -591,12 +602,20 @@ mod tests {
         // u0: items 2 (t=5), 0 (t=1), 1 (t=3) → train [0], valid 1, test 2.
         // u1: one positive → train only. u2: two → test latest.
         let data = ix(
-            &[(0, 0, 1), (0, 1, 3), (0, 2, 5), (1, 1, 9), (2, 0, 7), (2, 2, 2)],
+            &[
+                (0, 0, 1),
+                (0, 1, 3),
+                (0, 2, 5),
+                (1, 1, 9),
+                (2, 0, 7),
+                (2, 2, 2),
+            ],
             3,
             3,
         );
         let mut data = data;
-        data.events.sort_unstable_by_key(|e| (e.user, e.time, e.item));
+        data.events
+            .sort_unstable_by_key(|e| (e.user, e.time, e.item));
         let s = leave_last_out(&data);
         assert_eq!(s.test, vec![(0, 2), (2, 0)]);
         assert_eq!(s.valid, vec![(0, 1)]);
@@ -624,7 +643,10 @@ mod tests {
             let (u, i) = (a.users[k] as u32, a.items[k] as u32);
             if a.labels[k] == 0.0 {
                 negatives += 1;
-                assert!(!known.contains(u, i), "negative ({u},{i}) is a known positive");
+                assert!(
+                    !known.contains(u, i),
+                    "negative ({u},{i}) is a known positive"
+                );
             } else {
                 assert!(known.contains(u, i));
             }
@@ -663,7 +685,10 @@ mod tests {
         for (name, text) in [
             ("a.dat", "1::10::5::100\n1::11::2::101\n2::10::4::50\n"),
             ("b.tsv", "1\t10\t5\t100\n1\t11\t2\t101\n2\t10\t4\t50\n"),
-            ("c.csv", "userId,movieId,rating,timestamp\n1,10,5.0,100\n1,11,2.0,101\n2,10,4.0,50\n"),
+            (
+                "c.csv",
+                "userId,movieId,rating,timestamp\n1,10,5.0,100\n1,11,2.0,101\n2,10,4.0,50\n",
+            ),
         ] {
             let p = dir.path().join(name);
             std::fs::write(&p, text).unwrap();
@@ -700,12 +725,23 @@ mod tests {
         assert_eq!(
             ix.events,
             vec![
-                Event { user: 0, item: 0, time: 1_704_067_200 },
-                Event { user: 1, item: 1, time: 1_704_157_200 },
+                Event {
+                    user: 0,
+                    item: 0,
+                    time: 1_704_067_200
+                },
+                Event {
+                    user: 1,
+                    item: 1,
+                    time: 1_704_157_200
+                },
             ]
         );
         std::fs::write(&offers, "offer_id,name\nO001,a\n").unwrap();
         let msg = load_teleseg(&inter, Some(&offers)).unwrap_err().to_string();
-        assert!(msg.contains("interactions.csv:3") && msg.contains("O002"), "{msg}");
+        assert!(
+            msg.contains("interactions.csv:3") && msg.contains("O002"),
+            "{msg}"
+        );
     }
 }

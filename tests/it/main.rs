@@ -6,4 +6,5 @@
 mod cli;
 mod clustering;
 mod common;
+mod ncf;
 mod training;

@@ -26,9 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, NamedTensor};
 use crate::config::{Activation, Norm, ncf::NcfKind};
-use crate::data::interactions::{
-    EpochSamples, LeaveLastOut, PositiveSet, epoch_len, sample_epoch,
-};
+use crate::data::interactions::{EpochSamples, LeaveLastOut, PositiveSet, epoch_len, sample_epoch};
 use crate::models::mlp::{Mlp, MlpConfig};
 use crate::train::{BatchLoss, Task};
 
@@ -212,6 +210,28 @@ impl Ncf {
         y.reshape([n])
     }
 
+    /// Mean over the batch of the squared L2 norms of every embedding row the pairs look up
+    /// (user and item, all tables), `[1]`: the batch-wise L2 penalty of MF/BPR practice, which
+    /// (unlike weight decay under Adam) leaves the rows of absent users alone.
+    pub fn embedding_penalty(&self, u: &UserVectors, items: &Tensor<1, Int>) -> Tensor<1> {
+        let item_rows = [
+            lookup(&self.gmf_item, items),
+            lookup(&self.mlp_item, items),
+            lookup(&self.mf_item, items),
+            lookup(&self.mf_item_bias, items),
+        ];
+        let user_rows = [&u.gmf, &u.mlp, &u.mf, &u.mf_bias].map(Option::clone);
+        let sq: Vec<Tensor<1>> = user_rows
+            .into_iter()
+            .chain(item_rows)
+            .flatten()
+            .map(|t| t.square().sum_dim(1).mean().reshape([1]))
+            .collect();
+        sq.into_iter()
+            .reduce(|a, b| a + b)
+            .expect("every kind has embeddings")
+    }
+
     /// Logits of every item for each user: `[batch, items]`.
     pub fn score_all(&self, u: &UserVectors) -> Tensor<2> {
         let n_items = self.n_items();
@@ -276,15 +296,24 @@ impl DeviceSamples {
         }
     }
 
-    fn loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
+    /// BCE (+ `l2` × the batch embedding penalty when `l2 > 0`).
+    fn loss(&self, model: &Ncf, rows: Tensor<1, Int>, l2: f64) -> BatchLoss {
         let users = self.users.clone().select(0, rows.clone());
         let items = self.items.clone().select(0, rows.clone());
         let labels = self.labels.clone().select(0, rows);
-        let logits = model.logits(&model.user_vectors(&users), &items);
-        let total = bce_with_logits(logits, labels);
-        BatchLoss {
-            parts: vec![("bce", total.clone())],
-            total,
+        let uv = model.user_vectors(&users);
+        let bce = bce_with_logits(model.logits(&uv, &items), labels);
+        if l2 > 0.0 {
+            let penalty = model.embedding_penalty(&uv, &items);
+            BatchLoss {
+                total: bce.clone() + penalty.clone() * l2,
+                parts: vec![("bce", bce), ("l2", penalty)],
+            }
+        } else {
+            BatchLoss {
+                parts: vec![("bce", bce.clone())],
+                total: bce,
+            }
         }
     }
 }
@@ -297,6 +326,7 @@ pub struct NcfTask {
     known: PositiveSet,
     ratio: usize,
     seed: u64,
+    l2: f64,
     len: usize,
     host: EpochSamples,
     epoch: DeviceSamples,
@@ -308,12 +338,15 @@ pub struct NcfTask {
 }
 
 impl NcfTask {
-    /// `all` holds every positive of the data (validation negatives avoid all of them).
+    /// `all` holds every positive of the data (validation negatives avoid all of them); `l2`
+    /// weighs the batch embedding penalty in the training loss (validation reports plain BCE).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         split: &LeaveLastOut,
         all: &PositiveSet,
         ratio: usize,
         seed: u64,
+        l2: f64,
         device: &Device,
         bundle_tensors: Vec<NamedTensor>,
         bundle_meta: BTreeMap<String, String>,
@@ -330,6 +363,7 @@ impl NcfTask {
             known,
             ratio,
             seed,
+            l2,
             len,
             host,
             epoch,
@@ -373,11 +407,11 @@ impl Task for NcfTask {
     }
 
     fn train_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
-        self.epoch.loss(model, rows)
+        self.epoch.loss(model, rows, self.l2)
     }
 
     fn valid_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
-        self.valid.loss(model, rows)
+        self.valid.loss(model, rows, 0.0)
     }
 
     fn bundle(&self, model: &Ncf) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
@@ -444,7 +478,10 @@ mod tests {
             float_tensor(&[1.0, 0.0, 0.0], &d),
         )
         .into_scalar::<f64>();
-        assert!((l - (0.693_147_2 + 2.126_928 + 0.313_261_7) / 3.0).abs() < 1e-5, "{l}");
+        assert!(
+            (l - (0.693_147_2 + 2.126_928 + 0.313_261_7) / 3.0).abs() < 1e-5,
+            "{l}"
+        );
     }
 
     #[test]

@@ -75,6 +75,32 @@ impl NcfModel {
         })
     }
 
+    /// A scorer from parts (e.g. a model just trained, or benchmarks): `model` should be a
+    /// `valid()` copy on `device`.
+    pub fn from_parts(
+        arch: NcfArch,
+        model: Ncf,
+        users: Vec<String>,
+        items: Vec<String>,
+        popularity: Vec<f32>,
+        device: &Device,
+    ) -> NcfModel {
+        let user_index = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.clone(), i as u32))
+            .collect();
+        NcfModel {
+            arch,
+            model,
+            users,
+            items,
+            popularity,
+            device: device.clone(),
+            user_index,
+        }
+    }
+
     /// The row of an external user id (None for a customer unknown at training time).
     pub fn user_row(&self, id: &str) -> Option<u32> {
         self.user_index.get(id).copied()
