@@ -274,6 +274,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     r.run.join("autoencoder/model.safetensors").display()
                 );
                 println!("embeddings:  {}", r.embeddings.display());
+                if let (Some(n), Some(rec)) = (&r.ncf, &r.recommendations) {
+                    let (m, p) = (
+                        &n.evaluation.model_metrics.full,
+                        &n.evaluation.popularity.full,
+                    );
+                    println!(
+                        "offers:      {} (ncf {:?}: full-ranking HR@{} {:.4} vs popularity {:.4})",
+                        rec.display(),
+                        n.kind,
+                        n.evaluation.k,
+                        m.hr,
+                        p.hr
+                    );
+                }
                 println!(
                     "segments:    {} (sizes {:?}{})",
                     r.segments.display(),

@@ -63,7 +63,7 @@ impl std::fmt::Display for EvaluationReport {
         )?;
         writeln!(
             f,
-            "{:<12} {:<24} {:>8} {:>8} {:>8} {:>9}",
+            "{:<12} {:<28} {:>8} {:>8} {:>8} {:>9}",
             "model",
             "protocol",
             format!("HR@{k}"),
@@ -75,14 +75,18 @@ impl std::fmt::Display for EvaluationReport {
             (self.model.as_str(), &self.model_metrics),
             ("popularity", &self.popularity),
         ] {
-            let sampled = format!("sampled 1+{}", e.sampled_negatives);
+            // With fewer unseen items than negatives, the sampled protocol ranks among all.
+            let sampled = format!(
+                "sampled 1+{} ({:.1} cand.)",
+                e.sampled_negatives, e.sampled_candidates_mean
+            );
             for (proto, m, cov) in [
                 (sampled.as_str(), &e.sampled, String::new()),
                 ("full ranking", &e.full, format!("{:.3}", e.coverage)),
             ] {
                 writeln!(
                     f,
-                    "{name:<12} {proto:<24} {:>8.4} {:>8.4} {:>8.4} {cov:>9}",
+                    "{name:<12} {proto:<28} {:>8.4} {:>8.4} {:>8.4} {cov:>9}",
                     m.hr, m.ndcg, m.mrr
                 )?;
             }
@@ -390,4 +394,55 @@ pub fn evaluate_ncf(
         bail!(crate::error::UsageError("--k must be at least 1".into()));
     }
     Ok(evaluate_split(&model, &ix, &split, &job, k))
+}
+
+/// Writes `run/recommendations.csv` (`customer_id,rank,offer_id,score,source`): the top `k`
+/// offers of every customer in `customers`, excluding the offers the customer already accepted.
+/// Customers the model knows are scored by it (`source = model`); the others through their
+/// segment in `segments` (`segment`, see [`crate::models::ncf::score::ColdStart`]) or by
+/// popularity when they have none. Scores are logits (popularity: training accepts).
+pub fn write_recommendations(
+    run: &RunDir,
+    model: &NcfModel,
+    ix: &Interactions,
+    customers: &[String],
+    segments: Option<&std::collections::HashMap<String, String>>,
+    k: usize,
+) -> anyhow::Result<PathBuf> {
+    use std::fmt::Write as _;
+    let empty = std::collections::HashMap::new();
+    let segments = segments.unwrap_or(&empty);
+    let cold = crate::models::ncf::score::ColdStart::fit(model, segments);
+    let mut held: Vec<Vec<u32>> = vec![Vec::new(); ix.users.len()];
+    for e in &ix.events {
+        held[e.user as usize].push(e.item);
+    }
+    let mut out = String::from("customer_id,rank,offer_id,score,source\n");
+    for chunk in customers.chunks(4096) {
+        let rows: Vec<u32> = chunk.iter().filter_map(|c| model.user_row(c)).collect();
+        let excl: Vec<Vec<u32>> = rows.iter().map(|&r| held[r as usize].clone()).collect();
+        let mut known = model.top_k(&rows, k, &excl).into_iter();
+        for c in chunk {
+            let (list, source) = match model.user_row(c) {
+                Some(_) => (known.next().expect("one list per known row"), "model"),
+                None => {
+                    let seg = segments.get(c);
+                    let list = cold.top_k(seg.map_or("", String::as_str), k, &[]);
+                    let has = seg.is_some_and(|s| cold.segments.contains(s));
+                    (list, if has { "segment" } else { "popularity" })
+                }
+            };
+            for (rank, (item, score)) in list.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "{c},{},{},{score:.6},{source}",
+                    rank + 1,
+                    model.items[*item as usize]
+                );
+            }
+        }
+    }
+    let path = run.root.join("recommendations.csv");
+    checkpoint::write_atomic(&path, out.as_bytes())?;
+    Ok(path)
 }

@@ -326,3 +326,70 @@ fn bad_interaction_files_and_configs_exit_2() {
         .arg(dir.path().join("nowhere")));
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn pipeline_adds_ncf_offers_for_every_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = teleseg();
+    cmd.args(["--backend", "flex", "pipeline"]);
+    for s in [
+        "data.generate_customers=600",
+        "autoencoder.train.epochs=2",
+        "autoencoder.model.hidden=[32, 16]",
+        "autoencoder.model.latent=4",
+        "dec.k=4",
+        "dec.n_init=2",
+        "dec.train.epochs=2",
+        "output.run_name=\"p\"",
+    ] {
+        cmd.args(["--set", s]);
+    }
+    cmd.arg("--set")
+        .arg(format!("output.dir={:?}", dir.path().display().to_string()));
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("offers:"), "{out}");
+    let run_dir = dir.path().join("p");
+    for f in [
+        "ncf/model.safetensors",
+        "ncf/evaluation.json",
+        "ncf/metrics.jsonl",
+    ] {
+        assert!(run_dir.join(f).is_file(), "missing {f}");
+    }
+    // Every customer gets 10 offers, none already accepted; customers without an accept are
+    // served through their DEC segment.
+    let ix = load_teleseg(&run_dir.join("data/interactions.csv"), None).unwrap();
+    let held: std::collections::HashSet<(String, String)> = ix
+        .events
+        .iter()
+        .map(|e| {
+            (
+                ix.users[e.user as usize].clone(),
+                ix.items[e.item as usize].clone(),
+            )
+        })
+        .collect();
+    let text = std::fs::read_to_string(run_dir.join("ncf/recommendations.csv")).unwrap();
+    let mut per_customer: HashMap<String, usize> = HashMap::new();
+    let mut sources: HashMap<String, usize> = HashMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert!(
+            !held.contains(&(f[0].to_string(), f[2].to_string())),
+            "held offer recommended: {line}"
+        );
+        *per_customer.entry(f[0].to_string()).or_default() += 1;
+        *sources.entry(f[4].to_string()).or_default() += 1;
+    }
+    assert_eq!(per_customer.len(), 600);
+    assert!(per_customer.values().all(|&n| n == 10));
+    assert!(
+        sources.get("model").copied().unwrap_or(0) > 3000,
+        "{sources:?}"
+    );
+    assert!(
+        sources.get("segment").copied().unwrap_or(0) > 0,
+        "{sources:?}"
+    );
+}
