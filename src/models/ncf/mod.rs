@@ -233,6 +233,11 @@ impl Ncf {
     }
 
     /// Logits of every item for each user: `[batch, items]`.
+    ///
+    /// Factorised rather than run pair by pair: the GMF part is `(p_u ⊙ h_gmf) Qᵀ` (one matmul)
+    /// and the tower's first layer is split as `W [m; n] = W_u m + W_i n`, so the user and item
+    /// halves are computed once and broadcast-added; only the deeper tower layers run on
+    /// `batch × items` rows. Same values as [`Ncf::logits`] on every pair (up to rounding).
     pub fn score_all(&self, u: &UserVectors) -> Tensor<2> {
         let n_items = self.n_items();
         let b = u.len();
@@ -247,6 +252,72 @@ impl Ncf {
                 .transpose(); // [1, items]
             return dot + u.mf_bias.clone().expect("mf user bias") + d;
         }
+        let predict = self.predict.as_ref().expect("predict layer");
+        let plain_tower = self.mlp.as_ref().is_none_or(|m| m.norms.is_empty());
+        if !plain_tower {
+            return self.score_all_pairs(u);
+        }
+        let h = predict.weight.val(); // [d, 1]
+        let mut out: Option<Tensor<2>> = None;
+        let mut offset = 0;
+        if let (Some(p), Some(q)) = (&u.gmf, &self.gmf_item) {
+            let f = p.dims()[1];
+            let hg = h.clone().slice(0..f).transpose(); // [1, F]
+            out = Some((p.clone() * hg).matmul(q.weight.val().transpose())); // [batch, items]
+            offset = f;
+        }
+        if let (Some(m), Some(n)) = (&u.mlp, &self.mlp_item) {
+            let e = m.dims()[1];
+            let n = n.weight.val(); // [items, E]
+            let t = match &self.mlp {
+                Some(mlp) => {
+                    let first = &mlp.layers[0];
+                    let w = first.weight.val(); // [2E, h1]
+                    let h1 = w.dims()[1];
+                    let hu = m.clone().matmul(w.clone().slice(0..e)); // [batch, h1]
+                    let hi = n.matmul(w.slice(e..2 * e)); // [items, h1]
+                    let mut x = hu.unsqueeze_dim::<3>(1) + hi.unsqueeze_dim::<3>(0); // [b, items, h1]
+                    if let Some(bias) = &first.bias {
+                        x = x + bias.val().reshape([1, 1, h1]);
+                    }
+                    let mut x = x.reshape([b * n_items, h1]);
+                    let last = mlp.layers.len() - 1;
+                    for (j, layer) in mlp.layers.iter().enumerate() {
+                        if j > 0 {
+                            x = layer.forward(x);
+                        }
+                        if j < last {
+                            x = crate::models::mlp::activate(x, mlp.activation);
+                        }
+                    }
+                    relu(x) // [batch * items, T]
+                }
+                None => {
+                    // No hidden layer: the tower output is [m_u, n_i] itself.
+                    let mu = m.clone().unsqueeze_dim::<3>(1).repeat_dim(1, n_items);
+                    let ni = n.unsqueeze_dim::<3>(0).repeat_dim(0, b);
+                    Tensor::cat(vec![mu, ni], 2).reshape([b * n_items, 2 * e])
+                }
+            };
+            let width = t.dims()[1];
+            let ht = h.slice(offset..offset + width); // [T, 1]
+            let s = t.matmul(ht).reshape([b, n_items]);
+            out = Some(match out {
+                Some(g) => g + s,
+                None => s,
+            });
+        }
+        let out = out.expect("gmf or mlp part");
+        match &predict.bias {
+            Some(bias) => out + bias.val().reshape([1, 1]),
+            None => out,
+        }
+    }
+
+    /// [`Ncf::score_all`] pair by pair (the reference path; used for towers with normalisation).
+    pub fn score_all_pairs(&self, u: &UserVectors) -> Tensor<2> {
+        let n_items = self.n_items();
+        let b = u.len();
         let device = self.predict.as_ref().expect("predict").weight.device();
         let reps: Vec<i64> = (0..b * n_items).map(|k| (k / n_items) as i64).collect();
         let items: Vec<i64> = (0..b * n_items).map(|k| (k % n_items) as i64).collect();
@@ -487,14 +558,21 @@ mod tests {
     #[test]
     fn score_all_matches_pairwise_logits_for_every_kind() {
         let d = Device::flex();
-        for kind in [NcfKind::Gmf, NcfKind::Mlp, NcfKind::Neumf, NcfKind::Mf] {
+        let cases = [
+            (NcfKind::Gmf, vec![8, 4]),
+            (NcfKind::Mlp, vec![8, 6, 4]),
+            (NcfKind::Neumf, vec![8, 6, 4]),
+            (NcfKind::Neumf, vec![8]),
+            (NcfKind::Mf, vec![8, 4]),
+        ];
+        for (kind, mlp_layers) in cases {
             d.seed(3);
             let arch = NcfArch {
                 kind,
                 n_users: 5,
                 n_items: 7,
                 factors: 4,
-                mlp_layers: vec![8, 4],
+                mlp_layers,
                 init_std: 0.5,
             };
             let m = arch.init(&d);
