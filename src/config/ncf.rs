@@ -142,7 +142,7 @@ impl Check for NcfModelConfig {
                 field: "model.mlp_layers",
             });
         }
-        if self.mlp_layers[0] % 2 != 0 {
+        if !self.mlp_layers[0].is_multiple_of(2) {
             return Err(ConfigError::NcfData(
                 "model.mlp_layers[0] must be even: it is the user and item MLP embeddings concatenated",
             ));

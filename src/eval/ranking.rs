@@ -58,7 +58,11 @@ impl Scorer for Popularity {
 
 /// 1-based pessimistic rank of `target` among `others` (ties count as ranked above).
 pub fn rank_of(target: f32, others: impl IntoIterator<Item = f32>) -> usize {
-    1 + others.into_iter().filter(|&s| !(s < target)).count()
+    // NaN scores (never produced by a finite model) count as ranked above, like ties.
+    1 + others
+        .into_iter()
+        .filter(|s| s.partial_cmp(&target) != Some(std::cmp::Ordering::Less))
+        .count()
 }
 
 /// 1 if `rank ≤ k`.
