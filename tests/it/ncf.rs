@@ -80,6 +80,7 @@ fn neumf_and_mf_beat_popularity_under_both_protocols() {
         let (_d, run, r) = train(&job(&inter, Some(&offers), extra));
         let e = &r.evaluation;
         assert!(run.root.join("evaluation.json").is_file());
+        eprintln!("{name} (3000 customers, seed 5):\n{e}");
         assert!(e.test_users > 2000, "{}", e.test_users);
         for (proto, m, p) in [
             ("sampled", &e.model_metrics.sampled, &e.popularity.sampled),
@@ -238,6 +239,9 @@ fn cold_start_through_segments_beats_popularity_on_new_customers() {
             }
         }
         let (seg_hr, pop_hr) = (seg_hits as f64 / n as f64, pop_hits as f64 / n as f64);
+        eprintln!(
+            "cold start {name}: segment HR@5 {seg_hr:.4}, popularity {pop_hr:.4}, {n} accepts"
+        );
         assert!(
             seg_hr > pop_hr + 0.03,
             "{name}: segment HR@5 {seg_hr:.4} vs popularity {pop_hr:.4} over {n} accepts"
