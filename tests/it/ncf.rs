@@ -397,3 +397,59 @@ fn pipeline_adds_ncf_offers_for_every_customer() {
         "{sources:?}"
     );
 }
+
+/// scripts/ncf_reference_scorer.py (numpy, written from docs/checkpoint-format.md section 4c)
+/// reproduces teleseg's scores of every item for a few customers, for each model kind.
+#[test]
+fn numpy_reference_scorer_reproduces_scores() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import numpy, safetensors"])
+        .output();
+    if !matches!(probe, Ok(ref o) if o.status.success()) {
+        eprintln!("SKIPPED ncf reference scorer: python3 with numpy + safetensors not available");
+        return;
+    }
+    let data = ranking_data();
+    let inter = data.join("interactions.csv");
+    for kind in ["neumf", "mf", "gmf", "mlp"] {
+        let k = format!("model.kind={kind:?}");
+        let (dir, run, _) = train(&job(&inter, None, &[&k, "train.epochs=2"]));
+        let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+        let rows = [0u32, 7, 100];
+        let ids: Vec<&str> = rows.iter().map(|&r| m.users[r as usize].as_str()).collect();
+        let out = dir.path().join("ref.csv");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/ncf_reference_scorer.py"
+        );
+        let o = std::process::Command::new("python3")
+            .arg(script)
+            .arg("--checkpoint")
+            .arg(run.model())
+            .args(["--users", &ids.join(",")])
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let ours = m.score_users(&rows);
+        let text = std::fs::read_to_string(&out).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').skip(1).collect();
+        assert_eq!(
+            header,
+            m.items.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        let n = m.n_items();
+        let mut worst = 0f64;
+        for (r, line) in lines.enumerate() {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f[0], ids[r]);
+            for (j, v) in f[1..].iter().enumerate() {
+                let theirs: f64 = v.parse().unwrap();
+                worst = worst.max((theirs - ours[r * n + j] as f64).abs());
+            }
+        }
+        assert!(worst <= 1e-4, "{kind}: max |difference| {worst}");
+    }
+}
