@@ -286,6 +286,16 @@ pub enum EvaluateCommand {
         #[arg(long, default_value_t = 2000)]
         dcr_rows: usize,
     },
+    /// HR@K, NDCG@K, MRR and coverage of an ncf run and the popularity baseline on the
+    /// leave-last-out items, under the sampled (1 + 99) and the full-ranking protocols.
+    Ncf {
+        /// An ncf run folder or its model.safetensors.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Cut-off K (default: the run's sampling.k).
+        #[arg(long)]
+        k: Option<usize>,
+    },
 }
 
 /// Trainable model families.
@@ -297,4 +307,6 @@ pub enum Family {
     Dec,
     /// Tabular (conditional) VAE for synthetic profiles (configs/vae.toml).
     Vae,
+    /// Offer recommendation: GMF / MLP / NeuMF or dot-product MF (configs/ncf.toml).
+    Ncf,
 }

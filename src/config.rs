@@ -13,6 +13,9 @@ use thiserror::Error;
 
 use crate::data::OnBadRow;
 
+pub mod ncf;
+pub use ncf::{NCF_DEFAULT, NcfJob};
+
 /// Every way a configuration can be wrong. Messages name the field and the rule.
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
@@ -52,6 +55,8 @@ pub enum ConfigError {
     PersonaSpread(f64),
     #[error("vae.segment_model needs vae.segments (the labels its segments are named by)")]
     SegmentModelWithoutSegments,
+    #[error("{0}")]
+    NcfData(&'static str),
 }
 
 /// A configuration section that can validate itself.

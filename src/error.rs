@@ -34,6 +34,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
                 .downcast_ref::<CheckpointError>()
                 .is_some_and(CheckpointError::is_input_error)
             || cause
+                .downcast_ref::<crate::data::interactions::InteractionsError>()
+                .is_some_and(crate::data::interactions::InteractionsError::is_input_error)
+            || cause
                 .downcast_ref::<crate::data::preprocess::PreprocessError>()
                 .is_some();
         if input {

@@ -162,6 +162,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         }
                     }
                 }
+                Family::Ncf => {
+                    let r = commands::ncf::train_ncf(&args, &g)?;
+                    if !quiet {
+                        println!(
+                            "trained ncf ({:?}): {} users, {} items, {} training positives; best validation loss {:.5} at epoch {} ({} epochs, {:?}, {:.0} samples/s, {:.1}s)\n{}run: {}",
+                            r.kind,
+                            r.users,
+                            r.items,
+                            r.train_positives,
+                            r.best_valid_loss,
+                            r.best_epoch,
+                            r.epochs_run,
+                            r.stop,
+                            r.samples_per_s,
+                            r.train_wall_s,
+                            r.evaluation,
+                            r.run.display()
+                        );
+                    }
+                }
                 Family::Dec => {
                     let r = commands::train::train_dec(&args, &g)?;
                     if !quiet {
@@ -288,6 +308,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("sampled {n} synthetic customers into {}", output.display());
             }
         }
+        Command::Evaluate {
+            command: cli::EvaluateCommand::Ncf { checkpoint, k },
+        } => {
+            let g = globals(&cli)?;
+            print!("{}", commands::ncf::evaluate_ncf(checkpoint, *k, &g)?);
+        }
         Command::Inspect { run } => print!("{}", commands::inspect::run(run)?),
         Command::Bench {
             model,
@@ -360,6 +386,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     r.run.join("autoencoder/model.safetensors").display()
                 );
                 println!("embeddings:  {}", r.embeddings.display());
+                if let (Some(n), Some(rec)) = (&r.ncf, &r.recommendations) {
+                    let (m, p) = (
+                        &n.evaluation.model_metrics.full,
+                        &n.evaluation.popularity.full,
+                    );
+                    println!(
+                        "offers:      {} (ncf {:?}: full-ranking HR@{} {:.4} vs popularity {:.4})",
+                        rec.display(),
+                        n.kind,
+                        n.evaluation.k,
+                        m.hr,
+                        p.hr
+                    );
+                }
                 println!(
                     "segments:    {} (sizes {:?}{})",
                     r.segments.display(),

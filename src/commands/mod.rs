@@ -6,6 +6,7 @@ pub mod data_check;
 pub mod embed;
 pub mod generate;
 pub mod inspect;
+pub mod ncf;
 pub mod pipeline;
 pub mod score;
 pub mod segments;

@@ -44,6 +44,10 @@ pub struct PipelineReport {
     pub customers: usize,
     /// The VAE stage (`vae/`), when enabled.
     pub vae: Option<crate::commands::vae::VaeReport>,
+    /// The NCF offer stage (`ncf/`), run when the data has an `interactions.csv`.
+    pub ncf: Option<crate::commands::ncf::NcfReport>,
+    /// `ncf/recommendations.csv`: top offers of every customer.
+    pub recommendations: Option<PathBuf>,
     /// `(stage, seconds)` in order.
     pub stages: Vec<(String, f64)>,
 }
@@ -142,6 +146,44 @@ pub fn run(
         None
     };
 
+    // NCF offers (generated data, or customer data with an interactions.csv next to it): the
+    // embedded configs/ncf.toml with the pipeline's seed; new customers through their DEC segment.
+    let data_dir = customers.parent().map(PathBuf::from).unwrap_or_default();
+    let (mut ncf, mut recommendations) = (None, None);
+    if data_dir.join("interactions.csv").is_file() {
+        on_stage("ncf: offer recommendation");
+        let t = Instant::now();
+        let mut ncf_job: config::NcfJob = config::parse(config::NCF_DEFAULT, "ncf", &[])?;
+        ncf_job.seed = job.seed;
+        ncf_job.data.interactions = Some(data_dir.join("interactions.csv"));
+        ncf_job.data.offers = Some(data_dir.join("offers.csv")).filter(|p| p.is_file());
+        let ncf_run = RunDir {
+            root: run.root.join("ncf"),
+        };
+        std::fs::create_dir_all(&ncf_run.root)
+            .with_context(|| format!("creating {}", ncf_run.root.display()))?;
+        let ncf_report = crate::commands::ncf::run_ncf_job(&ncf_job, &ncf_run, globals)?;
+        let model =
+            crate::models::ncf::score::NcfModel::load(&ncf_run.model(), &globals.backend.device)?;
+        let ix = crate::commands::ncf::load_interactions(&ncf_job.data)?;
+        let segments: std::collections::HashMap<String, String> = dec
+            .ids
+            .iter()
+            .zip(&dec.labels)
+            .map(|(id, l)| (id.clone(), l.to_string()))
+            .collect();
+        recommendations = Some(crate::commands::ncf::write_recommendations(
+            &ncf_run,
+            &model,
+            &ix,
+            &table.ids,
+            Some(&segments),
+            ncf_job.sampling.k,
+        )?);
+        ncf = Some(ncf_report);
+        stages.push(("ncf".to_string(), t.elapsed().as_secs_f64()));
+    }
+
     // The report shows summary.json, so it cannot time itself: its stage is only printed.
     on_stage("report");
     let t = Instant::now();
@@ -159,6 +201,8 @@ pub fn run(
         collapsed: dec.collapse.collapsed,
         customers: table.ids.len(),
         vae,
+        ncf,
+        recommendations,
         stages,
     })
 }

@@ -3,4 +3,5 @@
 pub mod autoencoder;
 pub mod dec;
 pub mod mlp;
+pub mod ncf;
 pub mod vae;

@@ -447,8 +447,8 @@ fn report_renders(run_dir: &Path) {
     ] {
         assert!(html.contains(needle), "report lacks `{needle}`");
     }
-    // Three training curves (autoencoder, dec, vae), sizes, map, k sweep.
-    assert_eq!(html.matches("<svg").count(), 6, "charts in the report");
+    // Four training curves (autoencoder, dec, vae, ncf), sizes, map, k sweep.
+    assert_eq!(html.matches("<svg").count(), 7, "charts in the report");
     assert!(!html.contains("could not be drawn"), "a chart failed");
     std::fs::remove_file(&report).unwrap();
     let (code, out, err) = run(teleseg().arg("report").arg(run_dir));

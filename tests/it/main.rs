@@ -6,5 +6,6 @@
 mod cli;
 mod clustering;
 mod common;
+mod ncf;
 mod training;
 mod vae;

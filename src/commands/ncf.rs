@@ -1,0 +1,448 @@
+//! `teleseg train ncf` and `teleseg evaluate ncf`: offer recommendation.
+//!
+//! A run folder holds `config.toml` (with the data paths resolved), `model.safetensors` (kind
+//! `ncf`, best validation loss), `metrics.jsonl`, `last/` and `evaluation.json` (the model and
+//! the popularity baseline under both ranking protocols). With `model.pretrain`, the GMF and MLP
+//! pretraining runs are in `pretrain-gmf/` and `pretrain-mlp/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{self, Checkpoint, NamedTensor, RunDir, keys};
+use crate::commands::train::TrainArgs;
+use crate::commands::{Globals, new_run_dir};
+use crate::config::ncf::{InteractionFormat, NcfDataConfig, NcfKind};
+use crate::config::{self, NCF_DEFAULT, NcfJob};
+use crate::data::generate::{GenerateOptions, generate};
+use crate::data::interactions::{
+    Interactions, LeaveLastOut, PositiveSet, leave_last_out, load_movielens, load_teleseg,
+};
+use crate::eval::ranking::{EvalOptions, Evaluation, Popularity, evaluate};
+use crate::models::ncf::score::NcfModel;
+use crate::models::ncf::{
+    self, KIND, META_ITEMS, META_USERS, NcfArch, NcfTask, POPULARITY, neumf_from_pretrained,
+};
+use crate::train::{self, FitOptions, StopReason};
+
+/// What the two ranking protocols are, written into `evaluation.json`.
+const PROTOCOL_SAMPLED: &str = "leave-last-out by timestamp; the held-out item ranked among itself \
+     and `sampled_negatives` items the user never interacted with, sampled uniformly with a fixed \
+     seed (all unseen items when fewer exist) — He et al. 2017 (NCF)";
+const PROTOCOL_FULL: &str = "leave-last-out by timestamp; the held-out item ranked among every item \
+     not in the user's training/validation history — RecBole full ranking";
+
+/// `evaluation.json`: the model and the popularity baseline on the held-out items.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EvaluationReport {
+    /// The model kind (`neumf`, `mf`, ...).
+    pub model: String,
+    pub k: usize,
+    pub users: usize,
+    pub items: usize,
+    /// Users with a held-out item (evaluated).
+    pub test_users: usize,
+    pub protocol_sampled: String,
+    pub protocol_full: String,
+    /// Metrics of the model.
+    pub model_metrics: Evaluation,
+    /// Metrics of the popularity baseline (training positives per item).
+    pub popularity: Evaluation,
+}
+
+impl std::fmt::Display for EvaluationReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let k = self.k;
+        writeln!(
+            f,
+            "{} users, {} items, {} held-out users (leave-last-out), K = {k}",
+            self.users, self.items, self.test_users
+        )?;
+        writeln!(
+            f,
+            "{:<12} {:<28} {:>8} {:>8} {:>8} {:>9}",
+            "model",
+            "protocol",
+            format!("HR@{k}"),
+            format!("NDCG@{k}"),
+            "MRR",
+            "coverage"
+        )?;
+        for (name, e) in [
+            (self.model.as_str(), &self.model_metrics),
+            ("popularity", &self.popularity),
+        ] {
+            // With fewer unseen items than negatives, the sampled protocol ranks among all.
+            let sampled = format!(
+                "sampled 1+{} ({:.1} cand.)",
+                e.sampled_negatives, e.sampled_candidates_mean
+            );
+            for (proto, m, cov) in [
+                (sampled.as_str(), &e.sampled, String::new()),
+                ("full ranking", &e.full, format!("{:.3}", e.coverage)),
+            ] {
+                writeln!(
+                    f,
+                    "{name:<12} {proto:<28} {:>8.4} {:>8.4} {:>8.4} {cov:>9}",
+                    m.hr, m.ndcg, m.mrr
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `train ncf` produced.
+#[derive(Debug, Clone)]
+pub struct NcfReport {
+    pub run: PathBuf,
+    pub kind: NcfKind,
+    pub users: usize,
+    pub items: usize,
+    pub train_positives: usize,
+    pub best_valid_loss: f64,
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    pub stop: StopReason,
+    /// Mean training throughput (positive + negative samples per second).
+    pub samples_per_s: f64,
+    /// Wall time of training (pretraining included), seconds.
+    pub train_wall_s: f64,
+    pub evaluation: EvaluationReport,
+}
+
+/// Reads the configured interactions.
+pub fn load_interactions(data: &NcfDataConfig) -> anyhow::Result<Interactions> {
+    let path = data
+        .interactions
+        .as_deref()
+        .context("no interactions file configured (data.interactions)")?;
+    Ok(match data.format {
+        InteractionFormat::Teleseg => load_teleseg(path, data.offers.as_deref())?,
+        InteractionFormat::Movielens => load_movielens(path, data.rating_threshold)?,
+    })
+}
+
+/// Generates the synthetic data set into `run/data` when no interactions file is configured;
+/// returns the data config with absolute paths.
+pub fn ensure_ncf_data(
+    data: &NcfDataConfig,
+    seed: u64,
+    run: &RunDir,
+) -> anyhow::Result<NcfDataConfig> {
+    let mut data = data.clone();
+    if data.interactions.is_none() {
+        let dir = run.root.join("data");
+        let mut opts = GenerateOptions::new(data.generate_customers, seed, dir.clone());
+        opts.offers = data.generate_offers;
+        opts.force = true;
+        generate(&opts).context("generating the synthetic data set")?;
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", dir.display()))?;
+        data.interactions = Some(dir.join("interactions.csv"));
+        data.offers = Some(dir.join("offers.csv"));
+    }
+    Ok(data)
+}
+
+/// Every positive (training, validation and test) and the history (all but test).
+fn sets(ix: &Interactions, split: &LeaveLastOut) -> (PositiveSet, PositiveSet) {
+    let (u, i) = (ix.users.len(), ix.items.len());
+    let all = PositiveSet::new(
+        u,
+        i,
+        ix.events
+            .iter()
+            .map(|e| (e.user, e.item))
+            .collect::<Vec<_>>()
+            .iter(),
+    );
+    let history = PositiveSet::new(u, i, split.train.iter().chain(&split.valid));
+    (all, history)
+}
+
+/// Evaluates `model` and the popularity baseline on `split.test`.
+pub fn evaluate_split(
+    model: &NcfModel,
+    ix: &Interactions,
+    split: &LeaveLastOut,
+    job: &NcfJob,
+    k: usize,
+) -> EvaluationReport {
+    let (_, history) = sets(ix, split);
+    let opts = EvalOptions {
+        k,
+        sampled_negatives: job.sampling.eval_negatives,
+        seed: job.seed.0 ^ 0xE7A1,
+        batch_users: 1024,
+    };
+    let pop = Popularity::fit(&split.train, ix.items.len());
+    EvaluationReport {
+        model: serde_json::to_value(job.model.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        k,
+        users: ix.users.len(),
+        items: ix.items.len(),
+        test_users: split.test.len(),
+        protocol_sampled: PROTOCOL_SAMPLED.to_string(),
+        protocol_full: PROTOCOL_FULL.to_string(),
+        model_metrics: evaluate(model, &split.test, &history, &opts),
+        popularity: evaluate(&pop, &split.test, &history, &opts),
+    }
+}
+
+/// Trains the configured NCF model into `run` and evaluates it (see the module docs).
+pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Result<NcfReport> {
+    let started = Instant::now();
+    let seed = job.seed.0;
+    let mut job = job.clone();
+    job.data = ensure_ncf_data(&job.data, seed, run)?;
+    let resolved = config::to_toml(&job);
+    tracing::info!(run = %run.root.display(), "resolved config:\n{resolved}");
+    checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
+
+    let ix = load_interactions(&job.data)?;
+    let split = leave_last_out(&ix);
+    let (all, _) = sets(&ix, &split);
+    tracing::info!(
+        users = ix.users.len(),
+        items = ix.items.len(),
+        positives = ix.events.len(),
+        train = split.train.len(),
+        valid = split.valid.len(),
+        test = split.test.len(),
+        "interactions ready"
+    );
+    if split.valid.is_empty() {
+        tracing::warn!(
+            "no user has 3 positives: no validation items; the training loss selects the best epoch"
+        );
+    }
+
+    // Optional GMF + MLP pretraining (He et al. 2017).
+    let pretrained = if job.model.kind == NcfKind::Neumf && job.model.pretrain {
+        let mut parts = Vec::new();
+        for (kind, name) in [
+            (NcfKind::Gmf, "pretrain-gmf"),
+            (NcfKind::Mlp, "pretrain-mlp"),
+        ] {
+            let mut sub = job.clone();
+            sub.model.kind = kind;
+            sub.model.pretrain = false;
+            let sub_run = RunDir {
+                root: run.root.join(name),
+            };
+            std::fs::create_dir_all(&sub_run.root)
+                .with_context(|| format!("creating {}", sub_run.root.display()))?;
+            run_ncf_job(&sub, &sub_run, globals).with_context(|| format!("pretraining {name}"))?;
+            parts.push(Checkpoint::read(&sub_run.model(), Some(KIND))?);
+        }
+        Some(neumf_from_pretrained(&parts[0], &parts[1], 0.5)?)
+    } else {
+        None
+    };
+
+    let arch = NcfArch {
+        kind: job.model.kind,
+        n_users: ix.users.len(),
+        n_items: ix.items.len(),
+        factors: job.model.factors,
+        mlp_layers: job.model.mlp_layers.clone(),
+        init_std: job.model.init_std,
+    };
+    let device = globals.backend.device.clone();
+    let ad = device.clone().autodiff();
+    ad.seed(seed);
+    device.seed(seed);
+    let mut model = arch.init(&ad);
+    let pop = Popularity::fit(&split.train, ix.items.len());
+    let tensors = vec![NamedTensor::new(
+        POPULARITY,
+        vec![ix.items.len()],
+        pop.counts.clone(),
+    )];
+    let meta = BTreeMap::from([
+        (
+            keys::FORMAT_VERSION.to_string(),
+            checkpoint::FORMAT_VERSION.to_string(),
+        ),
+        (keys::KIND.to_string(), KIND.to_string()),
+        (
+            keys::CONFIG.to_string(),
+            serde_json::to_string(&job).expect("config serializes"),
+        ),
+        (
+            keys::MODEL.to_string(),
+            serde_json::to_string(&arch).expect("arch serializes"),
+        ),
+        (
+            META_USERS.to_string(),
+            serde_json::to_string(&ix.users).expect("ids serialize"),
+        ),
+        (
+            META_ITEMS.to_string(),
+            serde_json::to_string(&ix.items).expect("ids serialize"),
+        ),
+        (keys::BACKEND.to_string(), globals.backend.kind.to_string()),
+    ]);
+    if let Some(t) = pretrained {
+        let bytes = checkpoint::to_safetensors_bytes(&t, &meta);
+        let ck = Checkpoint::from_bytes(&run.root.join("pretrained"), bytes, Some(KIND))?;
+        model = ck
+            .load_module(model)
+            .context("starting NeuMF from GMF + MLP")?;
+    }
+    let mut task = NcfTask::new(
+        &split,
+        &all,
+        job.sampling.negatives,
+        seed,
+        job.model.l2,
+        &device,
+        tensors,
+        meta,
+    );
+    let opts = FitOptions {
+        train: &job.train,
+        seed,
+        device: device.clone(),
+        run,
+        progress: &globals.progress,
+        label: ncf::KIND,
+        stop_after_epochs: None,
+    };
+    let outcome = train::fit(&mut task, model, &opts, None)?;
+    let train_wall_s = started.elapsed().as_secs_f64();
+    let samples_per_s = if outcome.history.is_empty() {
+        0.0
+    } else {
+        outcome.history.iter().map(|m| m.samples_per_s).sum::<f64>() / outcome.history.len() as f64
+    };
+
+    let best = NcfModel::load(&run.model(), &device)?;
+    let evaluation = evaluate_split(&best, &ix, &split, &job, job.sampling.k);
+    checkpoint::write_atomic(
+        &run.root.join("evaluation.json"),
+        serde_json::to_string_pretty(&evaluation)
+            .expect("evaluation serializes")
+            .as_bytes(),
+    )?;
+    Ok(NcfReport {
+        run: run.root.clone(),
+        kind: job.model.kind,
+        users: ix.users.len(),
+        items: ix.items.len(),
+        train_positives: split.train.len(),
+        best_valid_loss: outcome.best_valid_loss,
+        best_epoch: outcome.best_epoch,
+        epochs_run: outcome.history.len(),
+        stop: outcome.stop,
+        samples_per_s,
+        train_wall_s,
+        evaluation,
+    })
+}
+
+/// Runs `teleseg train ncf` with a fresh run folder.
+pub fn train_ncf(args: &TrainArgs, globals: &Globals) -> anyhow::Result<NcfReport> {
+    if args.resume.is_some() {
+        bail!(crate::error::UsageError(
+            "--resume is not supported for `train ncf` yet: start a fresh run".into()
+        ));
+    }
+    let mut job: NcfJob = config::load(args.config.as_deref(), NCF_DEFAULT, &args.overrides)?;
+    if let Some(seed) = globals.seed {
+        job.seed = config::Seed(seed);
+    }
+    let run = new_run_dir(&job.output, KIND, args.force)?;
+    run_ncf_job(&job, &run, globals)
+}
+
+/// Runs `teleseg evaluate ncf`: reloads the run's data (paths from the checkpoint's config),
+/// checks the id maps still match and evaluates at cut-off `k` (default: the run's).
+pub fn evaluate_ncf(
+    checkpoint_path: &Path,
+    k: Option<usize>,
+    globals: &Globals,
+) -> anyhow::Result<EvaluationReport> {
+    let file = RunDir::resolve_model_file(checkpoint_path)?;
+    let ck = Checkpoint::read(&file, Some(KIND))?;
+    let job: NcfJob = ck.meta_json(keys::CONFIG)?;
+    let model = NcfModel::from_checkpoint(&ck, &globals.backend.device)?;
+    let ix = load_interactions(&job.data).with_context(|| {
+        format!(
+            "reloading the training data named in {} (teleseg.config)",
+            file.display()
+        )
+    })?;
+    if ix.users != model.users || ix.items != model.items {
+        bail!(crate::error::UsageError(format!(
+            "{}: the data files named in the checkpoint's config changed since training (their \
+             user/item ids differ from the checkpoint's id maps)",
+            file.display()
+        )));
+    }
+    let split = leave_last_out(&ix);
+    let k = k.unwrap_or(job.sampling.k);
+    if k == 0 {
+        bail!(crate::error::UsageError("--k must be at least 1".into()));
+    }
+    Ok(evaluate_split(&model, &ix, &split, &job, k))
+}
+
+/// Writes `run/recommendations.csv` (`customer_id,rank,offer_id,score,source`): the top `k`
+/// offers of every customer in `customers`, excluding the offers the customer already accepted.
+/// Customers the model knows are scored by it (`source = model`); the others through their
+/// segment in `segments` (`segment`, see [`crate::models::ncf::score::ColdStart`]) or by
+/// popularity when they have none. Scores are logits (popularity: training accepts).
+pub fn write_recommendations(
+    run: &RunDir,
+    model: &NcfModel,
+    ix: &Interactions,
+    customers: &[String],
+    segments: Option<&std::collections::HashMap<String, String>>,
+    k: usize,
+) -> anyhow::Result<PathBuf> {
+    use std::fmt::Write as _;
+    let empty = std::collections::HashMap::new();
+    let segments = segments.unwrap_or(&empty);
+    let cold = crate::models::ncf::score::ColdStart::fit(model, segments);
+    let mut held: Vec<Vec<u32>> = vec![Vec::new(); ix.users.len()];
+    for e in &ix.events {
+        held[e.user as usize].push(e.item);
+    }
+    let mut out = String::from("customer_id,rank,offer_id,score,source\n");
+    for chunk in customers.chunks(4096) {
+        let rows: Vec<u32> = chunk.iter().filter_map(|c| model.user_row(c)).collect();
+        let excl: Vec<Vec<u32>> = rows.iter().map(|&r| held[r as usize].clone()).collect();
+        let mut known = model.top_k(&rows, k, &excl).into_iter();
+        for c in chunk {
+            let (list, source) = match model.user_row(c) {
+                Some(_) => (known.next().expect("one list per known row"), "model"),
+                None => {
+                    let seg = segments.get(c);
+                    let list = cold.top_k(seg.map_or("", String::as_str), k, &[]);
+                    let has = seg.is_some_and(|s| cold.segments.contains(s));
+                    (list, if has { "segment" } else { "popularity" })
+                }
+            };
+            for (rank, (item, score)) in list.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "{c},{},{},{score:.6},{source}",
+                    rank + 1,
+                    model.items[*item as usize]
+                );
+            }
+        }
+    }
+    let path = run.root.join("recommendations.csv");
+    checkpoint::write_atomic(&path, out.as_bytes())?;
+    Ok(path)
+}

@@ -1,0 +1,337 @@
+//! `teleseg train ncf`: offer recommendation with GMF / MLP / NeuMF (He et al. 2017) or a
+//! dot-product matrix factorisation baseline, trained with BCE on sampled negatives.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Check, ConfigError, OptimizerKind, OutputConfig, Schedule, Seed, TrainConfig, at_least,
+    non_negative, positive,
+};
+
+/// The embedded default of `teleseg train ncf` (same text as `configs/ncf.toml`).
+pub const NCF_DEFAULT: &str = include_str!("../../configs/ncf.toml");
+
+/// Input format of the interactions file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionFormat {
+    /// `customer_id,offer_id,timestamp,event` (what `teleseg generate` writes); accepts are
+    /// positives.
+    Teleseg,
+    /// `user item rating timestamp` separated by `::`, a tab or a comma; ratings at or above
+    /// `rating_threshold` are positives.
+    Movielens,
+}
+
+/// Where the interactions come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NcfDataConfig {
+    /// `teleseg` (default) or `movielens`.
+    pub format: InteractionFormat,
+    /// Interactions file. Unset: generate synthetic data into the run folder.
+    pub interactions: Option<PathBuf>,
+    /// Offer catalogue (`offers.csv`, teleseg format only): fixes the item list and order.
+    pub offers: Option<PathBuf>,
+    /// MovieLens: ratings at or above this are positives. Default 4.0.
+    pub rating_threshold: f64,
+    /// Customers to generate when no file is given. Default 20 000.
+    pub generate_customers: usize,
+    /// Offers to generate when no file is given. Default 40.
+    pub generate_offers: usize,
+}
+
+impl Default for NcfDataConfig {
+    fn default() -> Self {
+        Self {
+            format: InteractionFormat::Teleseg,
+            interactions: None,
+            offers: None,
+            rating_threshold: 4.0,
+            generate_customers: 20_000,
+            generate_offers: 40,
+        }
+    }
+}
+
+impl Check for NcfDataConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.format == InteractionFormat::Movielens && self.interactions.is_none() {
+            return Err(ConfigError::NcfData(
+                "data.format = \"movielens\" needs data.interactions (a file to read)",
+            ));
+        }
+        if self.format == InteractionFormat::Movielens && self.offers.is_some() {
+            return Err(ConfigError::NcfData(
+                "data.offers is only read with data.format = \"teleseg\"",
+            ));
+        }
+        if self.interactions.is_none() && self.offers.is_some() {
+            return Err(ConfigError::NcfData(
+                "data.offers needs data.interactions (or neither, to generate data)",
+            ));
+        }
+        if !self.rating_threshold.is_finite() {
+            return Err(ConfigError::NotPositive {
+                field: "data.rating_threshold",
+                value: self.rating_threshold,
+            });
+        }
+        at_least("data.generate_customers", 100, self.generate_customers)?;
+        at_least("data.generate_offers", 2, self.generate_offers)
+    }
+}
+
+/// Which model to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NcfKind {
+    /// Generalized matrix factorisation: `h · (p_u ⊙ q_i)`.
+    Gmf,
+    /// An MLP on the concatenated user and item embeddings.
+    Mlp,
+    /// GMF and MLP side by side, one output layer on both (NeuMF).
+    Neumf,
+    /// Dot-product matrix factorisation with user and item biases (Rendle et al. 2020 baseline).
+    Mf,
+}
+
+/// NCF model settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NcfModelConfig {
+    /// `gmf`, `mlp`, `neumf` (default) or `mf`.
+    pub kind: NcfKind,
+    /// Embedding width of GMF and MF. Default 16.
+    pub factors: usize,
+    /// MLP tower widths, input first: the user and item MLP embeddings are `mlp_layers[0] / 2`
+    /// wide each (so the first width must be even). Default [32, 16, 8].
+    pub mlp_layers: Vec<usize>,
+    /// Standard deviation of the N(0, σ²) embedding initialisation. Default 0.1 (the paper's
+    /// 0.01 leaves NeuMF longer on the popularity plateau).
+    pub init_std: f64,
+    /// Weight of the L2 penalty on the embedding rows of each batch (mean squared norm of the
+    /// looked-up user and item rows, every table) added to the BCE. Default 0 (none).
+    pub l2: f64,
+    /// NeuMF only: pretrain GMF and MLP with the same settings first and start NeuMF from their
+    /// weights (output layer = [α·h_gmf, (1−α)·h_mlp], α = 0.5), as in He et al. 2017. Default false.
+    pub pretrain: bool,
+}
+
+impl Default for NcfModelConfig {
+    fn default() -> Self {
+        Self {
+            kind: NcfKind::Neumf,
+            factors: 16,
+            mlp_layers: vec![32, 16, 8],
+            init_std: 0.1,
+            l2: 0.0,
+            pretrain: false,
+        }
+    }
+}
+
+impl Check for NcfModelConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        at_least("model.factors", 1, self.factors)?;
+        at_least("model.mlp_layers (count)", 1, self.mlp_layers.len())?;
+        if self.mlp_layers.contains(&0) {
+            return Err(ConfigError::ZeroWidth {
+                field: "model.mlp_layers",
+            });
+        }
+        if !self.mlp_layers[0].is_multiple_of(2) {
+            return Err(ConfigError::NcfData(
+                "model.mlp_layers[0] must be even: it is the user and item MLP embeddings concatenated",
+            ));
+        }
+        positive("model.init_std", self.init_std)?;
+        non_negative("model.l2", self.l2)?;
+        if self.pretrain && self.kind != NcfKind::Neumf {
+            return Err(ConfigError::NcfData(
+                "model.pretrain applies to model.kind = \"neumf\" only",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Negative sampling and evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NcfSamplingConfig {
+    /// Negatives per positive, resampled each epoch. Default 4.
+    pub negatives: usize,
+    /// Cut-off K of HR@K / NDCG@K and the top-K lists. Default 10.
+    pub k: usize,
+    /// Sampled protocol: negatives ranked with each held-out item. Default 99 (the paper's).
+    pub eval_negatives: usize,
+}
+
+impl Default for NcfSamplingConfig {
+    fn default() -> Self {
+        Self {
+            negatives: 4,
+            k: 10,
+            eval_negatives: 99,
+        }
+    }
+}
+
+impl Check for NcfSamplingConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        at_least("sampling.negatives", 1, self.negatives)?;
+        at_least("sampling.k", 1, self.k)?;
+        at_least("sampling.eval_negatives", 1, self.eval_negatives)
+    }
+}
+
+/// The NCF training loop defaults: 30 epochs, batch 1024, Adam lr 2e-3 with L2 3e-5, constant
+/// rate, no clipping, early stopping after 6 epochs (NeuMF sits on the popularity plateau for
+/// ~5 epochs on the generated data before it improves).
+pub fn ncf_train_default() -> TrainConfig {
+    TrainConfig {
+        epochs: 30,
+        batch_size: 1024,
+        optimizer: OptimizerKind::Adam,
+        learning_rate: 2e-3,
+        weight_decay: 3e-5,
+        schedule: Schedule::Constant,
+        warmup_epochs: 0,
+        grad_clip_norm: 0.0,
+        patience: 6,
+        ..TrainConfig::default()
+    }
+}
+
+/// `teleseg train ncf`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NcfJob {
+    /// Seed of data generation, initial weights, negative sampling and shuffling. Default 42.
+    pub seed: Seed,
+    pub data: NcfDataConfig,
+    pub model: NcfModelConfig,
+    pub sampling: NcfSamplingConfig,
+    pub train: TrainConfig,
+    pub output: OutputConfig,
+}
+
+impl Default for NcfJob {
+    fn default() -> Self {
+        Self {
+            seed: Seed::default(),
+            data: NcfDataConfig::default(),
+            model: NcfModelConfig::default(),
+            sampling: NcfSamplingConfig::default(),
+            train: ncf_train_default(),
+            output: OutputConfig::default(),
+        }
+    }
+}
+
+impl Check for NcfJob {
+    fn check(&self) -> Result<(), ConfigError> {
+        self.data.check()?;
+        self.model.check()?;
+        self.sampling.check()?;
+        self.train.check()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    fn job(o: &[&str]) -> Result<NcfJob, ConfigError> {
+        let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
+        parse(NCF_DEFAULT, "ncf", &o)
+    }
+
+    #[test]
+    fn embedded_default_matches_code_default() {
+        assert_eq!(job(&[]).unwrap(), NcfJob::default());
+    }
+
+    #[test]
+    fn perf_issue_settings_are_reachable() {
+        let j = job(&[
+            "data.generate_customers=50000",
+            "data.generate_offers=500",
+            "model.factors=32",
+            "model.mlp_layers=[64, 32, 16, 8]",
+            "sampling.negatives=4",
+            "train.batch_size=1024",
+        ])
+        .unwrap();
+        assert_eq!(j.model.mlp_layers, vec![64, 32, 16, 8]);
+    }
+
+    #[test]
+    fn rules() {
+        assert!(matches!(
+            job(&["data.format=\"movielens\""]),
+            Err(ConfigError::NcfData(_))
+        ));
+        assert!(matches!(
+            job(&["data.offers=\"o.csv\""]),
+            Err(ConfigError::NcfData(_))
+        ));
+        assert!(matches!(
+            job(&["model.mlp_layers=[33, 8]"]),
+            Err(ConfigError::NcfData(_))
+        ));
+        assert!(matches!(
+            job(&["model.mlp_layers=[]"]),
+            Err(ConfigError::TooSmall { .. })
+        ));
+        assert!(matches!(
+            job(&["model.mlp_layers=[32, 0]"]),
+            Err(ConfigError::ZeroWidth { .. })
+        ));
+        assert!(matches!(
+            job(&["model.factors=0"]),
+            Err(ConfigError::TooSmall {
+                field: "model.factors",
+                ..
+            })
+        ));
+        assert!(matches!(
+            job(&["model.init_std=0"]),
+            Err(ConfigError::NotPositive {
+                field: "model.init_std",
+                ..
+            })
+        ));
+        assert!(matches!(
+            job(&["model.kind=\"mf\"", "model.pretrain=true"]),
+            Err(ConfigError::NcfData(_))
+        ));
+        assert!(matches!(
+            job(&["sampling.negatives=0"]),
+            Err(ConfigError::TooSmall {
+                field: "sampling.negatives",
+                ..
+            })
+        ));
+        assert!(matches!(
+            job(&["sampling.k=0"]),
+            Err(ConfigError::TooSmall {
+                field: "sampling.k",
+                ..
+            })
+        ));
+        assert!(matches!(
+            job(&["sampling.eval_negatives=0"]),
+            Err(ConfigError::TooSmall { .. })
+        ));
+        assert!(matches!(
+            job(&["data.generate_offers=1"]),
+            Err(ConfigError::TooSmall { .. })
+        ));
+        assert!(job(&["model.kind=\"gmf\"", "sampling.colour=1"]).is_err());
+    }
+}

@@ -1,0 +1,599 @@
+//! Neural collaborative filtering (He et al. 2017): GMF, MLP and NeuMF, plus the dot-product
+//! matrix factorisation baseline (Rendle et al. 2020), as one module whose parts are present
+//! according to [`NcfKind`]. Trained with BCE-with-logits on positives and sampled negatives.
+//!
+//! Forward pass for user row `u` and item row `i` (`σ` is never applied: scores are logits):
+//! - GMF:   `predict(p_u ⊙ q_i)`
+//! - MLP:   `predict(relu(mlp([m_u, n_i])))` (ReLU after every tower layer)
+//! - NeuMF: `predict([p_u ⊙ q_i, relu(mlp([m_u, n_i]))])`
+//! - MF:    `a_u · b_i + c_u + d_i`
+//!
+//! Tensor names (PyTorch layout): `gmf_user.weight` `[users, factors]` (p), `gmf_item.weight`
+//! `[items, factors]` (q), `mlp_user.weight` / `mlp_item.weight` `[users|items, mlp_layers[0]/2]`
+//! (m, n), `mlp.layers.{j}.weight` `[out, in]` / `.bias`, `predict.weight` `[1, d]`,
+//! `predict.bias` `[1]`; MF: `mf_user.weight` (a), `mf_item.weight` (b), `mf_user_bias.weight`
+//! `[users, 1]` (c), `mf_item_bias.weight` `[items, 1]` (d).
+
+pub mod score;
+
+use std::collections::BTreeMap;
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::activation::{log_sigmoid, relu};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{self, NamedTensor};
+use crate::config::{Activation, Norm, ncf::NcfKind};
+use crate::data::interactions::{EpochSamples, LeaveLastOut, PositiveSet, epoch_len, sample_epoch};
+use crate::models::mlp::{Mlp, MlpConfig};
+use crate::train::{BatchLoss, Task};
+
+/// The `teleseg.kind` of NCF checkpoints.
+pub const KIND: &str = "ncf";
+/// Metadata: JSON list of external user ids in row order.
+pub const META_USERS: &str = "teleseg.ncf.users";
+/// Metadata: JSON list of external item ids in row order.
+pub const META_ITEMS: &str = "teleseg.ncf.items";
+/// Tensor: training positives per item `[items]` (the popularity baseline and fallback).
+pub const POPULARITY: &str = "item_popularity";
+
+/// The architecture, saved as `teleseg.model` so the model can be rebuilt before loading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NcfArch {
+    pub kind: NcfKind,
+    pub n_users: usize,
+    pub n_items: usize,
+    pub factors: usize,
+    pub mlp_layers: Vec<usize>,
+    pub init_std: f64,
+}
+
+fn embedding(n: usize, d: usize, std: f64, device: &Device) -> Embedding {
+    EmbeddingConfig::new(n, d)
+        .with_initializer(Initializer::Normal { mean: 0.0, std })
+        .init(device)
+}
+
+impl NcfArch {
+    /// Width of the MLP tower's output.
+    pub fn tower_out(&self) -> usize {
+        *self.mlp_layers.last().expect("checked: at least one layer")
+    }
+
+    /// Builds the model on `device` (weights from the device's seeded RNG).
+    pub fn init(&self, device: &Device) -> Ncf {
+        let (u, i, f, s) = (self.n_users, self.n_items, self.factors, self.init_std);
+        let gmf = matches!(self.kind, NcfKind::Gmf | NcfKind::Neumf);
+        let mlp = matches!(self.kind, NcfKind::Mlp | NcfKind::Neumf);
+        let mf = self.kind == NcfKind::Mf;
+        let half = self.mlp_layers[0] / 2;
+        let predict_in = match self.kind {
+            NcfKind::Gmf => f,
+            NcfKind::Mlp => self.tower_out(),
+            NcfKind::Neumf => f + self.tower_out(),
+            NcfKind::Mf => 0,
+        };
+        Ncf {
+            gmf_user: gmf.then(|| embedding(u, f, s, device)),
+            gmf_item: gmf.then(|| embedding(i, f, s, device)),
+            mlp_user: mlp.then(|| embedding(u, half, s, device)),
+            mlp_item: mlp.then(|| embedding(i, half, s, device)),
+            mlp: (mlp && self.mlp_layers.len() >= 2).then(|| {
+                MlpConfig {
+                    widths: self.mlp_layers.clone(),
+                    activation: Activation::Relu,
+                    norm: Norm::None,
+                    dropout: 0.0,
+                }
+                .init(device)
+            }),
+            predict: (!mf).then(|| LinearConfig::new(predict_in, 1).init(device)),
+            mf_user: mf.then(|| embedding(u, f, s, device)),
+            mf_item: mf.then(|| embedding(i, f, s, device)),
+            mf_user_bias: mf.then(|| embedding(u, 1, s, device)),
+            mf_item_bias: mf.then(|| embedding(i, 1, s, device)),
+        }
+    }
+}
+
+/// GMF / MLP / NeuMF / MF; absent parts are `None`.
+#[derive(Module, Debug)]
+pub struct Ncf {
+    pub gmf_user: Option<Embedding>,
+    pub gmf_item: Option<Embedding>,
+    pub mlp_user: Option<Embedding>,
+    pub mlp_item: Option<Embedding>,
+    pub mlp: Option<Mlp>,
+    pub predict: Option<Linear>,
+    pub mf_user: Option<Embedding>,
+    pub mf_item: Option<Embedding>,
+    pub mf_user_bias: Option<Embedding>,
+    pub mf_item_bias: Option<Embedding>,
+}
+
+/// A batch of user representations (rows of the user tables, or any vectors of the same widths,
+/// e.g. segment means for cold start).
+#[derive(Debug, Clone)]
+pub struct UserVectors {
+    /// `[batch, factors]`
+    pub gmf: Option<Tensor<2>>,
+    /// `[batch, mlp_layers[0] / 2]`
+    pub mlp: Option<Tensor<2>>,
+    /// `[batch, factors]`
+    pub mf: Option<Tensor<2>>,
+    /// `[batch, 1]`
+    pub mf_bias: Option<Tensor<2>>,
+}
+
+fn lookup(e: &Option<Embedding>, rows: &Tensor<1, Int>) -> Option<Tensor<2>> {
+    e.as_ref().map(|e| e.weight.val().select(0, rows.clone()))
+}
+
+fn pick(t: &Option<Tensor<2>>, rows: &Tensor<1, Int>) -> Option<Tensor<2>> {
+    t.as_ref().map(|t| t.clone().select(0, rows.clone()))
+}
+
+impl UserVectors {
+    /// Rows `rows` of every part.
+    pub fn select(&self, rows: &Tensor<1, Int>) -> UserVectors {
+        UserVectors {
+            gmf: pick(&self.gmf, rows),
+            mlp: pick(&self.mlp, rows),
+            mf: pick(&self.mf, rows),
+            mf_bias: pick(&self.mf_bias, rows),
+        }
+    }
+
+    /// Number of users in the batch.
+    pub fn len(&self) -> usize {
+        [&self.gmf, &self.mlp, &self.mf]
+            .into_iter()
+            .flatten()
+            .next()
+            .map_or(0, |t| t.dims()[0])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Ncf {
+    /// Number of items the model scores.
+    pub fn n_items(&self) -> usize {
+        [&self.gmf_item, &self.mlp_item, &self.mf_item]
+            .into_iter()
+            .flatten()
+            .next()
+            .map_or(0, |e| e.weight.dims()[0])
+    }
+
+    /// The representation of user rows `[batch]`.
+    pub fn user_vectors(&self, users: &Tensor<1, Int>) -> UserVectors {
+        UserVectors {
+            gmf: lookup(&self.gmf_user, users),
+            mlp: lookup(&self.mlp_user, users),
+            mf: lookup(&self.mf_user, users),
+            mf_bias: lookup(&self.mf_user_bias, users),
+        }
+    }
+
+    /// Logits `[batch]` of (user `k`, item `items[k]`) pairs.
+    pub fn logits(&self, u: &UserVectors, items: &Tensor<1, Int>) -> Tensor<1> {
+        if let (Some(a), Some(b)) = (&u.mf, lookup(&self.mf_item, items)) {
+            let dot = (a.clone() * b).sum_dim(1); // [batch, 1]
+            let c = u.mf_bias.clone().expect("mf user bias");
+            let d = lookup(&self.mf_item_bias, items).expect("mf item bias");
+            let n = dot.dims()[0];
+            return (dot + c + d).reshape([n]);
+        }
+        let mut parts = Vec::with_capacity(2);
+        if let (Some(p), Some(q)) = (&u.gmf, lookup(&self.gmf_item, items)) {
+            parts.push(p.clone() * q); // [batch, factors]
+        }
+        if let (Some(m), Some(n)) = (&u.mlp, lookup(&self.mlp_item, items)) {
+            let x = Tensor::cat(vec![m.clone(), n], 1); // [batch, mlp_layers[0]]
+            parts.push(match &self.mlp {
+                Some(mlp) => relu(mlp.forward(x)), // [batch, tower_out]
+                None => x,
+            });
+        }
+        let x = if parts.len() == 1 {
+            parts.pop().expect("one part")
+        } else {
+            Tensor::cat(parts, 1)
+        };
+        let y = self.predict.as_ref().expect("predict layer").forward(x); // [batch, 1]
+        let n = y.dims()[0];
+        y.reshape([n])
+    }
+
+    /// Mean over the batch of the squared L2 norms of every embedding row the pairs look up
+    /// (user and item, all tables), `[1]`: the batch-wise L2 penalty of MF/BPR practice, which
+    /// (unlike weight decay under Adam) leaves the rows of absent users alone.
+    pub fn embedding_penalty(&self, u: &UserVectors, items: &Tensor<1, Int>) -> Tensor<1> {
+        let item_rows = [
+            lookup(&self.gmf_item, items),
+            lookup(&self.mlp_item, items),
+            lookup(&self.mf_item, items),
+            lookup(&self.mf_item_bias, items),
+        ];
+        let user_rows = [&u.gmf, &u.mlp, &u.mf, &u.mf_bias].map(Option::clone);
+        let sq: Vec<Tensor<1>> = user_rows
+            .into_iter()
+            .chain(item_rows)
+            .flatten()
+            .map(|t| t.square().sum_dim(1).mean().reshape([1]))
+            .collect();
+        sq.into_iter()
+            .reduce(|a, b| a + b)
+            .expect("every kind has embeddings")
+    }
+
+    /// Logits of every item for each user: `[batch, items]`.
+    ///
+    /// Factorised rather than run pair by pair: the GMF part is `(p_u ⊙ h_gmf) Qᵀ` (one matmul)
+    /// and the tower's first layer is split as `W [m; n] = W_u m + W_i n`, so the user and item
+    /// halves are computed once and broadcast-added; only the deeper tower layers run on
+    /// `batch × items` rows. Same values as [`Ncf::logits`] on every pair (up to rounding).
+    pub fn score_all(&self, u: &UserVectors) -> Tensor<2> {
+        let n_items = self.n_items();
+        let b = u.len();
+        if let (Some(a), Some(item)) = (&u.mf, &self.mf_item) {
+            let dot = a.clone().matmul(item.weight.val().transpose()); // [batch, items]
+            let d = self
+                .mf_item_bias
+                .as_ref()
+                .expect("mf item bias")
+                .weight
+                .val()
+                .transpose(); // [1, items]
+            return dot + u.mf_bias.clone().expect("mf user bias") + d;
+        }
+        let predict = self.predict.as_ref().expect("predict layer");
+        let plain_tower = self.mlp.as_ref().is_none_or(|m| m.norms.is_empty());
+        if !plain_tower {
+            return self.score_all_pairs(u);
+        }
+        let h = predict.weight.val(); // [d, 1]
+        let mut out: Option<Tensor<2>> = None;
+        let mut offset = 0;
+        if let (Some(p), Some(q)) = (&u.gmf, &self.gmf_item) {
+            let f = p.dims()[1];
+            let hg = h.clone().slice(0..f).transpose(); // [1, F]
+            out = Some((p.clone() * hg).matmul(q.weight.val().transpose())); // [batch, items]
+            offset = f;
+        }
+        if let (Some(m), Some(n)) = (&u.mlp, &self.mlp_item) {
+            let e = m.dims()[1];
+            let n = n.weight.val(); // [items, E]
+            let t = match &self.mlp {
+                Some(mlp) => {
+                    let first = &mlp.layers[0];
+                    let w = first.weight.val(); // [2E, h1]
+                    let h1 = w.dims()[1];
+                    let hu = m.clone().matmul(w.clone().slice(0..e)); // [batch, h1]
+                    let hi = n.matmul(w.slice(e..2 * e)); // [items, h1]
+                    let mut x = hu.unsqueeze_dim::<3>(1) + hi.unsqueeze_dim::<3>(0); // [b, items, h1]
+                    if let Some(bias) = &first.bias {
+                        x = x + bias.val().reshape([1, 1, h1]);
+                    }
+                    let mut x = x.reshape([b * n_items, h1]);
+                    let last = mlp.layers.len() - 1;
+                    for (j, layer) in mlp.layers.iter().enumerate() {
+                        if j > 0 {
+                            x = layer.forward(x);
+                        }
+                        if j < last {
+                            x = crate::models::mlp::activate(x, mlp.activation);
+                        }
+                    }
+                    relu(x) // [batch * items, T]
+                }
+                None => {
+                    // No hidden layer: the tower output is [m_u, n_i] itself.
+                    let mu = m.clone().unsqueeze_dim::<3>(1).repeat_dim(1, n_items);
+                    let ni = n.unsqueeze_dim::<3>(0).repeat_dim(0, b);
+                    Tensor::cat(vec![mu, ni], 2).reshape([b * n_items, 2 * e])
+                }
+            };
+            let width = t.dims()[1];
+            let ht = h.slice(offset..offset + width); // [T, 1]
+            let s = t.matmul(ht).reshape([b, n_items]);
+            out = Some(match out {
+                Some(g) => g + s,
+                None => s,
+            });
+        }
+        let out = out.expect("gmf or mlp part");
+        match &predict.bias {
+            Some(bias) => out + bias.val().reshape([1, 1]),
+            None => out,
+        }
+    }
+
+    /// [`Ncf::score_all`] pair by pair (the reference path; used for towers with normalisation).
+    pub fn score_all_pairs(&self, u: &UserVectors) -> Tensor<2> {
+        let n_items = self.n_items();
+        let b = u.len();
+        let device = self.predict.as_ref().expect("predict").weight.device();
+        let reps: Vec<i64> = (0..b * n_items).map(|k| (k / n_items) as i64).collect();
+        let items: Vec<i64> = (0..b * n_items).map(|k| (k % n_items) as i64).collect();
+        let reps = Tensor::<1, Int>::from_data(TensorData::new(reps, [b * n_items]), &device);
+        let items = Tensor::<1, Int>::from_data(TensorData::new(items, [b * n_items]), &device);
+        self.logits(&u.select(&reps), &items).reshape([b, n_items])
+    }
+}
+
+/// Mean binary cross-entropy of `logits` against 0/1 `labels`, both `[batch]`, computed stably
+/// as `-(y·log σ(x) + (1−y)·log σ(−x))`.
+pub fn bce_with_logits(logits: Tensor<1>, labels: Tensor<1>) -> Tensor<1> {
+    let pos = log_sigmoid(logits.clone()) * labels.clone();
+    let neg = log_sigmoid(logits.neg()) * (labels.neg() + 1.0);
+    (pos + neg).mean().neg().reshape([1])
+}
+
+fn mix(seed: u64, epoch: usize) -> u64 {
+    // SplitMix64 of (seed, epoch), distinct from the loop's own per-epoch seed.
+    let mut z =
+        seed ^ 0x005E_ED0F_0FFE_u64 ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn int_tensor(v: &[i64], device: &Device) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
+}
+
+fn float_tensor(v: &[f32], device: &Device) -> Tensor<1> {
+    Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
+}
+
+/// One epoch's samples on the device.
+struct DeviceSamples {
+    users: Tensor<1, Int>,
+    items: Tensor<1, Int>,
+    labels: Tensor<1>,
+}
+
+impl DeviceSamples {
+    fn upload(s: &EpochSamples, device: &Device) -> Self {
+        Self {
+            users: int_tensor(&s.users, device),
+            items: int_tensor(&s.items, device),
+            labels: float_tensor(&s.labels, device),
+        }
+    }
+
+    /// BCE (+ `l2` × the batch embedding penalty when `l2 > 0`).
+    fn loss(&self, model: &Ncf, rows: Tensor<1, Int>, l2: f64) -> BatchLoss {
+        let users = self.users.clone().select(0, rows.clone());
+        let items = self.items.clone().select(0, rows.clone());
+        let labels = self.labels.clone().select(0, rows);
+        let uv = model.user_vectors(&users);
+        let bce = bce_with_logits(model.logits(&uv, &items), labels);
+        if l2 > 0.0 {
+            let penalty = model.embedding_penalty(&uv, &items);
+            BatchLoss {
+                total: bce.clone() + penalty.clone() * l2,
+                parts: vec![("bce", bce), ("l2", penalty)],
+            }
+        } else {
+            BatchLoss {
+                parts: vec![("bce", bce.clone())],
+                total: bce,
+            }
+        }
+    }
+}
+
+/// NCF as a [`Task`] of the training loop: every epoch is all training positives plus `ratio`
+/// fresh negatives each (seeded by `(seed, epoch)`), shuffled by the loop. Validation is the
+/// validation positives with `ratio` fixed negatives each.
+pub struct NcfTask {
+    train: Vec<(u32, u32)>,
+    known: PositiveSet,
+    ratio: usize,
+    seed: u64,
+    l2: f64,
+    len: usize,
+    host: EpochSamples,
+    epoch: DeviceSamples,
+    valid: DeviceSamples,
+    valid_len: usize,
+    device: Device,
+    bundle_tensors: Vec<NamedTensor>,
+    bundle_meta: BTreeMap<String, String>,
+}
+
+impl NcfTask {
+    /// `all` holds every positive of the data (validation negatives avoid all of them); `l2`
+    /// weighs the batch embedding penalty in the training loss (validation reports plain BCE).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        split: &LeaveLastOut,
+        all: &PositiveSet,
+        ratio: usize,
+        seed: u64,
+        l2: f64,
+        device: &Device,
+        bundle_tensors: Vec<NamedTensor>,
+        bundle_meta: BTreeMap<String, String>,
+    ) -> Self {
+        let known = PositiveSet::new(all.n_users(), all.n_items(), &split.train);
+        let len = epoch_len(&split.train, &known, ratio);
+        let mut host = EpochSamples::default();
+        sample_epoch(&split.train, &known, ratio, mix(seed, 0), &mut host);
+        let epoch = DeviceSamples::upload(&host, device);
+        let mut v = EpochSamples::default();
+        sample_epoch(&split.valid, all, ratio, mix(seed, usize::MAX), &mut v);
+        Self {
+            train: split.train.clone(),
+            known,
+            ratio,
+            seed,
+            l2,
+            len,
+            host,
+            epoch,
+            valid: DeviceSamples::upload(&v, device),
+            valid_len: v.len(),
+            device: device.clone(),
+            bundle_tensors,
+            bundle_meta,
+        }
+    }
+
+    /// The training positives' membership set.
+    pub fn known(&self) -> &PositiveSet {
+        &self.known
+    }
+}
+
+impl Task for NcfTask {
+    type Model = Ncf;
+
+    fn train_len(&self) -> usize {
+        self.len
+    }
+
+    fn valid_len(&self) -> usize {
+        self.valid_len
+    }
+
+    fn on_epoch_start(&mut self, _model: &Ncf, epoch: usize) -> anyhow::Result<()> {
+        if epoch > 0 {
+            sample_epoch(
+                &self.train,
+                &self.known,
+                self.ratio,
+                mix(self.seed, epoch),
+                &mut self.host,
+            );
+            self.epoch = DeviceSamples::upload(&self.host, &self.device);
+        }
+        Ok(())
+    }
+
+    fn train_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
+        self.epoch.loss(model, rows, self.l2)
+    }
+
+    fn valid_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
+        self.valid.loss(model, rows, 0.0)
+    }
+
+    fn bundle(&self, model: &Ncf) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
+        let mut tensors = checkpoint::module_tensors(model);
+        tensors.extend(self.bundle_tensors.iter().cloned());
+        (tensors, self.bundle_meta.clone())
+    }
+}
+
+/// The tensors of a NeuMF model started from pretrained GMF and MLP checkpoints (He et al.
+/// 2017, §3.4.1): embeddings and tower copied, `predict.weight = [α·h_gmf, (1−α)·h_mlp]`,
+/// `predict.bias = α·b_gmf + (1−α)·b_mlp`.
+pub fn neumf_from_pretrained(
+    gmf: &checkpoint::Checkpoint,
+    mlp: &checkpoint::Checkpoint,
+    alpha: f32,
+) -> Result<Vec<NamedTensor>, checkpoint::CheckpointError> {
+    let mut out = Vec::new();
+    for (name, _, _) in gmf.tensor_infos() {
+        if name.starts_with("gmf_") {
+            out.push(gmf.tensor(&name, None)?);
+        }
+    }
+    for (name, _, _) in mlp.tensor_infos() {
+        if name.starts_with("mlp_") || name.starts_with("mlp.") {
+            out.push(mlp.tensor(&name, None)?);
+        }
+    }
+    let (wg, bg) = (
+        gmf.tensor("predict.weight", None)?,
+        gmf.tensor("predict.bias", None)?,
+    );
+    let (wm, bm) = (
+        mlp.tensor("predict.weight", None)?,
+        mlp.tensor("predict.bias", None)?,
+    );
+    let w: Vec<f32> = wg
+        .data
+        .iter()
+        .map(|v| alpha * v)
+        .chain(wm.data.iter().map(|v| (1.0 - alpha) * v))
+        .collect();
+    out.push(NamedTensor::new("predict.weight", vec![1, w.len()], w));
+    out.push(NamedTensor::new(
+        "predict.bias",
+        vec![1],
+        vec![alpha * bg.data[0] + (1.0 - alpha) * bm.data[0]],
+    ));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bce_matches_hand_computed_values() {
+        // logits [0, 2, -1], labels [1, 0, 0]:
+        // -log σ(0) = ln 2 = 0.693147; -log σ(-2) = ln(1 + e^2) = 2.126928;
+        // -log σ(1) = ln(1 + e^-1) = 0.313262 → mean 1.044446.
+        let d = Device::flex();
+        let l = bce_with_logits(
+            float_tensor(&[0.0, 2.0, -1.0], &d),
+            float_tensor(&[1.0, 0.0, 0.0], &d),
+        )
+        .into_scalar::<f64>();
+        assert!(
+            (l - (std::f64::consts::LN_2 + 2.126_928 + 0.313_261_7) / 3.0).abs() < 1e-5,
+            "{l}"
+        );
+    }
+
+    #[test]
+    fn score_all_matches_pairwise_logits_for_every_kind() {
+        let d = Device::flex();
+        let cases = [
+            (NcfKind::Gmf, vec![8, 4]),
+            (NcfKind::Mlp, vec![8, 6, 4]),
+            (NcfKind::Neumf, vec![8, 6, 4]),
+            (NcfKind::Neumf, vec![8]),
+            (NcfKind::Mf, vec![8, 4]),
+        ];
+        for (kind, mlp_layers) in cases {
+            d.seed(3);
+            let arch = NcfArch {
+                kind,
+                n_users: 5,
+                n_items: 7,
+                factors: 4,
+                mlp_layers,
+                init_std: 0.5,
+            };
+            let m = arch.init(&d);
+            let users = int_tensor(&[1, 4], &d);
+            let all = m
+                .score_all(&m.user_vectors(&users))
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap();
+            assert_eq!(all.len(), 14);
+            let pu = int_tensor(&[4; 7], &d);
+            let items = int_tensor(&(0..7).collect::<Vec<_>>(), &d);
+            let pair = m
+                .logits(&m.user_vectors(&pu), &items)
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap();
+            for j in 0..7 {
+                assert!((all[7 + j] - pair[j]).abs() < 1e-5, "{kind:?} item {j}");
+            }
+        }
+    }
+}

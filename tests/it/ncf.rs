@@ -1,0 +1,455 @@
+//! Offer recommendation (NCF): training on generated and MovieLens-format data, both ranking
+//! protocols against popularity, cold start through segments, determinism and the CLI.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use teleseg::backend::BackendChoice;
+use teleseg::checkpoint::RunDir;
+use teleseg::commands::ncf::{NcfReport, run_ncf_job};
+use teleseg::config::{self, NCF_DEFAULT, NcfJob};
+use teleseg::data::interactions::load_teleseg;
+use teleseg::eval::ranking::{Scorer, rank_of};
+use teleseg::models::ncf::score::{ColdStart, NcfModel};
+
+use crate::common::{TRAINING, globals, run, teleseg};
+
+/// A generated data set of 3000 customers (40 offers) for the ranking tests.
+fn ranking_data() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("teleseg-it-ncf")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let (code, _, err) = run(teleseg()
+            .args(["generate", "--customers", "3000", "--seed", "5", "--out"])
+            .arg(&dir));
+        assert_eq!(code, 0, "generate failed: {err}");
+        dir
+    })
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The job on `interactions` (+ `offers`) with `extra` overrides.
+fn job(interactions: &Path, offers: Option<&Path>, extra: &[&str]) -> NcfJob {
+    let mut o = vec![format!(
+        "data.interactions={:?}",
+        interactions.display().to_string()
+    )];
+    if let Some(p) = offers {
+        o.push(format!("data.offers={:?}", p.display().to_string()));
+    }
+    o.extend(extra.iter().map(|s| s.to_string()));
+    config::parse(NCF_DEFAULT, "test", &o).unwrap()
+}
+
+fn train(job: &NcfJob) -> (tempfile::TempDir, RunDir, NcfReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir {
+        root: dir.path().join("run"),
+    };
+    std::fs::create_dir_all(&run.root).unwrap();
+    let report = {
+        let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+        run_ncf_job(job, &run, &globals(BackendChoice::Flex)).unwrap()
+    };
+    (dir, run, report)
+}
+
+/// MF settings tuned on a different seed (see configs/ncf.toml).
+const MF: &[&str] = &[
+    "model.kind=\"mf\"",
+    "model.init_std=0.1",
+    "train.weight_decay=0.0001",
+];
+
+#[test]
+fn neumf_and_mf_beat_popularity_under_both_protocols() {
+    let data = ranking_data();
+    let inter = data.join("interactions.csv");
+    let offers = data.join("offers.csv");
+    for (name, extra) in [("neumf", &[][..]), ("mf", MF)] {
+        let (_d, run, r) = train(&job(&inter, Some(&offers), extra));
+        let e = &r.evaluation;
+        assert!(run.root.join("evaluation.json").is_file());
+        eprintln!("{name} (3000 customers, seed 5):\n{e}");
+        assert!(e.test_users > 2000, "{}", e.test_users);
+        for (proto, m, p) in [
+            ("sampled", &e.model_metrics.sampled, &e.popularity.sampled),
+            ("full", &e.model_metrics.full, &e.popularity.full),
+        ] {
+            assert!(
+                m.hr > p.hr + 0.015 && m.ndcg > p.ndcg + 0.015 && m.mrr > p.mrr + 0.01,
+                "{name} {proto}: model {m:?} vs popularity {p:?}"
+            );
+        }
+        assert!(
+            e.model_metrics.coverage > e.popularity.coverage,
+            "{name}: coverage {} vs popularity {}",
+            e.model_metrics.coverage,
+            e.popularity.coverage
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_model_and_evaluation() {
+    let data = ranking_data();
+    let inter = data.join("interactions.csv");
+    let j = job(
+        &inter,
+        None,
+        &[
+            "train.epochs=2",
+            "model.factors=4",
+            "model.mlp_layers=[8, 4]",
+        ],
+    );
+    let (_a, run_a, ra) = train(&j);
+    let (_b, run_b, rb) = train(&j);
+    assert_eq!(ra.evaluation, rb.evaluation);
+    let (x, y) = (
+        std::fs::read(run_a.model()).unwrap(),
+        std::fs::read(run_b.model()).unwrap(),
+    );
+    assert!(
+        x == y,
+        "model.safetensors differ between two runs of one seed"
+    );
+}
+
+#[test]
+fn top_k_excludes_held_offers_and_ranks_by_score() {
+    let data = ranking_data();
+    let inter = data.join("interactions.csv");
+    let (_d, run, _) = train(&job(&inter, None, &["train.epochs=2"]));
+    let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+    let ix = load_teleseg(&inter, None).unwrap();
+    assert_eq!(m.users, ix.users);
+    let users = [0u32, 1, 2];
+    let held: Vec<Vec<u32>> = users
+        .iter()
+        .map(|&u| {
+            ix.events
+                .iter()
+                .filter(|e| e.user == u)
+                .map(|e| e.item)
+                .collect()
+        })
+        .collect();
+    let top = m.top_k(&users, 5, &held);
+    let all = m.score_users(&users);
+    let n = m.n_items();
+    for (r, list) in top.iter().enumerate() {
+        assert_eq!(list.len(), 5);
+        for w in list.windows(2) {
+            assert!(w[0].1 >= w[1].1, "not sorted: {list:?}");
+        }
+        for &(item, score) in list {
+            assert!(!held[r].contains(&item), "held offer {item} recommended");
+            assert_eq!(score, all[r * n + item as usize]);
+        }
+        // Nothing outside the list (and not held) scores above the 5th.
+        let fifth = list[4].1;
+        for j in 0..n as u32 {
+            if !held[r].contains(&j) && !list.iter().any(|x| x.0 == j) {
+                assert!(all[r * n + j as usize] <= fifth);
+            }
+        }
+    }
+}
+
+/// Reads `personas.csv` into `customer_id → persona`.
+fn personas(dir: &Path) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(dir.join("personas.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',');
+            (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn cold_start_through_segments_beats_popularity_on_new_customers() {
+    // Hold out every interaction of ~20 % of the customers (by id), train on the rest, then rank
+    // all offers for the new customers from their persona alone.
+    let data = ranking_data();
+    let text = std::fs::read_to_string(data.join("interactions.csv")).unwrap();
+    let is_new = |id: &str| id.bytes().map(u64::from).sum::<u64>() % 5 == 0;
+    let dir = tempfile::tempdir().unwrap();
+    let known_file = dir.path().join("interactions.csv");
+    let mut kept = String::new();
+    let mut new_accepts: HashMap<String, Vec<String>> = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let id = line.split(',').next().unwrap();
+        if i > 0 && is_new(id) {
+            let f: Vec<&str> = line.split(',').collect();
+            if f[3] == "accept" {
+                new_accepts
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(f[1].to_string());
+            }
+        } else {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    std::fs::write(&known_file, kept).unwrap();
+    assert!(new_accepts.len() > 300, "{}", new_accepts.len());
+    let offers = data.join("offers.csv");
+    let segments = personas(data);
+    for (name, extra) in [("neumf", &[][..]), ("mf", MF)] {
+        let (_d, run, _) = train(&job(&known_file, Some(&offers), extra));
+        let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+        for id in new_accepts.keys() {
+            assert!(m.user_row(id).is_none(), "{id} leaked into training");
+        }
+        let cold = ColdStart::fit(&m, &segments);
+        assert_eq!(cold.segments.len(), 8);
+        let item_row: HashMap<&str, u32> = m
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i as u32))
+            .collect();
+        // HR@5 of each new customer's accepted offers (every accept is a target; full ranking).
+        let (mut seg_hits, mut pop_hits, mut n) = (0usize, 0usize, 0usize);
+        for (id, accepts) in &new_accepts {
+            let seg = cold.scores(&segments[id]);
+            for offer in accepts {
+                let t = item_row[offer.as_str()] as usize;
+                let others = |s: &[f32]| {
+                    let v: Vec<f32> = (0..s.len()).filter(|&j| j != t).map(|j| s[j]).collect();
+                    rank_of(s[t], v)
+                };
+                seg_hits += usize::from(others(seg) <= 5);
+                pop_hits += usize::from(others(&m.popularity) <= 5);
+                n += 1;
+            }
+        }
+        let (seg_hr, pop_hr) = (seg_hits as f64 / n as f64, pop_hits as f64 / n as f64);
+        eprintln!(
+            "cold start {name}: segment HR@5 {seg_hr:.4}, popularity {pop_hr:.4}, {n} accepts"
+        );
+        assert!(
+            seg_hr > pop_hr + 0.03,
+            "{name}: segment HR@5 {seg_hr:.4} vs popularity {pop_hr:.4} over {n} accepts"
+        );
+        // An unknown segment falls back to popularity.
+        assert_eq!(cold.scores("no such segment"), m.popularity.as_slice());
+    }
+}
+
+#[test]
+fn movielens_file_trains_and_evaluates_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture("ml-tiny.dat");
+    let (code, out, err) = run(teleseg()
+        .args(["--backend", "flex", "train", "ncf"])
+        .args(["--set", "data.format=movielens"])
+        .arg("--set")
+        .arg(format!(
+            "data.interactions={:?}",
+            data.display().to_string()
+        ))
+        .args(["--set", "train.epochs=30", "--set", "train.patience=0"])
+        .args([
+            "--set",
+            "model.init_std=0.1",
+            "--set",
+            "train.batch_size=64",
+        ])
+        .arg("--set")
+        .arg(format!("output.dir={:?}", dir.path().display().to_string()))
+        .args(["--set", "output.run_name=\"ml\""]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("80 users, 40 items"), "{out}");
+    let run_dir = dir.path().join("ml");
+    for f in [
+        "model.safetensors",
+        "metrics.jsonl",
+        "evaluation.json",
+        "config.toml",
+    ] {
+        assert!(run_dir.join(f).is_file(), "{f} missing");
+    }
+    let (code, out, err) = run(teleseg()
+        .args([
+            "--backend",
+            "flex",
+            "evaluate",
+            "ncf",
+            "--k",
+            "5",
+            "--checkpoint",
+        ])
+        .arg(&run_dir));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("HR@5") && out.contains("full ranking"),
+        "{out}"
+    );
+    // Two planted taste groups: the model must find them (popularity cannot).
+    let e: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("evaluation.json")).unwrap())
+            .unwrap();
+    let hr = e["model_metrics"]["full"]["hr"].as_f64().unwrap();
+    let pop = e["popularity"]["full"]["hr"].as_f64().unwrap();
+    assert!(hr > pop + 0.1, "model HR@10 {hr} vs popularity {pop}");
+}
+
+#[test]
+fn bad_interaction_files_and_configs_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.dat");
+    std::fs::write(&bad, "1::10::5::100\n1::11::five::101\n").unwrap();
+    let (code, _, err) = run(teleseg()
+        .args(["train", "ncf", "--set", "data.format=movielens"])
+        .arg("--set")
+        .arg(format!("data.interactions={:?}", bad.display().to_string()))
+        .arg("--set")
+        .arg(format!("output.dir={:?}", dir.path().display().to_string())));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.dat:2") && err.contains("rating"), "{err}");
+    let (code, _, err) = run(teleseg().args(["train", "ncf", "--set", "model.factorz=8"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("factorz"), "{err}");
+    let (code, _, err) = run(teleseg()
+        .args(["evaluate", "ncf", "--checkpoint"])
+        .arg(dir.path().join("nowhere")));
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn pipeline_adds_ncf_offers_for_every_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = teleseg();
+    cmd.args(["--backend", "flex", "pipeline"]);
+    for s in [
+        "data.generate_customers=600",
+        "autoencoder.train.epochs=2",
+        "autoencoder.model.hidden=[32, 16]",
+        "autoencoder.model.latent=4",
+        "dec.k=4",
+        "dec.n_init=2",
+        "dec.train.epochs=2",
+        "output.run_name=\"p\"",
+    ] {
+        cmd.args(["--set", s]);
+    }
+    cmd.arg("--set")
+        .arg(format!("output.dir={:?}", dir.path().display().to_string()));
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("offers:"), "{out}");
+    let run_dir = dir.path().join("p");
+    for f in [
+        "ncf/model.safetensors",
+        "ncf/evaluation.json",
+        "ncf/metrics.jsonl",
+    ] {
+        assert!(run_dir.join(f).is_file(), "missing {f}");
+    }
+    // Every customer gets 10 offers, none already accepted; customers without an accept are
+    // served through their DEC segment.
+    let ix = load_teleseg(&run_dir.join("data/interactions.csv"), None).unwrap();
+    let held: std::collections::HashSet<(String, String)> = ix
+        .events
+        .iter()
+        .map(|e| {
+            (
+                ix.users[e.user as usize].clone(),
+                ix.items[e.item as usize].clone(),
+            )
+        })
+        .collect();
+    let text = std::fs::read_to_string(run_dir.join("ncf/recommendations.csv")).unwrap();
+    let mut per_customer: HashMap<String, usize> = HashMap::new();
+    let mut sources: HashMap<String, usize> = HashMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert!(
+            !held.contains(&(f[0].to_string(), f[2].to_string())),
+            "held offer recommended: {line}"
+        );
+        *per_customer.entry(f[0].to_string()).or_default() += 1;
+        *sources.entry(f[4].to_string()).or_default() += 1;
+    }
+    assert_eq!(per_customer.len(), 600);
+    assert!(per_customer.values().all(|&n| n == 10));
+    assert!(
+        sources.get("model").copied().unwrap_or(0) > 3000,
+        "{sources:?}"
+    );
+    assert!(
+        sources.get("segment").copied().unwrap_or(0) > 0,
+        "{sources:?}"
+    );
+}
+
+/// scripts/ncf_reference_scorer.py (numpy, written from docs/checkpoint-format.md section 4d)
+/// reproduces teleseg's scores of every item for a few customers, for each model kind.
+#[test]
+fn numpy_reference_scorer_reproduces_scores() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import numpy, safetensors"])
+        .output();
+    if !matches!(probe, Ok(ref o) if o.status.success()) {
+        eprintln!("SKIPPED ncf reference scorer: python3 with numpy + safetensors not available");
+        return;
+    }
+    let data = ranking_data();
+    let inter = data.join("interactions.csv");
+    for kind in ["neumf", "mf", "gmf", "mlp"] {
+        let k = format!("model.kind={kind:?}");
+        let (dir, run, _) = train(&job(&inter, None, &[&k, "train.epochs=2"]));
+        let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+        let rows = [0u32, 7, 100];
+        let ids: Vec<&str> = rows.iter().map(|&r| m.users[r as usize].as_str()).collect();
+        let out = dir.path().join("ref.csv");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/ncf_reference_scorer.py"
+        );
+        let o = std::process::Command::new("python3")
+            .arg(script)
+            .arg("--checkpoint")
+            .arg(run.model())
+            .args(["--users", &ids.join(",")])
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let ours = m.score_users(&rows);
+        let text = std::fs::read_to_string(&out).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').skip(1).collect();
+        assert_eq!(
+            header,
+            m.items.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        let n = m.n_items();
+        let mut worst = 0f64;
+        for (r, line) in lines.enumerate() {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f[0], ids[r]);
+            for (j, v) in f[1..].iter().enumerate() {
+                let theirs: f64 = v.parse().unwrap();
+                worst = worst.max((theirs - ours[r * n + j] as f64).abs());
+            }
+        }
+        assert!(worst <= 1e-4, "{kind}: max |difference| {worst}");
+    }
+}
