@@ -24,7 +24,7 @@ import tempfile
 
 CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
 # Sections a pipeline report always has (a single training run may have fewer: --sections).
-DEFAULT_SECTIONS = ["Training curves", "Segments", "Personas"]
+DEFAULT_SECTIONS = ["Training curves", "Segments", "Personas", "Synthetic customers", "Offer recommendation"]
 
 
 def find_chromium(explicit):

@@ -3,8 +3,9 @@
 //!
 //! The report reads only the run folder's artefacts, so it can be rebuilt at any time with
 //! `teleseg report RUN`: `summary.json` (pipeline stages), every `metrics.jsonl` (training
-//! curves), `segments.json` (sizes, methods, k sweep, profiles, rules) and `embeddings.csv` (the
-//! 2-D map). Sections whose artefacts are missing are left out; a chart that cannot be drawn is
+//! curves), `segments.json` (sizes, methods, k sweep, profiles, rules), `embeddings.csv` (the
+//! 2-D map), `vae/synthetic_quality.json` with `vae/holdout.csv` and `vae/synthetic.csv` (real vs
+//! synthetic), and `ncf/evaluation.json` with `ncf/recommendations.csv` (offers per segment). Sections whose artefacts are missing are left out; a chart that cannot be drawn is
 //! replaced by a note, never by a failed report.
 
 mod plots;
@@ -62,7 +63,8 @@ pub fn render(run: &Path) -> anyhow::Result<String> {
             .with_context(|| format!("{}: not valid JSON", path.display()))?;
         sections::segments(run, &seg, &mut body)?;
     }
-    sections::extra_json(run, &mut body)?;
+    sections::synthetic(run, &mut body)?;
+    sections::offers(run, &mut body)?;
     if body.is_empty() {
         return Err(UsageError(format!(
             "{}: nothing to report (no summary.json, metrics.jsonl or segments.json)",

@@ -404,10 +404,312 @@ fn pca2(rows: &[Vec<f64>]) -> Option<Vec<(f64, f64)>> {
     )
 }
 
-/// Scalar results of the later stages (VAE quality, NCF evaluation) as tables, until each has
-/// its own section.
-pub fn extra_json(run: &Path, out: &mut String) -> anyhow::Result<()> {
-    let _ = (run, out);
+/// Numeric columns whose real and synthetic distributions are drawn (the worst-matched ones).
+const DISTRIBUTION_CHARTS: usize = 4;
+/// Bins of each distribution chart.
+const BINS: usize = 30;
+
+/// Reads a JSON file of the run, `None` when absent.
+fn read_json(path: &Path) -> anyhow::Result<Option<Value>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(serde_json::from_str(&text).with_context(|| {
+        format!("{}: not valid JSON", path.display())
+    })?))
+}
+
+/// One column of a CSV as text cells, by header name.
+fn csv_columns(path: &Path, names: &[String]) -> anyhow::Result<Vec<Vec<String>>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let header = reader.headers()?.clone();
+    let idx: Vec<Option<usize>> = names
+        .iter()
+        .map(|n| header.iter().position(|h| h == n))
+        .collect();
+    let mut cols = vec![Vec::new(); names.len()];
+    for record in reader.records() {
+        let record = record.with_context(|| format!("reading {}", path.display()))?;
+        for (c, i) in cols.iter_mut().zip(&idx) {
+            c.push(i.and_then(|i| record.get(i)).unwrap_or("").to_string());
+        }
+    }
+    Ok(cols)
+}
+
+/// `(bin centre, share of values)` over `BINS` equal bins of `[lo, hi]` (values outside are
+/// clamped into the end bins; empty cells are skipped).
+fn histogram(values: &[f64], lo: f64, hi: f64) -> Vec<(f64, f64)> {
+    let width = (hi - lo).max(1e-12) / BINS as f64;
+    let mut counts = vec![0usize; BINS];
+    for &v in values {
+        let b = (((v - lo) / width).floor().max(0.0) as usize).min(BINS - 1);
+        counts[b] += 1;
+    }
+    let n = values.len().max(1) as f64;
+    counts
+        .iter()
+        .enumerate()
+        .map(|(b, &c)| (lo + (b as f64 + 0.5) * width, c as f64 / n))
+        .collect()
+}
+
+/// The VAE's synthetic data: quality, privacy and utility against the independent-marginals
+/// floor, per-segment conditional accuracy, and real vs synthetic distributions.
+pub fn synthetic(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    let dir = run.join("vae");
+    let Some(q) = read_json(&dir.join("synthetic_quality.json"))? else {
+        return Ok(());
+    };
+    let (v, b) = (&q["vae"], &q["independent_marginals"]);
+    out.push_str(
+        "<h2>Synthetic customers</h2><p>A conditional tabular VAE generates customers per segment \
+         (<code>vae/synthetic.csv</code>, <code>vae/segments/</code>). They are compared with real \
+         customers the model never saw, next to an independent-marginals baseline (each column \
+         sampled on its own) that sets the floor.</p><table><tr><th class=\"l\">measure</th>\
+         <th>VAE</th><th>independent marginals</th></tr>",
+    );
+    let rows: [(&str, &[&str]); 9] = [
+        ("overall quality (0–1, SDMetrics)", &["quality", "overall"]),
+        ("column shapes", &["quality", "column_shapes"]),
+        ("column pair trends", &["quality", "column_pair_trends"]),
+        (
+            "churn model trained on synthetic: F1",
+            &["utility", "tstr", "f1"],
+        ),
+        ("… ROC AUC", &["utility", "tstr", "roc_auc"]),
+        ("… ROC AUC ÷ trained on real", &["utility", "roc_auc_ratio"]),
+        (
+            "median distance to closest real record",
+            &["privacy", "dcr_synthetic_median"],
+        ),
+        (
+            "… of real holdout rows (reference)",
+            &["privacy", "dcr_holdout_median"],
+        ),
+        ("exact copies of real records", &["privacy", "exact_copies"]),
+    ];
+    for (label, path) in rows {
+        let get = |root: &Value| {
+            let x = path.iter().fold(root, |x, k| &x[*k]);
+            x.as_u64()
+                .map_or_else(|| fmt3(x.as_f64()), |n| n.to_string())
+        };
+        let _ = write!(
+            out,
+            "<tr><td class=\"l\">{label}</td><td>{}</td><td>{}</td></tr>",
+            get(v),
+            get(b)
+        );
+    }
+    out.push_str("</table>\n");
+    if let Some(segs) = q["segments"].as_array() {
+        let _ = write!(
+            out,
+            "<p>Synthetic customers of a segment that the clustering model assigns back to it: \
+             <strong>{}</strong> on average.</p><table><tr><th>segment</th><th>rows</th>\
+             <th>assigned to their segment</th></tr>",
+            fmt3(q["conditional_accuracy"].as_f64())
+        );
+        for s in segs {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(
+                    &s["segment"]
+                        .as_str()
+                        .map_or_else(|| s["segment"].to_string(), String::from)
+                ),
+                s["rows"].as_u64().unwrap_or(0),
+                fmt3(s["assigned_to_segment"].as_f64())
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    // Real vs synthetic: the numeric columns the VAE matches worst (lowest KS complement).
+    let mut ks: Vec<(String, f64)> = v["quality"]["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["metric"] == "KSComplement")
+        .filter_map(|c| Some((c["column"].as_str()?.to_string(), c["score"].as_f64()?)))
+        .collect();
+    ks.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    ks.truncate(DISTRIBUTION_CHARTS);
+    let (real_path, synth_path) = (dir.join("holdout.csv"), dir.join("synthetic.csv"));
+    if ks.is_empty() || !real_path.is_file() || !synth_path.is_file() {
+        return Ok(());
+    }
+    let names: Vec<String> = ks.iter().map(|c| c.0.clone()).collect();
+    let parse =
+        |cells: &[String]| -> Vec<f64> { cells.iter().filter_map(|c| c.parse().ok()).collect() };
+    let real = csv_columns(&real_path, &names)?;
+    let synth = csv_columns(&synth_path, &names)?;
+    let mut charts = String::new();
+    for ((name, score), (r, s)) in ks.iter().zip(real.iter().zip(&synth)) {
+        let (r, s) = (parse(r), parse(s));
+        let mut sorted = r.clone();
+        sorted.sort_by(f64::total_cmp);
+        if sorted.is_empty() {
+            continue;
+        }
+        let q = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+        let (lo, hi) = (q(0.01), q(0.99));
+        let series = vec![
+            ("real".to_string(), histogram(&r, lo, hi)),
+            ("synthetic".to_string(), histogram(&s, lo, hi)),
+        ];
+        let caption = format!("{name} (KS complement {score:.3})");
+        chart(
+            &mut charts,
+            plots::line_chart(&caption, name, "share of customers", &series),
+            name,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<h3>Real vs synthetic distributions</h3><p class=\"note\">The {} numeric columns the VAE \
+         matches least well (1st–99th percentile of the real values).</p><div class=\"charts\">{charts}</div>",
+        ks.len()
+    );
+    Ok(())
+}
+
+/// Offer recommendation: the model against popularity under both protocols, and the offers
+/// recommended most often to each segment.
+pub fn offers(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    let dir = run.join("ncf");
+    let Some(e) = read_json(&dir.join("evaluation.json"))? else {
+        return Ok(());
+    };
+    let k = e["k"].as_u64().unwrap_or(10);
+    let _ = write!(
+        out,
+        "<h2>Offer recommendation</h2><p>{} ({} customers, {} offers), evaluated on each \
+         customer's last accepted offer, held out. <em>Sampled</em>: the held-out offer ranked \
+         among itself and up to 99 sampled offers the customer never took ({:.0} candidates on \
+         average here; He et al. 2017); <em>full</em>: among every offer the customer has not \
+         accepted (RecBole). The two are not comparable with each other.</p>\
+         <table><tr><th class=\"l\">model</th><th class=\"l\">protocol</th><th>HR@{k}</th>\
+         <th>NDCG@{k}</th><th>MRR</th><th>catalogue coverage</th></tr>",
+        escape(e["model"].as_str().unwrap_or("ncf")),
+        e["users"].as_u64().unwrap_or(0),
+        e["items"].as_u64().unwrap_or(0),
+        e["model_metrics"]["sampled_candidates_mean"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+    );
+    for (name, m) in [
+        (e["model"].as_str().unwrap_or("model"), &e["model_metrics"]),
+        ("popularity", &e["popularity"]),
+    ] {
+        for protocol in ["sampled", "full"] {
+            let p = &m[protocol];
+            let _ = write!(
+                out,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{protocol}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td></tr>",
+                escape(name),
+                fmt3(p["hr"].as_f64()),
+                fmt3(p["ndcg"].as_f64()),
+                fmt3(p["mrr"].as_f64()),
+                fmt3(m["coverage"].as_f64()),
+            );
+        }
+    }
+    out.push_str("</table>\n");
+    example_offers(run, out)
+}
+
+/// The three offers most often ranked first for the customers of each segment.
+fn example_offers(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    let (recs, labels) = (
+        run.join("ncf/recommendations.csv"),
+        run.join("dec/segments.csv"),
+    );
+    if !recs.is_file() || !labels.is_file() {
+        return Ok(());
+    }
+    let seg_cols = csv_columns(&labels, &["customer_id".into(), "segment".into()])?;
+    let segment: HashMap<&str, &str> = seg_cols[0]
+        .iter()
+        .zip(&seg_cols[1])
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let names: HashMap<String, String> = match csv_columns(
+        &run.join("data/offers.csv"),
+        &["offer_id".into(), "name".into()],
+    ) {
+        Ok(c) => c[0].iter().cloned().zip(c[1].iter().cloned()).collect(),
+        Err(_) => HashMap::new(),
+    };
+    let rec = csv_columns(
+        &recs,
+        &["customer_id".into(), "rank".into(), "offer_id".into()],
+    )?;
+    // segment → offer → customers who got it first.
+    let mut firsts: std::collections::BTreeMap<String, HashMap<&str, usize>> = Default::default();
+    let mut sizes: HashMap<String, usize> = HashMap::new();
+    for ((id, rank), offer) in rec[0].iter().zip(&rec[1]).zip(&rec[2]) {
+        if rank != "1" {
+            continue;
+        }
+        let seg = segment
+            .get(id.as_str())
+            .copied()
+            .unwrap_or("none")
+            .to_string();
+        *sizes.entry(seg.clone()).or_default() += 1;
+        *firsts
+            .entry(seg)
+            .or_default()
+            .entry(offer.as_str())
+            .or_default() += 1;
+    }
+    if firsts.is_empty() {
+        return Ok(());
+    }
+    out.push_str(
+        "<h3>Example offers per segment</h3><p class=\"note\">The offers most often ranked first \
+         for the segment's customers (share of the segment).</p><table><tr><th>segment</th>\
+         <th class=\"l\">top offers</th></tr>",
+    );
+    let mut segs: Vec<&String> = firsts.keys().collect();
+    segs.sort_by_key(|s| (s.parse::<usize>().unwrap_or(usize::MAX), (*s).clone()));
+    for seg in segs {
+        let mut top: Vec<(&str, usize)> = firsts[seg].iter().map(|(o, c)| (*o, *c)).collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let n = sizes[seg].max(1) as f64;
+        let text: Vec<String> = top
+            .iter()
+            .take(3)
+            .map(|(o, c)| {
+                let name = names.get(*o).map_or(String::new(), |n| format!(" {n}"));
+                format!(
+                    "{}{} ({:.0} %)",
+                    escape(o),
+                    escape(&name),
+                    *c as f64 / n * 100.0
+                )
+            })
+            .collect();
+        let swatch = seg.parse::<usize>().map_or(String::new(), |s| {
+            format!(
+                "<span class=\"swatch\" style=\"background:{}\"></span>",
+                css_color(s)
+            )
+        });
+        let _ = write!(
+            out,
+            "<tr><td>{swatch}{}</td><td class=\"l\">{}</td></tr>",
+            escape(seg),
+            text.join("; ")
+        );
+    }
+    out.push_str("</table>\n");
     Ok(())
 }
 
@@ -434,6 +736,16 @@ mod tests {
             "{:?}",
             p[0]
         );
+    }
+
+    #[test]
+    fn histogram_shares_sum_to_one_and_clamp_the_tails() {
+        let h = histogram(&[-5.0, 0.0, 0.5, 1.0, 9.0], 0.0, 1.0);
+        assert_eq!(h.len(), BINS);
+        assert!((h.iter().map(|b| b.1).sum::<f64>() - 1.0).abs() < 1e-12);
+        // −5 and 0 land in the first bin, 1 and 9 in the last.
+        assert!((h[0].1 - 0.4).abs() < 1e-12 && (h[BINS - 1].1 - 0.4).abs() < 1e-12);
+        assert!((h[0].0 - 0.5 / BINS as f64).abs() < 1e-12);
     }
 
     #[test]

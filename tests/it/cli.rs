@@ -443,12 +443,17 @@ fn report_renders(run_dir: &Path) {
         "<h2>Segments</h2>",
         "<h3>Personas</h3>",
         "<h3>Rules</h3>",
+        "<h2>Synthetic customers</h2>",
+        "<h3>Real vs synthetic distributions</h3>",
+        "<h2>Offer recommendation</h2>",
+        "<h3>Example offers per segment</h3>",
         "Content-Security-Policy",
     ] {
         assert!(html.contains(needle), "report lacks `{needle}`");
     }
-    // Four training curves (autoencoder, dec, vae, ncf), sizes, map, k sweep.
-    assert_eq!(html.matches("<svg").count(), 7, "charts in the report");
+    // Four training curves (autoencoder, dec, vae, ncf), sizes, map, k sweep, four real vs
+    // synthetic distributions.
+    assert_eq!(html.matches("<svg").count(), 11, "charts in the report");
     assert!(!html.contains("could not be drawn"), "a chart failed");
     std::fs::remove_file(&report).unwrap();
     let (code, out, err) = run(teleseg().arg("report").arg(run_dir));
