@@ -128,7 +128,8 @@ pub enum Command {
     /// Segment customers with a `dec` checkpoint: raw CSV in,
     /// `customer_id,segment,confidence[,q0..],z0..` out.
     Score {
-        /// Run folder or model.safetensors of a dec run.
+        /// A pipeline run folder (segments from dec/, offers from ncf/), or a dec run folder or
+        /// its model.safetensors (segments only).
         #[arg(long)]
         checkpoint: PathBuf,
         /// Customer CSV with the columns of the checkpoint's schema (target columns optional).
@@ -147,6 +148,13 @@ pub enum Command {
         /// by this whatever the file size.
         #[arg(long, default_value_t = 65_536)]
         chunk_rows: usize,
+        /// Offers per customer, written when --checkpoint is a pipeline run with an ncf/ model
+        /// (columns offers, offer_scores, offer_source).
+        #[arg(long, default_value_t = 10)]
+        top_k: usize,
+        /// Accepted offers (interactions.csv, teleseg format) that must not be recommended again.
+        #[arg(long)]
+        interactions: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = BadRow::Error)]
         on_bad_row: BadRow,
         /// Overwrite the output file if it exists.

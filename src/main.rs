@@ -231,6 +231,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             with_q,
             batch_size,
             chunk_rows,
+            top_k,
+            interactions,
             on_bad_row,
             force,
         } => {
@@ -242,6 +244,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 with_q: *with_q,
                 batch_size: (*batch_size).max(1),
                 chunk_rows: (*chunk_rows).max(1),
+                top_k: (*top_k).max(1),
+                interactions: interactions.clone(),
                 on_bad_row: (*on_bad_row).into(),
                 force: *force,
             };
@@ -419,6 +423,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         println!("conditional samples assigned to their segment: {a:.3}");
                     }
                 }
+                println!(
+                    "scores:      {} ({:.0} customers/s)",
+                    r.scores.display(),
+                    r.score_rows_per_s
+                );
                 println!("report:      {}", r.report.display());
             }
         }

@@ -140,6 +140,20 @@ pub struct Segments {
     pub confidence: Vec<f32>,
 }
 
+impl Segments {
+    /// Row `i` alone (for writing rows one at a time).
+    pub fn slice(&self, i: usize) -> Segments {
+        let latent = self.z.len() / self.segment.len().max(1);
+        let k = self.q.len() / self.segment.len().max(1);
+        Segments {
+            z: self.z[i * latent..(i + 1) * latent].to_vec(),
+            q: self.q[i * k..(i + 1) * k].to_vec(),
+            segment: vec![self.segment[i]],
+            confidence: vec![self.confidence[i]],
+        }
+    }
+}
+
 impl SegmentModel {
     /// Loads `model.safetensors` (or a run folder) of kind `dec` onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<SegmentModel, CheckpointError> {

@@ -48,6 +48,10 @@ pub struct PipelineReport {
     pub ncf: Option<crate::commands::ncf::NcfReport>,
     /// `ncf/recommendations.csv`: top offers of every customer.
     pub recommendations: Option<PathBuf>,
+    /// `scores.csv`: every customer scored with the bundle (`teleseg score` on the run).
+    pub scores: PathBuf,
+    /// Rows per second of that scoring, end to end.
+    pub score_rows_per_s: f64,
     /// `(stage, seconds)` in order.
     pub stages: Vec<(String, f64)>,
 }
@@ -184,6 +188,29 @@ pub fn run(
         stages.push(("ncf".to_string(), t.elapsed().as_secs_f64()));
     }
 
+    // Score every customer with the bundle, as a production scorer would: raw CSV in,
+    // segment + confidence + embedding (+ offers, excluding accepted ones) out.
+    on_stage("score: every customer with the bundle");
+    let t = Instant::now();
+    let scores = run.root.join("scores.csv");
+    let interactions = customers.parent().map(|d| d.join("interactions.csv"));
+    let score_args = crate::commands::score::ScoreArgs {
+        checkpoint: run.root.clone(),
+        input: customers.clone(),
+        output: scores.clone(),
+        with_q: false,
+        batch_size: 4096,
+        chunk_rows: crate::commands::score::DEFAULT_CHUNK_ROWS,
+        top_k: 10,
+        interactions: interactions
+            .filter(|p| p.is_file() && run.root.join("ncf/model.safetensors").is_file()),
+        on_bad_row: ae_job.data.on_bad_row,
+        force: true,
+    };
+    let scored =
+        crate::commands::score::run(&score_args, &globals.backend.device, &globals.progress)?;
+    stages.push(("score".to_string(), t.elapsed().as_secs_f64()));
+
     // The report shows summary.json, so it cannot time itself: its stage is only printed.
     on_stage("report");
     let t = Instant::now();
@@ -203,6 +230,8 @@ pub fn run(
         vae,
         ncf,
         recommendations,
+        scores,
+        score_rows_per_s: scored.rows_per_s,
         stages,
     })
 }

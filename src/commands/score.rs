@@ -1,4 +1,11 @@
-//! `teleseg score`: raw customer CSV in, one segment per customer out (a `dec` checkpoint).
+//! `teleseg score`: raw customer CSV in, one row per customer out: segment, confidence,
+//! embedding (a `dec` checkpoint) and, when the checkpoint is a pipeline run with an `ncf/`
+//! model, the top-K offers.
+//!
+//! Offers: customers the NCF model was trained on are ranked by it; new customers by the mean
+//! user vector of the segment just assigned to them (cold start, segments of the training
+//! customers from `dec/segments.csv`), or by popularity when that segment has no known
+//! customer. Offers in `--interactions` (accepted offers) are never recommended.
 //!
 //! The input is streamed: read in chunks of `chunk_rows` rows, each preprocessed, scored in
 //! inference batches of `batch_size` and appended to a temporary output file that is renamed
@@ -11,9 +18,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use std::collections::HashMap;
+use std::path::Path;
+
 use crate::checkpoint::{PendingFile, RunDir};
 use crate::commands::embed::csv_field;
+use crate::data::interactions::load_teleseg;
 use crate::data::reader::{OnBadRow, ReadOptions};
+use crate::models::ncf::score::{ColdStart, NcfModel};
 use crate::progress::Progress;
 use crate::score::{RawInput, SegmentModel, Segments};
 
@@ -32,6 +44,10 @@ pub struct ScoreArgs {
     pub batch_size: usize,
     /// Rows read and preprocessed at a time (bounds memory).
     pub chunk_rows: usize,
+    /// Offers per customer when the checkpoint has an NCF model.
+    pub top_k: usize,
+    /// Accepted offers (`interactions.csv`) never to recommend again.
+    pub interactions: Option<PathBuf>,
     pub on_bad_row: OnBadRow,
     pub force: bool,
 }
@@ -45,6 +61,90 @@ pub struct ScoreSummary {
     pub skipped: usize,
     /// Rows per second, end to end (read, preprocess, score, write).
     pub rows_per_s: f64,
+    /// Whether offers were written (the checkpoint had an NCF model).
+    pub offers: bool,
+}
+
+/// The NCF part of a pipeline bundle, ready to rank offers.
+pub struct OfferRanker {
+    pub model: NcfModel,
+    cold: ColdStart,
+    /// Accepted offers per customer id, as model item rows.
+    held: HashMap<String, Vec<u32>>,
+    pub k: usize,
+}
+
+impl OfferRanker {
+    /// Loads `run/ncf` with the cold-start segments of `run/dec/segments.csv` (if present) and
+    /// the accepted offers of `interactions` (if given).
+    pub fn load(
+        run: &Path,
+        interactions: Option<&Path>,
+        k: usize,
+        device: &burn::tensor::Device,
+    ) -> anyhow::Result<OfferRanker> {
+        let model = NcfModel::load(&run.join("ncf"), device)?;
+        let labels = run.join("dec/segments.csv");
+        let segments = if labels.is_file() {
+            crate::commands::segments::read_labels(&labels)?
+        } else {
+            HashMap::new()
+        };
+        let cold = ColdStart::fit(&model, &segments);
+        let mut held: HashMap<String, Vec<u32>> = HashMap::new();
+        if let Some(path) = interactions {
+            let ix = load_teleseg(path, None)?;
+            let item_row: HashMap<&str, u32> = model
+                .items
+                .iter()
+                .enumerate()
+                .map(|(j, id)| (id.as_str(), j as u32))
+                .collect();
+            for e in &ix.events {
+                if let Some(&j) = item_row.get(ix.items[e.item as usize].as_str()) {
+                    held.entry(ix.users[e.user as usize].clone())
+                        .or_default()
+                        .push(j);
+                }
+            }
+        }
+        Ok(OfferRanker {
+            model,
+            cold,
+            held,
+            k,
+        })
+    }
+
+    /// Top offers `(item row, score)` and their source (`model`, `segment`, `popularity`) for
+    /// each id, the new customers through `segments[i]`.
+    pub fn rank(&self, ids: &[String], segments: &[usize]) -> Vec<(Vec<(u32, f32)>, &'static str)> {
+        let none = Vec::new();
+        let held = |id: &String| self.held.get(id).unwrap_or(&none);
+        let known: Vec<(usize, u32)> = ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| self.model.user_row(id).map(|r| (i, r)))
+            .collect();
+        let rows: Vec<u32> = known.iter().map(|k| k.1).collect();
+        let exclude: Vec<Vec<u32>> = known.iter().map(|&(i, _)| held(&ids[i]).clone()).collect();
+        let mut known_lists = self.model.top_k(&rows, self.k, &exclude).into_iter();
+        ids.iter()
+            .zip(segments)
+            .map(|(id, seg)| match self.model.user_row(id) {
+                Some(_) => (known_lists.next().expect("one list per known id"), "model"),
+                None => {
+                    let seg = seg.to_string();
+                    let source = if self.cold.segments.contains(&seg) {
+                        "segment"
+                    } else {
+                        "popularity"
+                    };
+                    (self.cold.top_k(&seg, self.k, held(id)), source)
+                }
+            })
+            .collect()
+    }
 }
 
 /// Runs `teleseg score`.
@@ -60,8 +160,35 @@ pub fn run(
         )));
     }
     let start = Instant::now();
-    let path = RunDir::resolve_model_file(&args.checkpoint)?;
+    // A pipeline run folder: segments from dec/, offers from ncf/ when it has one.
+    let pipeline = args
+        .checkpoint
+        .join("dec")
+        .join("model.safetensors")
+        .is_file();
+    let dec_path = if pipeline {
+        args.checkpoint.join("dec")
+    } else {
+        args.checkpoint.clone()
+    };
+    let path = RunDir::resolve_model_file(&dec_path)?;
     let model = SegmentModel::load(&path, device)?;
+    let offers = if pipeline && args.checkpoint.join("ncf/model.safetensors").is_file() {
+        Some(OfferRanker::load(
+            &args.checkpoint,
+            args.interactions.as_deref(),
+            args.top_k,
+            device,
+        )?)
+    } else {
+        if args.interactions.is_some() {
+            anyhow::bail!(crate::error::UsageError(format!(
+                "--interactions needs a checkpoint with offers (a pipeline run with ncf/); {} has none",
+                args.checkpoint.display()
+            )));
+        }
+        None
+    };
     let opts = ReadOptions {
         on_bad_row: args.on_bad_row,
     };
@@ -71,14 +198,46 @@ pub fn run(
     let (k, latent) = (model.head.k, model.arch.latent);
     let mut out = PendingFile::create(&args.output)
         .with_context(|| format!("writing {}", args.output.display()))?;
-    out.write(&scores_header(k, latent, args.with_q))?;
+    let mut header = scores_header(k, latent, args.with_q);
+    if offers.is_some() {
+        header.pop();
+        header.extend_from_slice(b",offers,offer_scores,offer_source\n");
+    }
+    out.write(&header)?;
     let mut rows = 0usize;
     let mut buf = Vec::new();
     while let Some(table) = batches.next_batch(args.chunk_rows.max(1))? {
         let features = model.features(&table)?;
         let scores = model.score(&features, args.batch_size);
         buf.clear();
-        scores_rows(&mut buf, &table.ids, &scores, k, latent, args.with_q);
+        match &offers {
+            None => scores_rows(&mut buf, &table.ids, &scores, k, latent, args.with_q),
+            Some(ranker) => {
+                let ranked = ranker.rank(&table.ids, &scores.segment);
+                let mut row = Vec::new();
+                for (i, (list, source)) in ranked.iter().enumerate() {
+                    row.clear();
+                    scores_rows(
+                        &mut row,
+                        &table.ids[i..=i],
+                        &scores.slice(i),
+                        k,
+                        latent,
+                        args.with_q,
+                    );
+                    row.pop(); // the newline
+                    let ids: Vec<&str> = list
+                        .iter()
+                        .map(|(j, _)| ranker.model.items[*j as usize].as_str())
+                        .collect();
+                    let vals: Vec<String> = list.iter().map(|(_, v)| format!("{v:.6}")).collect();
+                    buf.extend_from_slice(&row);
+                    write!(buf, ",{},{},{source}", ids.join(" "), vals.join(" "))
+                        .expect("vec write");
+                    buf.push(b'\n');
+                }
+            }
+        }
         out.write(&buf)?;
         rows += table.ids.len();
         bar.set_position(batches.bytes_read());
@@ -91,6 +250,7 @@ pub fn run(
         rows,
         skipped: batches.report().skipped_total,
         rows_per_s: rows as f64 / secs.max(1e-9),
+        offers: offers.is_some(),
     };
     tracing::info!(
         rows,

@@ -301,10 +301,12 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         "vae/synthetic_quality.json",
         "summary.json",
         "report.html",
+        "scores.csv",
     ] {
         assert!(run_dir.join(f).is_file(), "missing {f}");
     }
     report_renders(&run_dir);
+    scores_match_recommendations(&run_dir);
     let quality: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(run_dir.join("vae/synthetic_quality.json")).unwrap(),
     )
@@ -429,6 +431,30 @@ fn torch_loads_strictly(model: &Path, input: &Path, ours: &Path) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The pipeline's `scores.csv` (`teleseg score` on the whole bundle) gives every customer a
+/// segment and the same top offers as `ncf/recommendations.csv`, never an accepted one.
+fn scores_match_recommendations(run_dir: &Path) {
+    let mut recs: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let text = std::fs::read_to_string(run_dir.join("ncf/recommendations.csv")).unwrap();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        recs.entry(f[0].to_string()).or_default().push(f[2].to_string());
+    }
+    let text = std::fs::read_to_string(run_dir.join("scores.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[..3], ["customer_id", "segment", "confidence"]);
+    assert_eq!(header[header.len() - 3..], ["offers", "offer_scores", "offer_source"]);
+    let mut n = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let offers: Vec<String> = f[f.len() - 3].split(' ').map(String::from).collect();
+        assert_eq!(Some(&offers), recs.get(f[0]), "customer {}", f[0]);
+        n += 1;
+    }
+    assert_eq!(n, 600, "every customer scored");
 }
 
 /// report.html names every section, has a chart per stage and passes scripts/check_report.py in
