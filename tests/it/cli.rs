@@ -1,6 +1,6 @@
 //! The `teleseg` binary as a user runs it: exit codes, messages, files left behind.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::common::{dataset, run, teleseg};
 
@@ -440,13 +440,18 @@ fn scores_match_recommendations(run_dir: &Path) {
     let text = std::fs::read_to_string(run_dir.join("ncf/recommendations.csv")).unwrap();
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        recs.entry(f[0].to_string()).or_default().push(f[2].to_string());
+        recs.entry(f[0].to_string())
+            .or_default()
+            .push(f[2].to_string());
     }
     let text = std::fs::read_to_string(run_dir.join("scores.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(header[..3], ["customer_id", "segment", "confidence"]);
-    assert_eq!(header[header.len() - 3..], ["offers", "offer_scores", "offer_source"]);
+    assert_eq!(
+        header[header.len() - 3..],
+        ["offers", "offer_scores", "offer_source"]
+    );
     let mut n = 0;
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
@@ -661,43 +666,16 @@ fn bad_checkpoints_are_exit_code_2_with_the_file_named() {
 #[test]
 fn other_column_names_need_only_a_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dataset();
-    let csv = std::fs::read_to_string(d.join("customers.csv")).unwrap();
-    let (header, body) = csv.split_once('\n').unwrap();
-    let renamed: Vec<String> = header
-        .split(',')
-        .map(|c| format!("src_{}", c.to_uppercase()))
-        .collect();
-    std::fs::write(
-        dir.path().join("crm.csv"),
-        format!("{}\n{body}", renamed.join(",")),
-    )
-    .unwrap();
-    let mut schema = std::fs::read_to_string(d.join("schema.toml")).unwrap();
-    for c in header.split(',') {
-        for key in ["name", "numerator", "denominator"] {
-            schema = schema.replace(
-                &format!("{key} = \"{c}\""),
-                &format!("{key} = \"src_{}\"", c.to_uppercase()),
-            );
-        }
-    }
-    std::fs::write(dir.path().join("crm_schema.toml"), &schema).unwrap();
+    let (crm, schema) = renamed_dataset(dir.path());
     let (code, out, err) = run(teleseg()
         .args(["--backend", "flex", "train", "autoencoder"])
         .args([
             "--set",
-            &format!(
-                "data.customers={:?}",
-                dir.path().join("crm.csv").display().to_string()
-            ),
+            &format!("data.customers={:?}", crm.display().to_string()),
         ])
         .args([
             "--set",
-            &format!(
-                "data.schema={:?}",
-                dir.path().join("crm_schema.toml").display().to_string()
-            ),
+            &format!("data.schema={:?}", schema.display().to_string()),
         ])
         .args([
             "--set",
@@ -722,6 +700,100 @@ fn other_column_names_need_only_a_schema() {
         out.contains("features") && out.contains("(src_"),
         "features should carry the user's column names:\n{out}"
     );
+}
+
+/// The generated customers with every column renamed (`age` → `src_AGE`) and the schema edited
+/// to match: a stand-in for a user's own CRM extract. Returns `(crm.csv, crm_schema.toml)`.
+fn renamed_dataset(dir: &Path) -> (PathBuf, PathBuf) {
+    let d = dataset();
+    let csv = std::fs::read_to_string(d.join("customers.csv")).unwrap();
+    let (header, body) = csv.split_once('\n').unwrap();
+    let renamed: Vec<String> = header
+        .split(',')
+        .map(|c| format!("src_{}", c.to_uppercase()))
+        .collect();
+    let crm = dir.join("crm.csv");
+    std::fs::write(&crm, format!("{}\n{body}", renamed.join(","))).unwrap();
+    let mut schema = std::fs::read_to_string(d.join("schema.toml")).unwrap();
+    for c in header.split(',') {
+        for key in ["name", "numerator", "denominator"] {
+            schema = schema.replace(
+                &format!("{key} = \"{c}\""),
+                &format!("{key} = \"src_{}\"", c.to_uppercase()),
+            );
+        }
+    }
+    let path = dir.join("crm_schema.toml");
+    std::fs::write(&path, &schema).unwrap();
+    (crm, path)
+}
+
+/// README "Bring your own data", as written, on a CSV with other column names: data check,
+/// the pipeline on the user's files, teleseg score on new rows, and the numpy reference scorer
+/// on the same bundle.
+#[test]
+fn bring_your_own_data_walkthrough() {
+    let dir = tempfile::tempdir().unwrap();
+    let (crm, schema) = renamed_dataset(dir.path());
+    // 2. teleseg data check --schema my_schema.toml --input my_customers.csv
+    let (code, out, err) = run(teleseg()
+        .args(["data", "check", "--schema"])
+        .arg(&schema)
+        .arg("--input")
+        .arg(&crm));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("src_DATA_GB"), "{out}");
+    // 3. teleseg pipeline --set data.customers=... --set data.schema=...
+    let (code, out, err) = pipeline(
+        dir.path(),
+        "mine",
+        &[
+            "--set",
+            &format!("data.customers={:?}", crm.display().to_string()),
+            "--set",
+            &format!("data.schema={:?}", schema.display().to_string()),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("report:"), "{out}");
+    let run_dir = dir.path().join("mine");
+    for f in [
+        "dec/segments.json",
+        "vae/synthetic.csv",
+        "report.html",
+        "scores.csv",
+    ] {
+        assert!(run_dir.join(f).is_file(), "missing {f}");
+    }
+    let synth = std::fs::read_to_string(run_dir.join("vae/synthetic.csv")).unwrap();
+    assert!(
+        synth.starts_with("src_CUSTOMER_ID,"),
+        "synthetic data keeps the user's columns"
+    );
+    // 4. teleseg score --checkpoint checkpoints/<run> --input new_customers.csv --output scores.csv
+    let new_rows: String = std::fs::read_to_string(&crm)
+        .unwrap()
+        .lines()
+        .take(51)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let new_csv = dir.path().join("new_customers.csv");
+    std::fs::write(&new_csv, new_rows).unwrap();
+    let scores = dir.path().join("scores.csv");
+    let (code, _, err) = run(teleseg()
+        .args(["--backend", "flex", "score", "--with-q", "--checkpoint"])
+        .arg(&run_dir)
+        .arg("--input")
+        .arg(&new_csv)
+        .arg("--output")
+        .arg(&scores));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&scores).unwrap().lines().count(),
+        51
+    );
+    // 5. python3 scripts/reference_scorer.py --checkpoint <run>/dec/model.safetensors ...
+    reference_scorer_matches(&run_dir.join("dec/model.safetensors"), &new_csv, &scores);
 }
 
 /// Crash safety: SIGKILL a training at several moments; after each kill the newest checkpoint
