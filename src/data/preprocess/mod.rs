@@ -85,6 +85,23 @@ pub enum PreprocessError {
         /// Each missing column as ``role `name` `` (e.g. ``numeric `tenure_months` ``).
         missing: Vec<String>,
     },
+    /// A value that becomes infinite after preprocessing (e.g. `1e308` in a column without
+    /// clipping or log1p): the model works in 32-bit floats, so the row cannot be scored.
+    #[error(
+        "{table}:{line}: `{feature}` = {value} is too large for the model: after preprocessing it \
+         is not a finite 32-bit float (fix the value, or give the column `clip` or `log1p` in the \
+         schema)"
+    )]
+    NotRepresentable {
+        /// The table's source file.
+        table: String,
+        /// 1-based line of the row.
+        line: u64,
+        /// The feature.
+        feature: String,
+        /// The raw value.
+        value: f64,
+    },
     /// A train statistic does not fit in an f32 (raw values beyond ±3.4e38).
     #[error("feature `{feature}`: train {statistic} ({value}) does not fit in a 32-bit float")]
     StatisticOverflow {
@@ -288,6 +305,14 @@ impl Preprocessor {
             for (out, &r) in data.chunks_exact_mut(cols).zip(rows) {
                 let x = values[r];
                 out[index] = f.apply(x);
+                if !out[index].is_finite() {
+                    return Err(PreprocessError::NotRepresentable {
+                        table: table.source.clone(),
+                        line: table.line_numbers.get(r).copied().unwrap_or(0),
+                        feature: f.name.clone(),
+                        value: x,
+                    });
+                }
                 if f.has_indicator {
                     out[index + 1] = if x.is_nan() { 1.0 } else { 0.0 };
                 }

@@ -360,3 +360,27 @@ fn clip_counts_count_values_outside_the_range() {
         }]
     );
 }
+
+#[test]
+fn a_value_beyond_f32_after_preprocessing_names_its_row() {
+    // y has neither clip nor log1p: (1e308 − 2) / std is finite in f64 but not in f32.
+    let schema = Schema::parse(
+        "[[columns]]\nname = \"id\"\nrole = \"id\"\n[[columns]]\nname = \"y\"\nrole = \"numeric\"\n",
+        "y.toml",
+    )
+    .unwrap();
+    let read = |csv: &str| {
+        read_csv_from_reader(csv.as_bytes(), "t.csv", &schema, &ReadOptions::default())
+            .unwrap()
+            .0
+    };
+    let train = read("id,y\na,1\nb,2\nc,3\n");
+    let p = Preprocessor::fit(&schema, &train, &[0, 1, 2]).unwrap();
+    let err = p.transform(&read("id,y\nok,1\nz9,1e308\n")).unwrap_err();
+    assert!(
+        matches!(&err, PreprocessError::NotRepresentable { line: 3, feature, .. } if feature == "y"),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("t.csv:3") && msg.contains("`y`"), "{msg}");
+}
