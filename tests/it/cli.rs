@@ -892,3 +892,203 @@ fn training_survives_sigkill_and_resumes() {
         "resume did not add epochs"
     );
 }
+
+/// Rewrites a safetensors file: `edit` changes the parsed JSON header (tensor entries and
+/// `__metadata__`); the header is re-serialized and padded, the data bytes are kept.
+fn rewrite_header(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    edit(&mut header);
+    let mut text = serde_json::to_vec(&header).unwrap();
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
+}
+
+/// The checkpoint and config rows of the bad-input matrix: each is exit code 2 with its own
+/// message naming the file (and tensor or key), no panic, and no output file.
+#[test]
+fn bad_input_matrix_checkpoints_and_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset();
+    let (code, _, err) = run(teleseg()
+        .args(["--backend", "flex", "train", "autoencoder"])
+        .args([
+            "--set",
+            &format!(
+                "data.customers={:?}",
+                data.join("customers.csv").display().to_string()
+            ),
+        ])
+        .args([
+            "--set",
+            &format!(
+                "data.schema={:?}",
+                data.join("schema.toml").display().to_string()
+            ),
+        ])
+        .args(["--set", "train.epochs=1", "--set", "train.warmup_epochs=0"])
+        .args(["--set", "model.hidden=[16]", "--set", "model.latent=3"])
+        .args([
+            "--set",
+            &format!("output.dir={:?}", dir.path().display().to_string()),
+        ])
+        .args(["--set", "output.run_name=\"ae\""]));
+    assert_eq!(code, 0, "{err}");
+    let good = std::fs::read(dir.path().join("ae/model.safetensors")).unwrap();
+    let meta = |h: &mut serde_json::Value, key: &str, value: Option<&str>| {
+        let m = h["__metadata__"].as_object_mut().unwrap();
+        match value {
+            Some(v) => m.insert(key.to_string(), v.into()),
+            None => m.remove(key),
+        };
+    };
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            &["not a valid safetensors"],
+        ),
+        (
+            "header length larger than the file",
+            {
+                let mut b = good.clone();
+                b[..8].copy_from_slice(&(good.len() as u64 * 2).to_le_bytes());
+                b
+            },
+            &["not a valid safetensors"],
+        ),
+        (
+            "not a safetensors file",
+            b"col_a,col_b\n1,2\n".to_vec(),
+            &["not a valid safetensors"],
+        ),
+        (
+            "wrong dtype",
+            rewrite_header(&good, |h| {
+                h["encoder.layers.0.weight"]["dtype"] = "I32".into()
+            }),
+            &["encoder.layers.0.weight", "dtype I32"],
+        ),
+        (
+            "missing tensor",
+            rewrite_header(&good, |h| {
+                let t = h
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("encoder.layers.0.bias")
+                    .unwrap();
+                h["encoder.layers.0.bias_old"] = t;
+            }),
+            &["encoder.layers.0.bias", "missing"],
+        ),
+        (
+            "another kind",
+            rewrite_header(&good, |h| meta(h, "teleseg.kind", Some("ncf"))),
+            &["`ncf` checkpoint", "`autoencoder` checkpoint is needed"],
+        ),
+        (
+            "newer format version",
+            rewrite_header(&good, |h| meta(h, "teleseg.format_version", Some("99"))),
+            &["format version 99 is newer", "upgrade teleseg"],
+        ),
+        (
+            "foreign safetensors (no teleseg metadata)",
+            rewrite_header(&good, |h| meta(h, "teleseg.format_version", None)),
+            &["not a teleseg checkpoint"],
+        ),
+    ];
+    let out = dir.path().join("out.csv");
+    for (name, bytes, needles) in cases {
+        let ck = dir
+            .path()
+            .join(format!("{}.safetensors", name.replace(' ', "_")));
+        std::fs::write(&ck, bytes).unwrap();
+        let (code, _, err) = run(teleseg()
+            .args(["--backend", "flex", "embed", "--checkpoint"])
+            .arg(&ck)
+            .arg("--input")
+            .arg(data.join("customers.csv"))
+            .arg("--output")
+            .arg(&out));
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: panicked: {err}");
+        assert!(
+            err.contains(&*ck.file_name().unwrap().to_string_lossy()),
+            "{name}: file not named: {err}"
+        );
+        for n in needles {
+            assert!(err.contains(n), "{name}: message lacks {n:?}: {err}");
+        }
+        assert!(!out.exists(), "{name}: output written");
+    }
+
+    // Config rows: wrong type, negative learning rate, zero clusters, persona spread.
+    let configs: [(&str, &[&str], &[&str]); 4] = [
+        (
+            "wrong type",
+            &["train", "autoencoder", "--set", "train.epochs=\"ten\""],
+            &["train.epochs", "ten"],
+        ),
+        (
+            "negative learning rate",
+            &["train", "autoencoder", "--set", "train.learning_rate=-0.1"],
+            &["train.learning_rate must be positive"],
+        ),
+        (
+            "zero clusters",
+            &["train", "dec", "--set", "dec.k=0"],
+            &["dec.k must be at least 2"],
+        ),
+        (
+            "persona spread out of range",
+            &["pipeline", "--set", "data.generate_persona_spread=9.0"],
+            &["data.generate_persona_spread must be in (0, 4]"],
+        ),
+    ];
+    for (name, args, needles) in configs {
+        let (code, _, err) = run(teleseg().args(["--backend", "flex"]).args(args).args([
+            "--set",
+            &format!(
+                "output.dir={:?}",
+                dir.path().join("cfg").display().to_string()
+            ),
+        ]));
+        assert_eq!(code, 2, "{name}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{name}: message lacks {n:?}: {err}");
+        }
+        assert!(
+            !dir.path().join("cfg").exists(),
+            "{name}: a run folder was created"
+        );
+    }
+
+    // A numeric value beyond what the model can represent, at score time.
+    let csv = std::fs::read_to_string(data.join("customers.csv")).unwrap();
+    let mut lines: Vec<String> = csv.lines().take(4).map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = header.iter().position(|h| *h == "household_size").unwrap();
+    let mut cells: Vec<String> = lines[2].split(',').map(String::from).collect();
+    cells[col] = "1e308".into();
+    lines[2] = cells.join(",");
+    let big = dir.path().join("big.csv");
+    std::fs::write(&big, lines.join("\n") + "\n").unwrap();
+    let (code, _, err) = run(teleseg()
+        .args(["--backend", "flex", "embed", "--checkpoint"])
+        .arg(dir.path().join("ae"))
+        .arg("--input")
+        .arg(&big)
+        .arg("--output")
+        .arg(&out));
+    assert_eq!(code, 2, "1e308: {err}");
+    assert!(
+        err.contains("big.csv:3") && err.contains("household_size"),
+        "1e308: {err}"
+    );
+    assert!(!out.exists(), "1e308: output written");
+}
