@@ -198,7 +198,7 @@ pub fn to_safetensors_bytes(
     }
     // serde_json's Map is a BTreeMap (no preserve_order feature): keys come out sorted.
     let mut json = serde_json::to_vec(&serde_json::Value::Object(header)).expect("json");
-    while json.len() % 8 != 0 {
+    while !json.len().is_multiple_of(8) {
         json.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + json.len() + offset);

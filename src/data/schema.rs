@@ -285,7 +285,7 @@ impl Role {
 }
 
 fn check_clip(column: &str, low: f64, high: f64) -> Result<(), SchemaError> {
-    if !(0.0..1.0).contains(&low) || !(high > low && high <= 1.0) {
+    if !((0.0..1.0).contains(&low) && high > low && high <= 1.0) {
         return Err(SchemaError::BadClip {
             column: column.to_string(),
             low,

@@ -321,7 +321,7 @@ impl Task for DecTask {
     }
 
     fn on_step(&mut self, model: &Dec, step: u64) -> anyhow::Result<StepControl> {
-        if step % self.cfg.update_interval != 0 && self.targets.is_some() {
+        if !step.is_multiple_of(self.cfg.update_interval) && self.targets.is_some() {
             return Ok(StepControl::Continue);
         }
         let k = self.cfg.k;

@@ -187,8 +187,8 @@ fn mix(seed: u64, epoch: usize) -> u64 {
 
 /// Builds the configured optimizer.
 pub fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
-    let clip =
-        (cfg.grad_clip_norm > 0.0).then(|| GradientClippingConfig::Norm(cfg.grad_clip_norm as f32));
+    let clip = (cfg.grad_clip_norm > 0.0)
+        .then_some(GradientClippingConfig::Norm(cfg.grad_clip_norm as f32));
     match cfg.optimizer {
         OptimizerKind::Adam => AdamConfig::new()
             .with_weight_decay(

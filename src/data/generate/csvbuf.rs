@@ -165,7 +165,7 @@ fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: u32) {
         return;
     }
     let mut width = decimals as usize;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         width -= 1;
     }

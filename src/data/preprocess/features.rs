@@ -238,7 +238,7 @@ pub(super) fn fit_binary(col: &BinaryColumn, rows: &[usize]) -> BinaryFeature {
     for &r in rows {
         match col.values[r] {
             x if x.is_nan() => missing = true,
-            x if x == 1.0 => ones += 1,
+            1.0 => ones += 1,
             _ => zeros += 1,
         }
     }
