@@ -319,11 +319,7 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     };
     let outcome = train::fit(&mut task, model, &opts, None)?;
     let train_wall_s = started.elapsed().as_secs_f64();
-    let samples_per_s = if outcome.history.is_empty() {
-        0.0
-    } else {
-        outcome.history.iter().map(|m| m.samples_per_s).sum::<f64>() / outcome.history.len() as f64
-    };
+    let samples_per_s = outcome.mean_samples_per_s();
 
     let best = NcfModel::load(&run.model(), &device)?;
     let evaluation = evaluate_split(&best, &ix, &split, &job, job.sampling.k);

@@ -374,11 +374,7 @@ pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     if collapse.collapsed {
         tracing::warn!(sizes = ?collapse.sizes, "the final DEC segments are collapsed");
     }
-    let samples_per_s = if outcome.history.is_empty() {
-        0.0
-    } else {
-        outcome.history.iter().map(|m| m.samples_per_s).sum::<f64>() / outcome.history.len() as f64
-    };
+    let samples_per_s = outcome.mean_samples_per_s();
     Ok(DecReport {
         run: run.root.clone(),
         autoencoder: ae_report,

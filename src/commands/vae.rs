@@ -337,11 +337,7 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     let started = std::time::Instant::now();
     let outcome = train::fit(&mut task, model, &opts, None)?;
     let train_wall_s = started.elapsed().as_secs_f64();
-    let samples_per_s = if outcome.history.is_empty() {
-        0.0
-    } else {
-        outcome.history.iter().map(|m| m.samples_per_s).sum::<f64>() / outcome.history.len() as f64
-    };
+    let samples_per_s = outcome.mean_samples_per_s();
 
     // Sample from the best checkpoint, exactly as `teleseg sample` would.
     let vm = VaeModel::load(&run.model(), &device)?;

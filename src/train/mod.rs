@@ -155,6 +155,16 @@ pub struct FitOutcome<M> {
     pub history: Vec<EpochMetrics>,
 }
 
+impl<M> FitOutcome<M> {
+    /// Mean training throughput over the epochs run (0 when none ran).
+    pub fn mean_samples_per_s(&self) -> f64 {
+        if self.history.is_empty() {
+            return 0.0;
+        }
+        self.history.iter().map(|m| m.samples_per_s).sum::<f64>() / self.history.len() as f64
+    }
+}
+
 /// How to run [`fit`].
 pub struct FitOptions<'a> {
     pub train: &'a TrainConfig,

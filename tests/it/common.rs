@@ -31,6 +31,24 @@ pub fn dataset() -> &'static Path {
     })
 }
 
+/// A larger generated data set (3000 customers, 40 offers, seed 5), generated once per test
+/// run: the VAE needs rows per persona, the ranking tests interactions per offer.
+pub fn dataset_3000() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("teleseg-it-data3000")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let (code, _, err) = run(teleseg()
+            .args(["generate", "--customers", "3000", "--seed", "5", "--out"])
+            .arg(&dir));
+        assert_eq!(code, 0, "generate failed: {err}");
+        dir
+    })
+}
+
 /// Burn's RNG is process-global per backend, so two trainings in parallel threads of this test
 /// binary would draw from one stream: tests that train in-process hold this lock.
 pub static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());

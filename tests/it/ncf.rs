@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use teleseg::backend::BackendChoice;
 use teleseg::checkpoint::RunDir;
@@ -15,21 +14,8 @@ use teleseg::models::ncf::score::{ColdStart, NcfModel};
 
 use crate::common::{TRAINING, globals, run, teleseg};
 
-/// A generated data set of 3000 customers (40 offers) for the ranking tests.
 fn ranking_data() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("teleseg-it-ncf")
-            .tempdir()
-            .unwrap()
-            .keep();
-        let (code, _, err) = run(teleseg()
-            .args(["generate", "--customers", "3000", "--seed", "5", "--out"])
-            .arg(&dir));
-        assert_eq!(code, 0, "generate failed: {err}");
-        dir
-    })
+    crate::common::dataset_3000()
 }
 
 fn fixture(name: &str) -> PathBuf {

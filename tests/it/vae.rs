@@ -15,21 +15,8 @@ use teleseg::data::table::RawTable;
 
 use crate::common::{TRAINING, globals, run, teleseg};
 
-/// A larger generated data set than `common::dataset` (the VAE needs some rows per persona).
 fn data() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("teleseg-it-vae")
-            .tempdir()
-            .unwrap()
-            .keep();
-        let (code, _, err) = run(teleseg()
-            .args(["generate", "--customers", "3000", "--seed", "5", "--out"])
-            .arg(&dir));
-        assert_eq!(code, 0, "{err}");
-        dir
-    })
+    crate::common::dataset_3000()
 }
 
 fn overrides(run_dir: &Path) -> Vec<String> {
