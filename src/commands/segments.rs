@@ -63,6 +63,10 @@ pub struct SegmentsFile {
     /// units): per-segment statistics, lifts, surrogate-tree rules and persona texts. `None`
     /// when profiling failed (logged).
     pub profiles: Option<serde_json::Value>,
+    /// Which raw columns drive the DEC assignment: permutation importance on a sample of at
+    /// most 4000 customers ([`crate::eval::attribution`]). `None` when it failed (logged).
+    #[serde(default)]
+    pub attributions: Option<crate::eval::attribution::Attributions>,
 }
 
 /// Profiles of `labels` on the columns of `data`, in raw units: numeric columns (with the
@@ -120,6 +124,22 @@ fn profiles(
     let x = cluster::FeatureTable::new(&x, rows, cols, &names, &units)?;
     let p = cluster::profile_segments(x, labels, k, &cluster::ProfileConfig::default(), seed)?;
     Ok(serde_json::to_value(p)?)
+}
+
+/// Permutation importance of every raw column for the run's final DEC model (scored on the CPU).
+fn attributions(
+    report: &DecReport,
+    k: usize,
+    seed: u64,
+) -> anyhow::Result<crate::eval::attribution::Attributions> {
+    use crate::score::RawInput;
+    let model = crate::score::SegmentModel::load(
+        &report.run.join("model.safetensors"),
+        &burn::tensor::Device::flex(),
+    )?;
+    crate::eval::attribution::permutation_importance(&report.data.table, k, 4000, seed, |t| {
+        Ok(model.score(&model.features(t)?, 4096).segment)
+    })
 }
 
 /// Reads a label CSV `customer_id,<label>`: the column named `persona`, else the second one.
@@ -286,6 +306,13 @@ pub fn summarize(
             Ok(p) => Some(p),
             Err(e) => {
                 tracing::warn!("segment profiles failed: {e:#}");
+                None
+            }
+        },
+        attributions: match attributions(report, k, seed) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::warn!("segment attributions failed: {e:#}");
                 None
             }
         },

@@ -22,7 +22,7 @@ use crate::data::schema::Schema;
 use crate::data::table::RawTable;
 use crate::data::writer::table_csv;
 use crate::error::UsageError;
-use crate::eval::synthetic::{self, SyntheticReport, take_rows};
+use crate::eval::synthetic::{self, SyntheticReport};
 use crate::models::vae::{self, Codec, SampleOptions, SegmentInfo, Vae, VaeArch, VaeTask, sample};
 use crate::score::{RawInput, SegmentModel};
 use crate::train::{self, FitOptions, StopReason};
@@ -341,8 +341,8 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
 
     // Sample from the best checkpoint, exactly as `teleseg sample` would.
     let vm = VaeModel::load(&run.model(), &device)?;
-    let holdout = take_rows(&data.table, &data.test_rows);
-    let train_table = take_rows(&data.table, &data.train_rows);
+    let holdout = data.table.take_rows(&data.test_rows);
+    let train_table = data.table.take_rows(&data.train_rows);
     // The real rows are written with up to 6 decimals (trailing zeros dropped), not rounded to
     // the codec's decimals.
     let real_decimals = HashMap::new();

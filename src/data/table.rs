@@ -78,6 +78,48 @@ pub struct RawTable {
 }
 
 impl RawTable {
+    /// Rows `rows` of the table (in that order) as a new table.
+    pub fn take_rows(&self, rows: &[usize]) -> RawTable {
+        RawTable {
+            source: self.source.clone(),
+            ids: rows.iter().map(|&r| self.ids[r].clone()).collect(),
+            numeric: self
+                .numeric
+                .iter()
+                .map(|c| NumericColumn {
+                    name: c.name.clone(),
+                    values: rows.iter().map(|&r| c.values[r]).collect(),
+                })
+                .collect(),
+            categorical: self
+                .categorical
+                .iter()
+                .map(|c| CategoricalColumn {
+                    name: c.name.clone(),
+                    codes: rows.iter().map(|&r| c.codes[r]).collect(),
+                    dictionary: c.dictionary.clone(),
+                })
+                .collect(),
+            binary: self
+                .binary
+                .iter()
+                .map(|c| BinaryColumn {
+                    name: c.name.clone(),
+                    values: rows.iter().map(|&r| c.values[r]).collect(),
+                })
+                .collect(),
+            targets: self
+                .targets
+                .iter()
+                .map(|c| TargetColumn {
+                    name: c.name.clone(),
+                    values: rows.iter().map(|&r| c.values[r].clone()).collect(),
+                })
+                .collect(),
+            line_numbers: rows.iter().map(|&r| self.line_numbers[r]).collect(),
+        }
+    }
+
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.ids.len()

@@ -1,7 +1,8 @@
-//! Evaluation: synthetic-data quality, privacy and utility ([`synthetic`]) with the logistic
+//! Evaluation: which raw columns drive the segments ([`attribution`]), synthetic-data quality, privacy and utility ([`synthetic`]) with the logistic
 //! regression its utility score trains ([`logistic`]), and ranking metrics of recommenders
 //! ([`ranking`]).
 
+pub mod attribution;
 pub mod logistic;
 pub mod ranking;
 pub mod synthetic;

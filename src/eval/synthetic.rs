@@ -468,48 +468,6 @@ fn subsample(n: usize, k: usize, seed: u64) -> Vec<usize> {
     idx
 }
 
-/// Rows `rows` of `table` as a new table.
-pub fn take_rows(table: &RawTable, rows: &[usize]) -> RawTable {
-    RawTable {
-        source: table.source.clone(),
-        ids: rows.iter().map(|&r| table.ids[r].clone()).collect(),
-        numeric: table
-            .numeric
-            .iter()
-            .map(|c| crate::data::table::NumericColumn {
-                name: c.name.clone(),
-                values: rows.iter().map(|&r| c.values[r]).collect(),
-            })
-            .collect(),
-        categorical: table
-            .categorical
-            .iter()
-            .map(|c| CategoricalColumn {
-                name: c.name.clone(),
-                codes: rows.iter().map(|&r| c.codes[r]).collect(),
-                dictionary: c.dictionary.clone(),
-            })
-            .collect(),
-        binary: table
-            .binary
-            .iter()
-            .map(|c| crate::data::table::BinaryColumn {
-                name: c.name.clone(),
-                values: rows.iter().map(|&r| c.values[r]).collect(),
-            })
-            .collect(),
-        targets: table
-            .targets
-            .iter()
-            .map(|c| crate::data::table::TargetColumn {
-                name: c.name.clone(),
-                values: rows.iter().map(|&r| c.values[r].clone()).collect(),
-            })
-            .collect(),
-        line_numbers: rows.iter().map(|&r| table.line_numbers[r]).collect(),
-    }
-}
-
 /// DCR of (a subsample of) `synth` and `holdout` rows to `train`.
 pub fn privacy(
     schema: &Schema,
@@ -521,8 +479,8 @@ pub fn privacy(
 ) -> Privacy {
     let s_rows = subsample(synth.n_rows(), max_rows, seed);
     let h_rows = subsample(holdout.n_rows(), max_rows, seed ^ 1);
-    let s = take_rows(synth, &s_rows);
-    let h = take_rows(holdout, &h_rows);
+    let s = synth.take_rows(&s_rows);
+    let h = holdout.take_rows(&h_rows);
     let (space, enc) = encode_rows(schema, train, &[train, &s, &h]);
     let ds = closest(&space, &enc[1], &enc[0]);
     let dh = closest(&space, &enc[2], &enc[0]);
@@ -688,7 +646,7 @@ pub fn independent_marginals(table: &RawTable, rows: usize, seed: u64) -> RawTab
             .map(|_| (rng.random::<u64>() % n as u64) as usize)
             .collect()
     };
-    let mut out = take_rows(table, &draw());
+    let mut out = table.take_rows(&draw());
     for c in &mut out.numeric {
         let src = table.numeric(&c.name).expect("same table");
         c.values = draw().into_iter().map(|r| src.values[r]).collect();

@@ -192,8 +192,57 @@ pub fn segments(run: &Path, seg: &Value, out: &mut String) -> anyhow::Result<()>
         personas(&segs, out);
         heatmap(&segs, out);
     }
+    drivers(&seg["attributions"], out);
     rules(&profiles["surrogate"], out);
     Ok(())
+}
+
+/// Columns that drive the assignment (permutation importance), overall and per segment.
+fn drivers(a: &Value, out: &mut String) {
+    let Some(cols) = a["columns"].as_array() else {
+        return;
+    };
+    let k = cols
+        .first()
+        .and_then(|c| c["per_segment"].as_array())
+        .map_or(0, Vec::len);
+    let _ = write!(
+        out,
+        "<h3>What drives the segment assignment</h3><p class=\"note\">Share of customers whose \
+         segment changes when one column is shuffled across {} customers (permutation \
+         importance), overall and per segment; correlated columns share the credit.</p>\
+         <div style=\"overflow-x:auto\"><table><tr><th class=\"l\">column</th><th>overall</th>",
+        a["rows"].as_u64().unwrap_or(0)
+    );
+    for s in 0..k {
+        let _ = write!(
+            out,
+            "<th><span class=\"swatch\" style=\"background:{}\"></span>{s}</th>",
+            css_color(s)
+        );
+    }
+    out.push_str("</tr>");
+    for c in cols.iter().take(10) {
+        let _ = write!(
+            out,
+            "<tr><td class=\"l\">{}</td><td>{:.1} %</td>",
+            escape(c["column"].as_str().unwrap_or("")),
+            c["changed"].as_f64().unwrap_or(0.0) * 100.0
+        );
+        for v in c["per_segment"].as_array().into_iter().flatten() {
+            let cell = v
+                .as_f64()
+                .map_or("–".to_string(), |x| format!("{:.0} %", x * 100.0));
+            let heat = v.as_f64().unwrap_or(0.0);
+            let _ = write!(
+                out,
+                "<td style=\"background:{}\">{cell}</td>",
+                heat_color(heat)
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table></div>\n");
 }
 
 /// Every method's agreement with the known labels (when there were some).

@@ -324,6 +324,20 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         assert!(ari.is_number(), "{m}: {ari}");
     }
     assert!(segments["profiles"].is_object(), "no profiles");
+    let drivers = segments["attributions"]["columns"]
+        .as_array()
+        .expect("attributions");
+    assert_eq!(drivers.len(), 31, "one importance per raw column");
+    assert!(
+        drivers[0]["changed"].as_f64().unwrap() > 0.0,
+        "{}",
+        drivers[0]
+    );
+    assert!(
+        drivers
+            .iter()
+            .all(|c| (0.0..=1.0).contains(&c["changed"].as_f64().unwrap()))
+    );
     let sweep = &segments["sweep"];
     assert_eq!(
         sweep["rows"].as_array().map(Vec::len),
@@ -474,6 +488,7 @@ fn report_renders(run_dir: &Path) {
         "<h2>Segments</h2>",
         "<h3>Personas</h3>",
         "<h3>Rules</h3>",
+        "<h3>What drives the segment assignment</h3>",
         "<h2>Synthetic customers</h2>",
         "<h3>Real vs synthetic distributions</h3>",
         "<h2>Offer recommendation</h2>",
