@@ -20,7 +20,7 @@ every step (`loss.item()`, as teleseg's NaN guard does):
 teleseg runs as a subprocess (`teleseg bench MODEL ...`, one JSON line); torch runs in this
 process with torch.set_num_threads(os.cpu_count()). The two alternate for --repeats rounds and
 the table reports the median of each. With --cuda (and torch.cuda.is_available()) every row is
-also run by torch on CUDA, and teleseg with --backend cuda.
+also run by torch on CUDA, and teleseg with --backend wgpu (its GPU backend).
 
 Install (not part of `cargo test`): `pip install torch numpy` (CPU wheels are enough:
 `pip install torch --index-url https://download.pytorch.org/whl/cpu`). Build the binary first
@@ -298,7 +298,7 @@ def main():
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ",".join(ROWS))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="10× fewer steps (a smoke run)")
-    ap.add_argument("--cuda", action="store_true", help="also torch on CUDA / teleseg --backend cuda")
+    ap.add_argument("--cuda", action="store_true", help="also torch on CUDA / teleseg --backend wgpu")
     ap.add_argument("--backend", default=None, help="teleseg CPU backend (default: teleseg's)")
     a = ap.parse_args()
     rows = [r.strip() for r in a.rows.split(",") if r.strip()]
@@ -311,7 +311,7 @@ def main():
     targets = [("cpu", torch.device("cpu"), a.backend)]
     if a.cuda:
         if torch.cuda.is_available():
-            targets.append(("cuda", torch.device("cuda"), "cuda"))
+            targets.append(("cuda", torch.device("cuda"), "wgpu"))
         else:
             print("--cuda: torch.cuda.is_available() is False; CPU rows only", file=sys.stderr)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "

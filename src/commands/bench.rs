@@ -12,16 +12,18 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution as TensorDistribution, Int, Tensor, TensorData};
-use rand::{RngExt, SeedableRng};
 use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use crate::config::ncf::NcfKind;
-use crate::config::{Activation, AutoencoderConfig, DecConfig, DecMode, Noise, OptimizerKind, TrainConfig};
+use crate::config::{
+    Activation, AutoencoderConfig, DecConfig, DecMode, Noise, OptimizerKind, TrainConfig,
+};
+use crate::data::interactions::{LeaveLastOut, Pair, PositiveSet};
 use crate::data::preprocess::{FeatureGroup, FeatureLayout, Features};
 use crate::models::autoencoder::{AutoencoderArch, AutoencoderTask, ReconstructionLoss, embed};
-use crate::data::interactions::{LeaveLastOut, Pair, PositiveSet};
 use crate::models::dec::{Dec, DecTask, argmax_rows, assign_rows};
 use crate::models::ncf::score::NcfModel;
 use crate::models::ncf::{NcfArch, NcfTask};
@@ -273,9 +275,15 @@ fn vae_steps(
         if step == args.warmup {
             start = Instant::now();
         }
-        let x = x_all.clone().select(0, batches[step % batches.len()].clone());
+        let x = x_all
+            .clone()
+            .select(0, batches[step % batches.len()].clone());
         let (mu, logvar) = model.encode(x.clone(), None);
-        let eps = Tensor::random(mu.shape(), TensorDistribution::Normal(0.0, 1.0), &mu.device());
+        let eps = Tensor::random(
+            mu.shape(),
+            TensorDistribution::Normal(0.0, 1.0),
+            &mu.device(),
+        );
         let z = mu.clone() + eps * (logvar.clone() * 0.5).exp();
         let out = model.decode(z, None);
         let loss = loss_fn.loss(out, x, mask.clone(), model.sigma(), mu, logvar, 1.0);
