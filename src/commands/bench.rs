@@ -23,6 +23,7 @@ use crate::config::{
 };
 use crate::data::interactions::{LeaveLastOut, Pair, PositiveSet};
 use crate::data::preprocess::{FeatureGroup, FeatureLayout, Features};
+use crate::error::UsageError;
 use crate::models::autoencoder::{AutoencoderArch, AutoencoderTask, ReconstructionLoss, embed};
 use crate::models::dec::{Dec, DecTask, argmax_rows, assign_rows};
 use crate::models::ncf::score::NcfModel;
@@ -114,14 +115,16 @@ fn synthetic(rows: usize, cols: usize, seed: u64) -> (Features, FeatureLayout) {
 
 /// Runs the benchmark on `device` (a plain device; autodiff is taken from it).
 pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<BenchResult> {
-    anyhow::ensure!(
-        args.rows >= args.batch_size,
-        "--rows must be at least --batch-size"
-    );
-    anyhow::ensure!(
-        args.steps > 0 && args.batch_size > 0,
-        "--steps and --batch-size must be positive"
-    );
+    let usage = |m: &str| -> anyhow::Result<BenchResult> { Err(UsageError(m.to_string()).into()) };
+    if args.steps == 0 || args.batch_size == 0 {
+        return usage("--steps and --batch-size must be positive");
+    }
+    if args.rows < args.batch_size {
+        return usage("--rows must be at least --batch-size");
+    }
+    if args.rows < args.k || args.k == 0 {
+        return usage("--k must be between 1 and --rows");
+    }
     let (features, layout) = synthetic(args.rows, args.input, args.seed);
     let cfg = AutoencoderConfig {
         hidden: args.hidden.clone(),
@@ -347,7 +350,13 @@ fn ncf_steps(
         Default::default(),
     );
     let n = task.train_len();
-    anyhow::ensure!(n >= args.batch_size, "--batch-size exceeds the NCF epoch");
+    if n < args.batch_size {
+        return Err(UsageError(format!(
+            "--batch-size {} exceeds the NCF epoch ({n} samples)",
+            args.batch_size
+        ))
+        .into());
+    }
     let per_epoch = n / args.batch_size;
     let mut model = ncf_arch(args, args.users).init(ad);
     let total = args.warmup + args.steps;
@@ -475,15 +484,6 @@ mod tests {
             );
             assert!(r.final_loss.is_finite(), "{r:?}");
             assert_eq!(r.steps, 12);
-        }
-    }
-
-    #[test]
-    fn same_seed_gives_the_same_final_loss() {
-        for m in [BenchModel::Vae, BenchModel::Ncf, BenchModel::Score] {
-            let a = run(&args(m), &Device::flex(), "flex").unwrap();
-            let b = run(&args(m), &Device::flex(), "flex").unwrap();
-            assert_eq!(a.final_loss, b.final_loss, "{m:?}");
         }
     }
 
