@@ -222,6 +222,24 @@ pub enum Command {
         /// Untimed steps first.
         #[arg(long, default_value_t = 20)]
         warmup: usize,
+        /// Users of the NCF interactions (ncf; score uses --rows customers).
+        #[arg(long, default_value_t = 50_000)]
+        users: usize,
+        /// Offers: NCF items (ncf) or offers ranked per customer (score).
+        #[arg(long, default_value_t = 500)]
+        items: usize,
+        /// NCF embedding width (ncf, score).
+        #[arg(long, default_value_t = 32)]
+        factors: usize,
+        /// NeuMF MLP tower widths, comma-separated (ncf, score).
+        #[arg(long, value_delimiter = ',', default_value = "64,32,16,8")]
+        mlp: Vec<usize>,
+        /// Negatives per positive (ncf).
+        #[arg(long, default_value_t = 4)]
+        negatives: usize,
+        /// Offers returned per customer (score).
+        #[arg(long, default_value_t = 10)]
+        top: usize,
     },
     /// (Re)build RUN/report.html from a run folder's artefacts: a self-contained page (no
     /// network) with training curves, segment map, sizes, lifts, personas and rules.

@@ -329,6 +329,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             batch_size,
             steps,
             warmup,
+            users,
+            items,
+            factors,
+            mlp,
+            negatives,
+            top,
         } => {
             let g = globals(&cli)?;
             let args = commands::bench::BenchArgs {
@@ -342,6 +348,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 steps: *steps,
                 warmup: *warmup,
                 seed: cli.global.seed.unwrap_or(42),
+                users: *users,
+                items: *items,
+                factors: *factors,
+                mlp: mlp.clone(),
+                negatives: *negatives,
+                top: *top,
             };
             let r = commands::bench::run(&args, &g.backend.device, &g.backend.description)?;
             println!("{}", serde_json::to_string(&r)?);

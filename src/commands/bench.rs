@@ -11,16 +11,24 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::SeedableRng;
+use burn::tensor::{Device, Distribution as TensorDistribution, Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
-use crate::config::{AutoencoderConfig, DecConfig, DecMode, Noise, OptimizerKind, TrainConfig};
+use crate::config::ncf::NcfKind;
+use crate::config::{
+    Activation, AutoencoderConfig, DecConfig, DecMode, Noise, OptimizerKind, TrainConfig,
+};
+use crate::data::interactions::{LeaveLastOut, Pair, PositiveSet};
 use crate::data::preprocess::{FeatureGroup, FeatureLayout, Features};
+use crate::error::UsageError;
 use crate::models::autoencoder::{AutoencoderArch, AutoencoderTask, ReconstructionLoss, embed};
-use crate::models::dec::{Dec, DecTask};
+use crate::models::dec::{Dec, DecTask, argmax_rows, assign_rows};
+use crate::models::ncf::score::NcfModel;
+use crate::models::ncf::{NcfArch, NcfTask};
+use crate::models::vae::{ElboLoss, Heads, VaeArch};
 use crate::train::{Task, optimizer};
 
 /// What `teleseg bench` measures.
@@ -32,6 +40,14 @@ pub enum BenchModel {
     /// DEC clustering-phase step (KL to the target distribution, refreshed every
     /// `update_interval` steps on all rows, as in training).
     Dec,
+    /// VAE training step (all-numeric Gaussian ELBO with learned σ; reparameterised draw).
+    Vae,
+    /// NeuMF training step (BCE on positives + `negatives` sampled negatives each, the epoch's
+    /// samples drawn in bulk at every epoch start as training does).
+    Ncf,
+    /// Scoring: embed + DEC segment + NeuMF top-`top` of `items` offers, `batch_size` rows per
+    /// step (rates are rows/s).
+    Score,
 }
 
 /// Options of `teleseg bench`.
@@ -47,6 +63,18 @@ pub struct BenchArgs {
     pub steps: usize,
     pub warmup: usize,
     pub seed: u64,
+    /// NCF users (ncf); `score` uses `rows` users.
+    pub users: usize,
+    /// NCF items (ncf) or offers to rank (score).
+    pub items: usize,
+    /// NCF embedding width.
+    pub factors: usize,
+    /// NeuMF MLP tower widths.
+    pub mlp: Vec<usize>,
+    /// Negatives per positive (ncf).
+    pub negatives: usize,
+    /// Offers returned per customer (score).
+    pub top: usize,
 }
 
 /// The measurement, printed as one JSON line.
@@ -87,14 +115,16 @@ fn synthetic(rows: usize, cols: usize, seed: u64) -> (Features, FeatureLayout) {
 
 /// Runs the benchmark on `device` (a plain device; autodiff is taken from it).
 pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<BenchResult> {
-    anyhow::ensure!(
-        args.rows >= args.batch_size,
-        "--rows must be at least --batch-size"
-    );
-    anyhow::ensure!(
-        args.steps > 0 && args.batch_size > 0,
-        "--steps and --batch-size must be positive"
-    );
+    let usage = |m: &str| -> anyhow::Result<BenchResult> { Err(UsageError(m.to_string()).into()) };
+    if args.steps == 0 || args.batch_size == 0 {
+        return usage("--steps and --batch-size must be positive");
+    }
+    if args.rows < args.batch_size {
+        return usage("--rows must be at least --batch-size");
+    }
+    if args.rows < args.k || args.k == 0 {
+        return usage("--k must be between 1 and --rows");
+    }
     let (features, layout) = synthetic(args.rows, args.input, args.seed);
     let cfg = AutoencoderConfig {
         hidden: args.hidden.clone(),
@@ -123,6 +153,21 @@ pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<B
     let mut final_loss = f64::NAN;
 
     match args.model {
+        BenchModel::Vae => {
+            let (s, l) = vae_steps(args, &features, device, &ad, &batches, &mut optim);
+            seconds = s;
+            final_loss = l;
+        }
+        BenchModel::Ncf => {
+            let (s, l) = ncf_steps(args, device, &ad, &mut optim)?;
+            seconds = s;
+            final_loss = l;
+        }
+        BenchModel::Score => {
+            let (s, l) = score_steps(args, &features, &arch, device);
+            seconds = s;
+            final_loss = l;
+        }
         BenchModel::Autoencoder => {
             let task = AutoencoderTask::new(
                 &features,
@@ -195,6 +240,209 @@ pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<B
     })
 }
 
+type Optim = burn::optim::ModuleOptimizer;
+
+/// VAE steps: widths `input-hidden-latent` mirrored, every column numeric (Gaussian NLL with a
+/// learned σ per column), KL weight 1.
+fn vae_steps(
+    args: &BenchArgs,
+    features: &Features,
+    device: &Device,
+    ad: &Device,
+    batches: &[Tensor<1, Int>],
+    optim: &mut Optim,
+) -> (f64, f64) {
+    let arch = VaeArch {
+        width: args.input,
+        n_numeric: args.input,
+        n_segments: 0,
+        hidden: args.hidden.clone(),
+        latent: args.latent,
+        activation: Activation::Relu,
+    };
+    let heads = Heads {
+        values: (0..args.input).collect(),
+        softmax: vec![],
+    };
+    let loss_fn = ElboLoss::new(&heads, device);
+    let x_all = Tensor::<2>::from_data(
+        TensorData::new(features.data.clone(), [features.rows, features.cols]),
+        device,
+    );
+    let mask = Tensor::<2>::ones([args.batch_size, args.input], device);
+    let mut model = arch.init(ad);
+    let total = args.warmup + args.steps;
+    let mut final_loss = f64::NAN;
+    let mut start = Instant::now();
+    for step in 0..total {
+        if step == args.warmup {
+            start = Instant::now();
+        }
+        let x = x_all
+            .clone()
+            .select(0, batches[step % batches.len()].clone());
+        let (mu, logvar) = model.encode(x.clone(), None);
+        let eps = Tensor::random(
+            mu.shape(),
+            TensorDistribution::Normal(0.0, 1.0),
+            &mu.device(),
+        );
+        let z = mu.clone() + eps * (logvar.clone() * 0.5).exp();
+        let out = model.decode(z, None);
+        let loss = loss_fn.loss(out, x, mask.clone(), model.sigma(), mu, logvar, 1.0);
+        final_loss = loss.total.clone().into_scalar::<f64>();
+        let grads = GradientsParams::from_grads(loss.total.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+    }
+    (start.elapsed().as_secs_f64(), final_loss)
+}
+
+/// About 3 positives per user (1 to 5), items skewed towards low indices (popular offers).
+fn positives(users: usize, items: usize, seed: u64) -> Vec<Pair> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    for u in 0..users as u32 {
+        let n = 1 + rng.random_range(0..5);
+        for _ in 0..n {
+            let x: f64 = rng.random();
+            out.push((u, ((x * x) * items as f64) as u32));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn ncf_arch(args: &BenchArgs, users: usize) -> NcfArch {
+    NcfArch {
+        kind: NcfKind::Neumf,
+        n_users: users,
+        n_items: args.items,
+        factors: args.factors,
+        mlp_layers: args.mlp.clone(),
+        init_std: 0.01,
+    }
+}
+
+/// NeuMF steps on `users × items` synthetic positives with `negatives` fresh negatives each per
+/// epoch (the training task's bulk sampler, run at every epoch start inside the clock).
+fn ncf_steps(
+    args: &BenchArgs,
+    device: &Device,
+    ad: &Device,
+    optim: &mut Optim,
+) -> anyhow::Result<(f64, f64)> {
+    let pos = positives(args.users, args.items, args.seed);
+    let split = LeaveLastOut {
+        train: pos.clone(),
+        valid: Vec::new(),
+        test: Vec::new(),
+    };
+    let all = PositiveSet::new(args.users, args.items, &pos);
+    let mut task = NcfTask::new(
+        &split,
+        &all,
+        args.negatives,
+        args.seed,
+        0.0,
+        device,
+        vec![],
+        Default::default(),
+    );
+    let n = task.train_len();
+    if n < args.batch_size {
+        return Err(UsageError(format!(
+            "--batch-size {} exceeds the NCF epoch ({n} samples)",
+            args.batch_size
+        ))
+        .into());
+    }
+    let per_epoch = n / args.batch_size;
+    let mut model = ncf_arch(args, args.users).init(ad);
+    let total = args.warmup + args.steps;
+    let mut final_loss = f64::NAN;
+    let mut start = Instant::now();
+    for step in 0..total {
+        if step == args.warmup {
+            start = Instant::now();
+        }
+        let (epoch, i) = (step / per_epoch, step % per_epoch);
+        if i == 0 {
+            task.on_epoch_start(&model, epoch)?;
+        }
+        let lo = (i * args.batch_size) as i64;
+        let rows = Tensor::<1, Int>::arange(lo..lo + args.batch_size as i64, device);
+        let loss = task.train_loss(&model, rows);
+        final_loss = loss.total.clone().into_scalar::<f64>();
+        let grads = GradientsParams::from_grads(loss.total.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+    }
+    Ok((start.elapsed().as_secs_f64(), final_loss))
+}
+
+/// Scoring steps: each step takes the next `batch_size` customers, embeds them, assigns DEC
+/// segments (Student-t, α = 1) and ranks `items` offers with NeuMF, top `top` per customer
+/// excluding the offers each holds. Returns the mean segment confidence as the "loss".
+fn score_steps(
+    args: &BenchArgs,
+    features: &Features,
+    arch: &AutoencoderArch,
+    device: &Device,
+) -> (f64, f64) {
+    device.seed(args.seed);
+    let ae = arch.init(device);
+    let first = Features {
+        data: features.data[..args.k * args.input].to_vec(),
+        rows: args.k,
+        cols: args.input,
+    };
+    let centroids = embed(&ae, &first, args.k, device);
+    let dec = Dec::new(ae, &centroids, args.k, device);
+    let pos = positives(args.rows, args.items, args.seed);
+    let mut held = vec![Vec::new(); args.rows];
+    for &(u, i) in &pos {
+        held[u as usize].push(i);
+    }
+    let a = ncf_arch(args, args.rows);
+    let ncf = NcfModel::from_parts(
+        a.clone(),
+        a.init(device).valid(),
+        (0..args.rows).map(|u| u.to_string()).collect(),
+        (0..args.items).map(|i| i.to_string()).collect(),
+        vec![0.0; args.items],
+        device,
+    );
+    let b = args.batch_size;
+    let chunks: Vec<(Features, Vec<u32>)> = (0..args.rows / b)
+        .map(|c| {
+            let f = Features {
+                data: features.data[c * b * args.input..(c + 1) * b * args.input].to_vec(),
+                rows: b,
+                cols: args.input,
+            };
+            (f, (c * b..(c + 1) * b).map(|u| u as u32).collect())
+        })
+        .collect();
+    let total = args.warmup + args.steps;
+    let mut conf_sum = 0.0f64;
+    let mut start = Instant::now();
+    for step in 0..total {
+        if step == args.warmup {
+            start = Instant::now();
+            conf_sum = 0.0;
+        }
+        let (f, users) = &chunks[step % chunks.len()];
+        let (_z, q) = assign_rows(&dec, f, 1.0, b, device);
+        let (_segment, confidence) = argmax_rows(&q, args.k);
+        let lo = users[0] as usize;
+        let top = ncf.top_k(users, args.top, &held[lo..lo + b]);
+        conf_sum += confidence.iter().map(|&c| c as f64).sum::<f64>();
+        std::hint::black_box(top);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    (seconds, conf_sum / (args.steps * b) as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,12 +459,24 @@ mod tests {
             steps: 12,
             warmup: 2,
             seed: 5,
+            users: 300,
+            items: 20,
+            factors: 4,
+            mlp: vec![8, 4],
+            negatives: 2,
+            top: 3,
         }
     }
 
     #[test]
     fn both_models_train_and_report_a_finite_rate() {
-        for m in [BenchModel::Autoencoder, BenchModel::Dec] {
+        for m in [
+            BenchModel::Autoencoder,
+            BenchModel::Dec,
+            BenchModel::Vae,
+            BenchModel::Ncf,
+            BenchModel::Score,
+        ] {
             let r = run(&args(m), &Device::flex(), "flex").unwrap();
             assert!(
                 r.samples_per_s.is_finite() && r.samples_per_s > 0.0,
@@ -225,6 +485,16 @@ mod tests {
             assert!(r.final_loss.is_finite(), "{r:?}");
             assert_eq!(r.steps, 12);
         }
+    }
+
+    #[test]
+    fn ncf_crosses_epochs_and_resamples() {
+        // 300 users × ~3 positives × (1 + 2 negatives) ≈ 2.7k samples: 84 steps of 32 is
+        // more than one epoch, so on_epoch_start resamples inside the timed loop.
+        let mut a = args(BenchModel::Ncf);
+        a.steps = 84;
+        let r = run(&a, &Device::flex(), "flex").unwrap();
+        assert!(r.final_loss.is_finite() && r.final_loss > 0.0, "{r:?}");
     }
 
     #[test]

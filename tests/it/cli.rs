@@ -1107,3 +1107,58 @@ fn bad_input_matrix_checkpoints_and_configs() {
     );
     assert!(!out.exists(), "1e308: output written");
 }
+
+/// `teleseg bench` for the rows scripts/bench_vs_torch.py reads: one JSON line each, with a
+/// positive finite rate and loss; a batch larger than the rows is a usage error.
+#[test]
+fn bench_prints_one_json_line_per_model() {
+    for model in ["autoencoder", "vae", "dec", "ncf", "score"] {
+        let (code, out, err) = run(teleseg().args([
+            "--backend",
+            "flex",
+            "bench",
+            model,
+            "--rows",
+            "512",
+            "--input",
+            "8",
+            "--hidden",
+            "16",
+            "--latent",
+            "4",
+            "--k",
+            "3",
+            "--batch-size",
+            "64",
+            "--steps",
+            "4",
+            "--warmup",
+            "1",
+            "--users",
+            "400",
+            "--items",
+            "30",
+            "--factors",
+            "4",
+            "--mlp",
+            "8,4",
+            "--top",
+            "5",
+        ]));
+        assert_eq!(code, 0, "{model}: {err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "{model}: {out}");
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["model"], model);
+        assert_eq!(v["steps"], 4);
+        let rate = v["samples_per_s"].as_f64().unwrap();
+        assert!(rate.is_finite() && rate > 0.0, "{model}: {out}");
+        assert!(
+            v["final_loss"].as_f64().unwrap().is_finite(),
+            "{model}: {out}"
+        );
+    }
+    let (code, _, _) =
+        run(teleseg().args(["bench", "score", "--rows", "100", "--batch-size", "200"]));
+    assert_ne!(code, 0);
+}
