@@ -125,8 +125,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Segment customers with a `dec` checkpoint: raw CSV in,
-    /// `customer_id,segment,confidence[,q0..],z0..` out.
+    /// Score customers with a run: raw CSV in (streamed), `customer_id,segment,confidence[,q0..],z0..`
+    /// out, plus top-K offers when the run is a pipeline run with an ncf/ model.
     Score {
         /// A pipeline run folder (segments from dec/, offers from ncf/), or a dec run folder or
         /// its model.safetensors (segments only).
@@ -247,8 +247,9 @@ pub enum Command {
         /// Run folder (written by `teleseg pipeline` or `teleseg train`).
         run: PathBuf,
     },
-    /// The main job end to end: data → autoencoder → embeddings → DEC/IDEC segments with baselines
-    /// and segment profiles, into one run folder.
+    /// The main job end to end, into one run folder: data → autoencoder → embeddings → DEC/IDEC
+    /// segments with baselines and profiles → VAE synthetic profiles and their quality → NCF
+    /// offers → scores of every customer → report.html.
     Pipeline {
         /// Pipeline config TOML (default: the embedded configs/pipeline.toml).
         #[arg(long)]
