@@ -13,8 +13,6 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use teleseg::backend::{self, BackendChoice};
 use teleseg::config::ncf::{NcfKind, ncf_train_default};
 use teleseg::data::interactions::{EpochSamples, LeaveLastOut, Pair, PositiveSet, sample_epoch};
@@ -22,20 +20,9 @@ use teleseg::models::ncf::score::NcfModel;
 use teleseg::models::ncf::{NcfArch, NcfTask};
 use teleseg::train::{Task, optimizer};
 
-/// About 3 positives per user, items skewed towards low indices (popular offers).
+/// The synthetic interactions of `teleseg bench ncf` (seed 9).
 fn positives(users: usize, items: usize) -> Vec<Pair> {
-    let mut rng = StdRng::seed_from_u64(9);
-    let mut out = Vec::new();
-    for u in 0..users as u32 {
-        let n = 1 + rng.random_range(0..5);
-        for _ in 0..n {
-            let x: f64 = rng.random();
-            out.push((u, ((x * x) * items as f64) as u32));
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    out
+    teleseg::commands::bench::positives(users, items, 9)
 }
 
 struct Size {

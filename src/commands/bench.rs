@@ -297,8 +297,9 @@ fn vae_steps(
     (start.elapsed().as_secs_f64(), final_loss)
 }
 
-/// About 3 positives per user (1 to 5), items skewed towards low indices (popular offers).
-fn positives(users: usize, items: usize, seed: u64) -> Vec<Pair> {
+/// Synthetic interactions: about 3 positives per user (1 to 5), items skewed towards low
+/// indices (popular offers), sorted and deduplicated. Also used by `benches/ncf.rs`.
+pub fn positives(users: usize, items: usize, seed: u64) -> Vec<Pair> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut out = Vec::new();
     for u in 0..users as u32 {
