@@ -19,6 +19,13 @@ pub use ncf::{NCF_DEFAULT, NcfJob};
 /// Every way a configuration can be wrong. Messages name the field and the rule.
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
+    /// A rule below broken by the config at `origin` (a file, or the embedded default with its
+    /// `--set` overrides).
+    #[error("config {origin}: {rule}")]
+    Invalid {
+        origin: String,
+        rule: Box<ConfigError>,
+    },
     #[error("cannot read config {path}: {message}")]
     Io { path: String, message: String },
     #[error("config {origin}: {message}")]
@@ -106,10 +113,13 @@ pub fn parse<T: DeserializeOwned + Check>(
     let value: T = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Parse {
-            origin,
+            origin: origin.clone(),
             message: e.to_string(),
         })?;
-    value.check()?;
+    value.check().map_err(|rule| ConfigError::Invalid {
+        origin,
+        rule: Box::new(rule),
+    })?;
     Ok(value)
 }
 
@@ -229,6 +239,16 @@ impl DataConfig {
         opts.persona_spread = self.generate_persona_spread;
         opts.force = true;
         opts
+    }
+}
+
+impl ConfigError {
+    /// The broken rule itself, without the [`ConfigError::Invalid`] wrapper naming the config.
+    pub fn into_rule(self) -> ConfigError {
+        match self {
+            ConfigError::Invalid { rule, .. } => *rule,
+            other => other,
+        }
     }
 }
 
@@ -889,7 +909,7 @@ mod tests {
 
     fn job(overrides: &[&str]) -> Result<AutoencoderJob, ConfigError> {
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        parse(AUTOENCODER_DEFAULT, "default", &o)
+        parse(AUTOENCODER_DEFAULT, "default", &o).map_err(ConfigError::into_rule)
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod fuzzing;
 pub mod models;
 pub mod progress;
 pub mod report;

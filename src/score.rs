@@ -72,8 +72,15 @@ impl RawInput for SegmentModel {
 impl EmbeddingModel {
     /// Loads `model.safetensors` (or a run folder) of kind `autoencoder` onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<EmbeddingModel, CheckpointError> {
-        let ck = Checkpoint::read(path, Some(autoencoder::KIND))?;
-        let (schema, preprocessor, arch) = read_common(&ck, path)?;
+        EmbeddingModel::from_checkpoint(&Checkpoint::read(path, Some(autoencoder::KIND))?, device)
+    }
+
+    /// Builds the model from a checkpoint already read (its kind is not checked again).
+    pub fn from_checkpoint(
+        ck: &Checkpoint,
+        device: &Device,
+    ) -> Result<EmbeddingModel, CheckpointError> {
+        let (schema, preprocessor, arch) = read_common(ck, &ck.path)?;
         let model = ck.load_module(arch.init(device))?;
         Ok(EmbeddingModel {
             schema,
@@ -157,8 +164,15 @@ impl Segments {
 impl SegmentModel {
     /// Loads `model.safetensors` (or a run folder) of kind `dec` onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<SegmentModel, CheckpointError> {
-        let ck = Checkpoint::read(path, Some(dec::KIND))?;
-        let (schema, preprocessor, arch) = read_common(&ck, path)?;
+        SegmentModel::from_checkpoint(&Checkpoint::read(path, Some(dec::KIND))?, device)
+    }
+
+    /// Builds the model from a checkpoint already read (its kind is not checked again).
+    pub fn from_checkpoint(
+        ck: &Checkpoint,
+        device: &Device,
+    ) -> Result<SegmentModel, CheckpointError> {
+        let (schema, preprocessor, arch) = read_common(ck, &ck.path)?;
         let head: DecHead = ck.meta_json(dec::META_HEAD)?;
         let zeros = vec![0.0f32; head.k * arch.latent];
         let model = ck.load_module(Dec::new(arch.init(device), &zeros, head.k, device))?;

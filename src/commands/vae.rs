@@ -41,7 +41,12 @@ impl VaeModel {
     /// Loads `model.safetensors` (or a run folder) of kind `vae` onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<VaeModel, CheckpointError> {
         let file = RunDir::resolve_model_file(path)?;
-        let ck = Checkpoint::read(&file, Some(vae::KIND))?;
+        VaeModel::from_checkpoint(&Checkpoint::read(&file, Some(vae::KIND))?, device)
+    }
+
+    /// Builds the model from a checkpoint already read (its kind is not checked again).
+    pub fn from_checkpoint(ck: &Checkpoint, device: &Device) -> Result<VaeModel, CheckpointError> {
+        let file = ck.path.clone();
         let schema: Schema = ck.meta_json(keys::SCHEMA)?;
         let codec: Codec = ck.meta_json(vae::META_CODEC)?;
         let arch: VaeArch = ck.meta_json(keys::MODEL)?;

@@ -248,7 +248,7 @@ mod tests {
 
     fn job(o: &[&str]) -> Result<NcfJob, ConfigError> {
         let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
-        parse(NCF_DEFAULT, "ncf", &o)
+        parse(NCF_DEFAULT, "ncf", &o).map_err(ConfigError::into_rule)
     }
 
     #[test]

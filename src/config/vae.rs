@@ -225,7 +225,7 @@ mod tests {
 
     fn job(o: &[&str]) -> Result<VaeJob, ConfigError> {
         let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
-        super::super::parse(VAE_DEFAULT, "test", &o)
+        super::super::parse(VAE_DEFAULT, "test", &o).map_err(ConfigError::into_rule)
     }
 
     #[test]

@@ -160,6 +160,12 @@ pub enum SchemaError {
     Io { path: String, message: String },
     #[error("schema {path}: {message}")]
     Parse { path: String, message: String },
+    /// A rule of [`Schema::check`] broken by the schema file at `path`.
+    #[error("schema {path}: {rule}")]
+    Invalid {
+        path: String,
+        rule: Box<SchemaError>,
+    },
     #[error("schema has no columns")]
     NoColumns,
     #[error("schema must have exactly one column with role = \"id\" (found {0})")]
@@ -206,7 +212,10 @@ impl Schema {
             path: origin.to_string(),
             message: e.to_string(),
         })?;
-        schema.check()?;
+        schema.check().map_err(|rule| SchemaError::Invalid {
+            path: origin.to_string(),
+            rule: Box::new(rule),
+        })?;
         Ok(schema)
     }
 
@@ -358,8 +367,16 @@ name = "x"
 role = "numeric"
 "#;
 
+    /// Parses `BASE + extra`; a broken rule comes back unwrapped from its `Invalid` (which must
+    /// name the file).
     fn parse(extra: &str) -> Result<Schema, SchemaError> {
-        Schema::parse(&format!("{BASE}{extra}"), "test.toml")
+        Schema::parse(&format!("{BASE}{extra}"), "test.toml").map_err(|e| match e {
+            SchemaError::Invalid { path, rule } => {
+                assert_eq!(path, "test.toml");
+                *rule
+            }
+            other => other,
+        })
     }
 
     #[test]
@@ -398,8 +415,15 @@ role = "numeric"
     fn no_feature_is_rejected() {
         let text = "[[columns]]\nname = \"id\"\nrole = \"id\"\n[[columns]]\nname = \"t\"\nrole = \"target\"\n";
         assert_eq!(
-            Schema::parse(text, "t").unwrap_err(),
-            SchemaError::NoFeatures
+            Schema::parse(text, "t.toml").unwrap_err(),
+            SchemaError::Invalid {
+                path: "t.toml".into(),
+                rule: Box::new(SchemaError::NoFeatures)
+            }
+        );
+        assert_eq!(
+            Schema::parse(text, "t.toml").unwrap_err().to_string(),
+            "schema t.toml: schema has no feature column (numeric, categorical or binary)"
         );
     }
 
@@ -407,7 +431,10 @@ role = "numeric"
     fn empty_columns_are_rejected() {
         assert_eq!(
             Schema::parse("columns = []", "t").unwrap_err(),
-            SchemaError::NoColumns
+            SchemaError::Invalid {
+                path: "t".into(),
+                rule: Box::new(SchemaError::NoColumns)
+            }
         );
     }
 

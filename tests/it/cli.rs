@@ -855,8 +855,12 @@ fn training_survives_sigkill_and_resumes() {
     ])
     .stderr(std::process::Stdio::piped()));
     assert_eq!(code, 0, "{err}");
-    // Fixed, spread-out kill moments (ms) so the test is reproducible yet hits different phases.
-    for delay in [90u64, 230, 370, 610, 850] {
+    // Each resumed run is killed at a fixed, spread-out moment (ms) after it has finished at
+    // least one more epoch, so every kill lands after real progress however loaded the machine is.
+    let epochs_done =
+        || std::fs::read_to_string(run_dir.join("metrics.jsonl")).map_or(0, |m| m.lines().count());
+    for delay in [0u64, 40, 130, 370, 610] {
+        let before = epochs_done();
         let mut child = train(&[
             "--resume",
             run_dir.to_str().unwrap(),
@@ -865,6 +869,17 @@ fn training_survives_sigkill_and_resumes() {
         ])
         .spawn()
         .unwrap();
+        let waited = std::time::Instant::now();
+        while epochs_done() <= before {
+            assert!(
+                waited.elapsed().as_secs() < 300,
+                "the resumed run finished no epoch in 5 minutes"
+            );
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the resumed run exited on its own ({status})");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         std::thread::sleep(std::time::Duration::from_millis(delay));
         child.kill().unwrap();
         child.wait().unwrap();

@@ -6,6 +6,7 @@
 mod cli;
 mod clustering;
 mod common;
+mod fuzz;
 mod ncf;
 mod training;
 mod vae;
