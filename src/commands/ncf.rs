@@ -312,7 +312,11 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         meta,
     );
     if job.sampling.impression_negatives > 0.0 {
-        let path = job.data.interactions.as_deref().expect("data resolved above");
+        let path = job
+            .data
+            .interactions
+            .as_deref()
+            .expect("data resolved above");
         let declined = load_declined(path, &ix, task.known())?;
         tracing::info!(
             pairs = declined.pairs(),

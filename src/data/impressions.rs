@@ -178,6 +178,54 @@ mod tests {
         // A malformed impression time names the file and line.
         std::fs::write(&p, format!("{csv}u1,D,yesterday,impression\n")).unwrap();
         let e = load_declined(&p, &ix, &train).unwrap_err().to_string();
-        assert!(e.contains("interactions.csv:12") && e.contains("yesterday"), "{e}");
+        assert!(
+            e.contains("interactions.csv:12") && e.contains("yesterday"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn mixed_sampler_draws_declined_share_and_matches_uniform_without_it() {
+        use crate::data::interactions::{EpochSamples, sample_epoch, sample_epoch_mixed};
+        // 50 users × 40 items; user u's training positive is item u % 40; declined: items
+        // 30..33 for even users, none for odd ones.
+        let positives: Vec<(u32, u32)> = (0..50).map(|u| (u, u % 40)).collect();
+        let known = PositiveSet::new(50, 40, &positives);
+        let declined: Vec<Vec<u32>> = (0..50u32)
+            .map(|u| {
+                if u % 2 == 0 {
+                    (30..33).filter(|&i| i != u % 40).collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let (mut a, mut b) = (EpochSamples::default(), EpochSamples::default());
+        sample_epoch(&positives, &known, 4, 9, &mut a);
+        sample_epoch_mixed(&positives, &known, 4, Some((&declined, 0.0)), 9, &mut b);
+        assert_eq!(a, b, "share 0 draws exactly the uniform samples");
+        sample_epoch_mixed(&positives, &known, 4, Some((&declined, 0.5)), 9, &mut b);
+        assert_eq!(b.len(), a.len());
+        let mut c = EpochSamples::default();
+        sample_epoch_mixed(&positives, &known, 4, Some((&declined, 0.5)), 9, &mut c);
+        assert_eq!(b, c, "seeded");
+        let (mut in_declined, mut even_negs) = (0, 0);
+        for k in 0..b.len() {
+            let (u, i) = (b.users[k] as u32, b.items[k] as u32);
+            if b.labels[k] == 1.0 {
+                continue;
+            }
+            assert!(
+                !known.contains(u, i),
+                "negative ({u}, {i}) is a training positive"
+            );
+            if u % 2 == 0 {
+                even_negs += 1;
+                in_declined += usize::from(declined[u as usize].contains(&i));
+            }
+        }
+        // Half the even users' negatives are declined draws, plus uniform hits on 3 of 39 items.
+        let share = in_declined as f64 / even_negs as f64;
+        assert!((0.45..0.7).contains(&share), "{share}");
     }
 }

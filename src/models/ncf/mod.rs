@@ -666,6 +666,23 @@ mod tests {
     }
 
     #[test]
+    fn arch_json_without_new_fields_still_reads() {
+        // `teleseg.model` as written before item_bias / dropout existed.
+        let old = r#"{"kind":"neumf","n_users":3,"n_items":4,"factors":2,"mlp_layers":[4,2],"init_std":0.1}"#;
+        let a: NcfArch = serde_json::from_str(old).unwrap();
+        assert!(!a.item_bias);
+        assert_eq!(a.dropout, 0.0);
+        let m = a.init(&Device::flex());
+        assert!(m.item_bias.is_none());
+        let a = NcfArch {
+            item_bias: true,
+            ..a
+        };
+        let m = a.init(&Device::flex());
+        assert_eq!(m.item_bias.expect("item bias").weight.dims(), [4, 1]);
+    }
+
+    #[test]
     fn score_all_matches_pairwise_logits_for_every_kind() {
         let d = Device::flex();
         let cases = [
