@@ -60,6 +60,8 @@ fn arch(kind: NcfKind, s: &Size) -> NcfArch {
         factors: s.factors,
         mlp_layers: s.mlp.clone(),
         init_std: 0.01,
+        item_bias: false,
+        dropout: 0.0,
     }
 }
 

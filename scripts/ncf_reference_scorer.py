@@ -54,6 +54,8 @@ def scores(meta, t, rows):
             w, b = t[f"mlp.layers.{j}.weight"], t[f"mlp.layers.{j}.bias"]  # [out, in], [out]
             x = np.maximum(x @ w.T + b, 0.0)
         out += x @ h[0, offset:]
+    if "item_bias.weight" in t:  # model.item_bias = true: [items, 1]
+        out += t["item_bias.weight"].T
     return out + bias[0]
 
 

@@ -322,6 +322,8 @@ fn ncf_arch(args: &BenchArgs, users: usize) -> NcfArch {
         factors: args.factors,
         mlp_layers: args.mlp.clone(),
         init_std: 0.01,
+        item_bias: false,
+        dropout: 0.0,
     }
 }
 

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{self, Checkpoint, NamedTensor, RunDir, keys};
 use crate::commands::train::TrainArgs;
 use crate::commands::{Globals, new_run_dir};
-use crate::config::ncf::{InteractionFormat, NcfDataConfig, NcfKind};
+use crate::config::ncf::{InteractionFormat, NcfDataConfig, NcfKind, ValidMetric};
 use crate::config::{self, NCF_DEFAULT, NcfJob};
 use crate::data::generate::{GenerateOptions, generate};
+use crate::data::impressions::load_declined;
 use crate::data::interactions::{
     Interactions, LeaveLastOut, PositiveSet, leave_last_out, load_movielens, load_teleseg,
 };
@@ -255,6 +256,8 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         factors: job.model.factors,
         mlp_layers: job.model.mlp_layers.clone(),
         init_std: job.model.init_std,
+        item_bias: job.model.item_bias && job.model.kind != NcfKind::Mf,
+        dropout: job.model.dropout,
     };
     let device = globals.backend.device.clone();
     let ad = device.clone().autodiff();
@@ -308,6 +311,24 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         tensors,
         meta,
     );
+    if job.sampling.impression_negatives > 0.0 {
+        let path = job
+            .data
+            .interactions
+            .as_deref()
+            .expect("data resolved above");
+        let declined = load_declined(path, &ix, task.known())?;
+        tracing::info!(
+            pairs = declined.pairs(),
+            users = declined.items.iter().filter(|v| !v.is_empty()).count(),
+            share = job.sampling.impression_negatives,
+            "declined impressions as negatives"
+        );
+        task = task.with_declined(declined.items, job.sampling.impression_negatives);
+    }
+    if job.sampling.valid_metric == ValidMetric::Hr && !split.valid.is_empty() {
+        task = task.with_valid_hr(&split.valid, job.sampling.k);
+    }
     let opts = FitOptions {
         train: &job.train,
         seed,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Check, ConfigError, OptimizerKind, OutputConfig, Schedule, Seed, TrainConfig, at_least,
-    non_negative, positive,
+    fraction, non_negative, positive,
 };
 
 /// The embedded default of `teleseg train ncf` (same text as `configs/ncf.toml`).
@@ -107,7 +107,10 @@ pub struct NcfModelConfig {
     /// Embedding width of GMF and MF. Default 16.
     pub factors: usize,
     /// MLP tower widths, input first: the user and item MLP embeddings are `mlp_layers[0] / 2`
-    /// wide each (so the first width must be even). Default [32, 16, 8].
+    /// wide each (so the first width must be even). Default [16, 8]: one tower layer, MLP
+    /// embeddings 8 wide (He et al. 2017 use [64, 32, 16, 8]; the default of teleseg ≤ 0.1 was
+    /// [32, 16, 8], which overfits the ~2 training positives per user of the generated data:
+    /// see configs/ncf.toml).
     pub mlp_layers: Vec<usize>,
     /// Standard deviation of the N(0, σ²) embedding initialisation. Default 0.1 (the paper's
     /// 0.01 leaves NeuMF longer on the popularity plateau).
@@ -118,6 +121,14 @@ pub struct NcfModelConfig {
     /// NeuMF only: pretrain GMF and MLP with the same settings first and start NeuMF from their
     /// weights (output layer = [α·h_gmf, (1−α)·h_mlp], α = 0.5), as in He et al. 2017. Default false.
     pub pretrain: bool,
+    /// GMF / MLP / NeuMF: add a learned per-item bias `e_i` to the logit. A deviation from He et
+    /// al. 2017 (whose output layer has one scalar bias): item popularity is a strong signal that
+    /// the paper's model must otherwise encode in the embeddings. Ignored by `mf` (which has
+    /// its own item and user biases). Default false.
+    pub item_bias: bool,
+    /// GMF / MLP / NeuMF: dropout rate in [0, 1) after the hidden layers of the MLP tower,
+    /// training only. Default 0.
+    pub dropout: f64,
 }
 
 impl Default for NcfModelConfig {
@@ -125,10 +136,12 @@ impl Default for NcfModelConfig {
         Self {
             kind: NcfKind::Neumf,
             factors: 16,
-            mlp_layers: vec![32, 16, 8],
+            mlp_layers: vec![16, 8],
             init_std: 0.1,
             l2: 0.0,
             pretrain: false,
+            item_bias: false,
+            dropout: 0.0,
         }
     }
 }
@@ -148,6 +161,7 @@ impl Check for NcfModelConfig {
             ));
         }
         positive("model.init_std", self.init_std)?;
+        fraction("model.dropout", self.dropout)?;
         non_negative("model.l2", self.l2)?;
         if self.pretrain && self.kind != NcfKind::Neumf {
             return Err(ConfigError::NcfData(
@@ -168,6 +182,26 @@ pub struct NcfSamplingConfig {
     pub k: usize,
     /// Sampled protocol: negatives ranked with each held-out item. Default 99 (the paper's).
     pub eval_negatives: usize,
+    /// Teleseg format: share in [0, 1) of each training negative drawn from the user's declined
+    /// impressions (offers shown before the user's held-out items and not accepted: observed
+    /// "no"s, see `teleseg::data::impressions`) instead of uniformly; users without one draw
+    /// uniformly. Default 0 (uniform negatives only, as in He et al. 2017).
+    pub impression_negatives: f64,
+    /// What picks the best epoch and stops early: `bce` (the validation items with
+    /// `negatives` sampled negatives each, the loss) or `hr` (HR@`k` of the validation items
+    /// ranked among every item that is not a training positive; the run's `valid_loss` is then
+    /// `1 − HR@k`). Default bce.
+    pub valid_metric: ValidMetric,
+}
+
+/// The validation criterion of NCF training (`sampling.valid_metric`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValidMetric {
+    /// Binary cross-entropy on the validation items and sampled negatives.
+    Bce,
+    /// `1 − HR@k` in full ranking.
+    Hr,
 }
 
 impl Default for NcfSamplingConfig {
@@ -176,6 +210,8 @@ impl Default for NcfSamplingConfig {
             negatives: 4,
             k: 10,
             eval_negatives: 99,
+            impression_negatives: 0.0,
+            valid_metric: ValidMetric::Bce,
         }
     }
 }
@@ -184,7 +220,8 @@ impl Check for NcfSamplingConfig {
     fn check(&self) -> Result<(), ConfigError> {
         at_least("sampling.negatives", 1, self.negatives)?;
         at_least("sampling.k", 1, self.k)?;
-        at_least("sampling.eval_negatives", 1, self.eval_negatives)
+        at_least("sampling.eval_negatives", 1, self.eval_negatives)?;
+        fraction("sampling.impression_negatives", self.impression_negatives)
     }
 }
 
@@ -237,6 +274,13 @@ impl Check for NcfJob {
         self.data.check()?;
         self.model.check()?;
         self.sampling.check()?;
+        if self.sampling.impression_negatives > 0.0
+            && self.data.format != InteractionFormat::Teleseg
+        {
+            return Err(ConfigError::NcfData(
+                "sampling.impression_negatives needs data.format = \"teleseg\" (impression events)",
+            ));
+        }
         self.train.check()
     }
 }
@@ -333,5 +377,22 @@ mod tests {
             Err(ConfigError::TooSmall { .. })
         ));
         assert!(job(&["model.kind=\"gmf\"", "sampling.colour=1"]).is_err());
+        for bad in ["1.0", "-0.1"] {
+            assert!(matches!(
+                job(&[&format!("sampling.impression_negatives={bad}")]),
+                Err(ConfigError::NotAFraction {
+                    field: "sampling.impression_negatives",
+                    ..
+                })
+            ));
+        }
+        assert!(matches!(
+            job(&[
+                "data.format=\"movielens\"",
+                "data.interactions=\"r.dat\"",
+                "sampling.impression_negatives=0.5"
+            ]),
+            Err(ConfigError::NcfData(_))
+        ));
     }
 }

@@ -503,6 +503,21 @@ pub fn sample_epoch(
     seed: u64,
     out: &mut EpochSamples,
 ) {
+    sample_epoch_mixed(positives, known, ratio, None, seed, out);
+}
+
+/// [`sample_epoch`] where each negative of a user with declined impressions is, with probability
+/// `share`, one of `declined[u]` (uniformly; the caller guarantees none is in `known`) instead of
+/// a uniform unseen item. `None` (or `share = 0`) draws exactly what [`sample_epoch`] draws.
+pub fn sample_epoch_mixed(
+    positives: &[Pair],
+    known: &PositiveSet,
+    ratio: usize,
+    declined: Option<(&[Vec<u32>], f64)>,
+    seed: u64,
+    out: &mut EpochSamples,
+) {
+    let declined = declined.filter(|&(_, share)| share > 0.0);
     let n = epoch_len(positives, known, ratio);
     out.users.clear();
     out.items.clear();
@@ -519,7 +534,18 @@ pub fn sample_epoch(
         if known.count(u) >= known.n_items() {
             continue;
         }
+        let observed = declined
+            .and_then(|(d, share)| d.get(u as usize).map(|v| (v.as_slice(), share)))
+            .filter(|(v, _)| !v.is_empty());
         for _ in 0..ratio {
+            if let Some((v, share)) = observed
+                && rng.random::<f64>() < share
+            {
+                out.users.push(u as i64);
+                out.items.push(v[rng.random_range(0..v.len())] as i64);
+                out.labels.push(0.0);
+                continue;
+            }
             let j = loop {
                 let j = rng.random_range(0..n_items);
                 if !known.contains(u, j) {

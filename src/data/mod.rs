@@ -9,6 +9,7 @@
 pub mod check;
 pub mod error;
 pub mod generate;
+pub mod impressions;
 pub mod interactions;
 pub mod modenorm;
 pub mod preprocess;

@@ -397,9 +397,18 @@ fn numpy_reference_scorer_reproduces_scores() {
     }
     let data = ranking_data();
     let inter = data.join("interactions.csv");
-    for kind in ["neumf", "mf", "gmf", "mlp"] {
+    let cases = [
+        ("neumf", false),
+        ("mf", false),
+        ("gmf", false),
+        ("mlp", false),
+        ("neumf", true),
+        ("mlp", true),
+    ];
+    for (kind, item_bias) in cases {
         let k = format!("model.kind={kind:?}");
-        let (dir, run, _) = train(&job(&inter, None, &[&k, "train.epochs=2"]));
+        let b = format!("model.item_bias={item_bias}");
+        let (dir, run, _) = train(&job(&inter, None, &[&k, &b, "train.epochs=2"]));
         let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
         let rows = [0u32, 7, 100];
         let ids: Vec<&str> = rows.iter().map(|&r| m.users[r as usize].as_str()).collect();
@@ -436,6 +445,72 @@ fn numpy_reference_scorer_reproduces_scores() {
                 worst = worst.max((theirs - ours[r * n + j] as f64).abs());
             }
         }
-        assert!(worst <= 1e-4, "{kind}: max |difference| {worst}");
+        assert!(
+            worst <= 1e-4,
+            "{kind} item_bias {item_bias}: max |difference| {worst}"
+        );
+        if item_bias {
+            let ck = teleseg::checkpoint::Checkpoint::read(&run.model(), Some("ncf")).unwrap();
+            let e = ck.tensor("item_bias.weight", Some(&[n, 1])).unwrap();
+            assert!(e.data.iter().any(|v| v.abs() > 1e-4), "item bias trained");
+        }
     }
+}
+
+/// With `sampling.valid_metric = "hr"` the run's validation loss is `1 − HR@k` of the validation
+/// items in full ranking (training positives excluded), recomputed here from the best model.
+#[test]
+fn valid_metric_hr_reports_one_minus_validation_hit_rate() {
+    use teleseg::data::interactions::{PositiveSet, leave_last_out};
+    let data = ranking_data();
+    let inter = data.join("interactions.csv");
+    let offers = data.join("offers.csv");
+    let extra = [
+        "sampling.valid_metric=\"hr\"",
+        "sampling.k=5",
+        "train.epochs=3",
+    ];
+    let (_d, run, r) = train(&job(&inter, Some(&offers), &extra));
+    let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+    let ix = load_teleseg(&inter, Some(&offers)).unwrap();
+    let split = leave_last_out(&ix);
+    let known = PositiveSet::new(ix.users.len(), ix.items.len(), &split.train);
+    let users: Vec<u32> = split.valid.iter().map(|p| p.0).collect();
+    let scores = m.score_users(&users);
+    let n = m.n_items();
+    let hits = split
+        .valid
+        .iter()
+        .enumerate()
+        .filter(|(b, (u, t))| {
+            let s = &scores[b * n..(b + 1) * n];
+            let above = (0..n as u32)
+                .filter(|&j| j != *t && !known.contains(*u, j) && s[j as usize] > s[*t as usize])
+                .count();
+            above < 5
+        })
+        .count();
+    let hr = hits as f64 / split.valid.len() as f64;
+    assert!(hr > 0.05 && hr < 1.0, "{hr}");
+    assert!(
+        (1.0 - r.best_valid_loss - hr).abs() < 1e-4,
+        "valid loss {} vs 1 - HR@5 {}",
+        r.best_valid_loss,
+        1.0 - hr
+    );
+}
+
+/// Declined impressions as negatives train and evaluate end to end, and change the model.
+#[test]
+fn impression_negatives_train_and_differ_from_uniform() {
+    let data = ranking_data();
+    let inter = data.join("interactions.csv");
+    let offers = data.join("offers.csv");
+    let (_a, run_u, _) = train(&job(&inter, Some(&offers), &["train.epochs=2"]));
+    let extra = ["train.epochs=2", "sampling.impression_negatives=0.5"];
+    let (_b, run_i, ri) = train(&job(&inter, Some(&offers), &extra));
+    assert!(ri.evaluation.model_metrics.full.hr > 0.0);
+    let u = std::fs::read(run_u.model()).unwrap();
+    let i = std::fs::read(run_i.model()).unwrap();
+    assert!(u != i, "impression negatives changed nothing");
 }

@@ -6,13 +6,15 @@
 //! - GMF:   `predict(p_u ⊙ q_i)`
 //! - MLP:   `predict(relu(mlp([m_u, n_i])))` (ReLU after every tower layer)
 //! - NeuMF: `predict([p_u ⊙ q_i, relu(mlp([m_u, n_i]))])`
+//! - GMF / MLP / NeuMF with `item_bias`: the above `+ e_i`, a learned per-item bias (not in He et
+//!   al. 2017; it carries item popularity directly, as MF's `d_i` does — see `model.item_bias`)
 //! - MF:    `a_u · b_i + c_u + d_i`
 //!
 //! Tensor names (PyTorch layout): `gmf_user.weight` `[users, factors]` (p), `gmf_item.weight`
 //! `[items, factors]` (q), `mlp_user.weight` / `mlp_item.weight` `[users|items, mlp_layers[0]/2]`
 //! (m, n), `mlp.layers.{j}.weight` `[out, in]` / `.bias`, `predict.weight` `[1, d]`,
 //! `predict.bias` `[1]`; MF: `mf_user.weight` (a), `mf_item.weight` (b), `mf_user_bias.weight`
-//! `[users, 1]` (c), `mf_item_bias.weight` `[items, 1]` (d).
+//! `[users, 1]` (c), `mf_item_bias.weight` `[items, 1]` (d); `item_bias.weight` `[items, 1]` (e).
 
 pub mod score;
 
@@ -26,7 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, NamedTensor};
 use crate::config::{Activation, Norm, ncf::NcfKind};
-use crate::data::interactions::{EpochSamples, LeaveLastOut, PositiveSet, epoch_len, sample_epoch};
+use crate::data::interactions::{
+    EpochSamples, LeaveLastOut, PositiveSet, epoch_len, sample_epoch, sample_epoch_mixed,
+};
 use crate::models::mlp::{Mlp, MlpConfig};
 use crate::train::{BatchLoss, Task};
 
@@ -48,6 +52,13 @@ pub struct NcfArch {
     pub factors: usize,
     pub mlp_layers: Vec<usize>,
     pub init_std: f64,
+    /// GMF / MLP / NeuMF: a learned item bias added to the logit (absent in checkpoints written
+    /// before it existed: false).
+    #[serde(default)]
+    pub item_bias: bool,
+    /// Dropout after the hidden layers of the MLP tower during training (absent = 0).
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 fn embedding(n: usize, d: usize, std: f64, device: &Device) -> Embedding {
@@ -85,7 +96,7 @@ impl NcfArch {
                     widths: self.mlp_layers.clone(),
                     activation: Activation::Relu,
                     norm: Norm::None,
-                    dropout: 0.0,
+                    dropout: self.dropout,
                 }
                 .init(device)
             }),
@@ -94,6 +105,12 @@ impl NcfArch {
             mf_item: mf.then(|| embedding(i, f, s, device)),
             mf_user_bias: mf.then(|| embedding(u, 1, s, device)),
             mf_item_bias: mf.then(|| embedding(i, 1, s, device)),
+            // Zero-initialised (draws nothing from the RNG: without it, the same weights as before).
+            item_bias: (self.item_bias && !mf).then(|| {
+                EmbeddingConfig::new(i, 1)
+                    .with_initializer(Initializer::Zeros)
+                    .init(device)
+            }),
         }
     }
 }
@@ -111,6 +128,8 @@ pub struct Ncf {
     pub mf_item: Option<Embedding>,
     pub mf_user_bias: Option<Embedding>,
     pub mf_item_bias: Option<Embedding>,
+    /// `[items, 1]`: GMF / MLP / NeuMF item bias (`model.item_bias`).
+    pub item_bias: Option<Embedding>,
 }
 
 /// A batch of user representations (rows of the user tables, or any vectors of the same widths,
@@ -205,7 +224,10 @@ impl Ncf {
         } else {
             Tensor::cat(parts, 1)
         };
-        let y = self.predict.as_ref().expect("predict layer").forward(x); // [batch, 1]
+        let mut y = self.predict.as_ref().expect("predict layer").forward(x); // [batch, 1]
+        if let Some(e) = lookup(&self.item_bias, items) {
+            y = y + e;
+        }
         let n = y.dims()[0];
         y.reshape([n])
     }
@@ -219,6 +241,7 @@ impl Ncf {
             lookup(&self.mlp_item, items),
             lookup(&self.mf_item, items),
             lookup(&self.mf_item_bias, items),
+            lookup(&self.item_bias, items),
         ];
         let user_rows = [&u.gmf, &u.mlp, &u.mf, &u.mf_bias].map(Option::clone);
         let sq: Vec<Tensor<1>> = user_rows
@@ -307,7 +330,10 @@ impl Ncf {
                 None => s,
             });
         }
-        let out = out.expect("gmf or mlp part");
+        let mut out = out.expect("gmf or mlp part");
+        if let Some(e) = &self.item_bias {
+            out = out + e.weight.val().transpose(); // [1, items]
+        }
         match &predict.bias {
             Some(bias) => out + bias.val().reshape([1, 1]),
             None => out,
@@ -390,6 +416,51 @@ impl DeviceSamples {
     }
 }
 
+/// The validation items for [`NcfTask::with_valid_hr`].
+struct ValidRank {
+    users: Vec<i64>,
+    items: Vec<u32>,
+    k: usize,
+}
+
+impl ValidRank {
+    /// `1 − HR@k` over validation rows `rows` (`[1]`, part `miss`): an item is a hit when fewer
+    /// than `k` candidates (items that are not training positives of the user, the item itself
+    /// excluded) score strictly higher.
+    fn loss(
+        &self,
+        model: &Ncf,
+        rows: Tensor<1, Int>,
+        known: &PositiveSet,
+        device: &Device,
+    ) -> BatchLoss {
+        let rows: Vec<i64> = rows.into_data().iter::<i64>().collect();
+        let users: Vec<i64> = rows.iter().map(|&r| self.users[r as usize]).collect();
+        let scores = model
+            .score_all(&model.user_vectors(&int_tensor(&users, device)))
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32 scores");
+        let n = model.n_items();
+        let mut hits = 0usize;
+        for (b, &r) in rows.iter().enumerate() {
+            let (u, target) = (self.users[r as usize] as u32, self.items[r as usize]);
+            let s = &scores[b * n..(b + 1) * n];
+            let t = s[target as usize];
+            let above = (0..n as u32)
+                .filter(|&j| j != target && !known.contains(u, j) && s[j as usize] > t)
+                .count();
+            hits += usize::from(above < self.k);
+        }
+        let miss = 1.0 - hits as f32 / rows.len().max(1) as f32;
+        let t = float_tensor(&[miss], device);
+        BatchLoss {
+            total: t.clone(),
+            parts: vec![("miss", t)],
+        }
+    }
+}
+
 /// NCF as a [`Task`] of the training loop: every epoch is all training positives plus `ratio`
 /// fresh negatives each (seeded by `(seed, epoch)`), shuffled by the loop. Validation is the
 /// validation positives with `ratio` fixed negatives each.
@@ -397,6 +468,8 @@ pub struct NcfTask {
     train: Vec<(u32, u32)>,
     known: PositiveSet,
     ratio: usize,
+    /// Declined impressions per user row and the share of negatives drawn from them.
+    declined: Option<(Vec<Vec<u32>>, f64)>,
     seed: u64,
     l2: f64,
     len: usize,
@@ -404,6 +477,9 @@ pub struct NcfTask {
     epoch: DeviceSamples,
     valid: DeviceSamples,
     valid_len: usize,
+    /// `Some`: validation reports `1 − HR@K` of the validation items in full ranking instead of
+    /// the BCE (see [`NcfTask::with_valid_hr`]).
+    valid_rank: Option<ValidRank>,
     device: Device,
     bundle_tensors: Vec<NamedTensor>,
     bundle_meta: BTreeMap<String, String>,
@@ -434,6 +510,7 @@ impl NcfTask {
             train: split.train.clone(),
             known,
             ratio,
+            declined: None,
             seed,
             l2,
             len,
@@ -441,6 +518,7 @@ impl NcfTask {
             epoch,
             valid: DeviceSamples::upload(&v, device),
             valid_len: v.len(),
+            valid_rank: None,
             device: device.clone(),
             bundle_tensors,
             bundle_meta,
@@ -450,6 +528,41 @@ impl NcfTask {
     /// The training positives' membership set.
     pub fn known(&self) -> &PositiveSet {
         &self.known
+    }
+
+    /// Draws `share` of each user's training negatives from `declined[u]` (declined impressions,
+    /// none of them a training positive) when the user has any; redraws epoch 0.
+    pub fn with_declined(mut self, declined: Vec<Vec<u32>>, share: f64) -> Self {
+        self.declined = Some((declined, share));
+        self.resample(0);
+        self
+    }
+
+    /// Makes validation rank each validation item among every item that is not a training
+    /// positive of its user (full ranking) and report `1 − HR@k` as the validation loss (so the
+    /// loop keeps the epoch with the best validation HR@k and stops early on it). Validation
+    /// then needs no sampled negatives.
+    pub fn with_valid_hr(mut self, valid: &[(u32, u32)], k: usize) -> Self {
+        self.valid_len = valid.len();
+        self.valid_rank = Some(ValidRank {
+            users: valid.iter().map(|p| p.0 as i64).collect(),
+            items: valid.iter().map(|p| p.1).collect(),
+            k,
+        });
+        self
+    }
+
+    fn resample(&mut self, epoch: usize) {
+        let declined = self.declined.as_ref().map(|(d, s)| (d.as_slice(), *s));
+        sample_epoch_mixed(
+            &self.train,
+            &self.known,
+            self.ratio,
+            declined,
+            mix(self.seed, epoch),
+            &mut self.host,
+        );
+        self.epoch = DeviceSamples::upload(&self.host, &self.device);
     }
 }
 
@@ -466,14 +579,7 @@ impl Task for NcfTask {
 
     fn on_epoch_start(&mut self, _model: &Ncf, epoch: usize) -> anyhow::Result<()> {
         if epoch > 0 {
-            sample_epoch(
-                &self.train,
-                &self.known,
-                self.ratio,
-                mix(self.seed, epoch),
-                &mut self.host,
-            );
-            self.epoch = DeviceSamples::upload(&self.host, &self.device);
+            self.resample(epoch);
         }
         Ok(())
     }
@@ -483,7 +589,10 @@ impl Task for NcfTask {
     }
 
     fn valid_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
-        self.valid.loss(model, rows, 0.0)
+        match &self.valid_rank {
+            Some(r) => r.loss(model, rows, &self.known, &self.device),
+            None => self.valid.loss(model, rows, 0.0),
+        }
     }
 
     fn bundle(&self, model: &Ncf) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
@@ -557,6 +666,23 @@ mod tests {
     }
 
     #[test]
+    fn arch_json_without_new_fields_still_reads() {
+        // `teleseg.model` as written before item_bias / dropout existed.
+        let old = r#"{"kind":"neumf","n_users":3,"n_items":4,"factors":2,"mlp_layers":[4,2],"init_std":0.1}"#;
+        let a: NcfArch = serde_json::from_str(old).unwrap();
+        assert!(!a.item_bias);
+        assert_eq!(a.dropout, 0.0);
+        let m = a.init(&Device::flex());
+        assert!(m.item_bias.is_none());
+        let a = NcfArch {
+            item_bias: true,
+            ..a
+        };
+        let m = a.init(&Device::flex());
+        assert_eq!(m.item_bias.expect("item bias").weight.dims(), [4, 1]);
+    }
+
+    #[test]
     fn score_all_matches_pairwise_logits_for_every_kind() {
         let d = Device::flex();
         let cases = [
@@ -566,7 +692,10 @@ mod tests {
             (NcfKind::Neumf, vec![8]),
             (NcfKind::Mf, vec![8, 4]),
         ];
-        for (kind, mlp_layers) in cases {
+        let cases = cases
+            .into_iter()
+            .flat_map(|(k, l)| [(k, l.clone(), false), (k, l, true)]);
+        for (kind, mlp_layers, item_bias) in cases {
             d.seed(3);
             let arch = NcfArch {
                 kind,
@@ -575,8 +704,12 @@ mod tests {
                 factors: 4,
                 mlp_layers,
                 init_std: 0.5,
+                item_bias,
+                dropout: 0.0,
             };
-            let m = arch.init(&d);
+            let mut m = arch.init(&d);
+            // Non-zero biases (they start at zero), so the comparison sees them.
+            m.item_bias = m.item_bias.map(|_| embedding(7, 1, 1.0, &d));
             let users = int_tensor(&[1, 4], &d);
             let all = m
                 .score_all(&m.user_vectors(&users))
@@ -592,7 +725,10 @@ mod tests {
                 .try_into_vec::<f32>()
                 .unwrap();
             for j in 0..7 {
-                assert!((all[7 + j] - pair[j]).abs() < 1e-5, "{kind:?} item {j}");
+                assert!(
+                    (all[7 + j] - pair[j]).abs() < 1e-5,
+                    "{kind:?} item_bias {item_bias} item {j}"
+                );
             }
         }
     }
