@@ -11,6 +11,7 @@ pub mod error;
 pub mod generate;
 pub mod interactions;
 pub mod modenorm;
+pub mod parquet;
 pub mod preprocess;
 pub mod reader;
 pub mod schema;

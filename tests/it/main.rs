@@ -7,5 +7,6 @@ mod cli;
 mod clustering;
 mod common;
 mod ncf;
+mod parquet;
 mod training;
 mod vae;
