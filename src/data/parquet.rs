@@ -755,3 +755,29 @@ pub fn interaction_column_kind(name: &str) -> ColKind {
 
 #[cfg(all(test, feature = "parquet"))]
 mod tests;
+
+#[cfg(all(test, not(feature = "parquet")))]
+mod no_feature_tests {
+    use std::path::Path;
+
+    use crate::data::error::DataError;
+    use crate::data::interactions::load_teleseg;
+    use crate::data::reader::{ReadOptions, read_csv};
+    use crate::data::schema::Schema;
+
+    /// Without the feature a Parquet path is a clear input error (exit code 2), never CSV.
+    #[test]
+    fn parquet_paths_need_the_feature() {
+        let toml = "name = \"t\"\n[[columns]]\nname = \"id\"\nrole = \"id\"\n\
+                    [[columns]]\nname = \"x\"\nrole = \"numeric\"\n";
+        let schema = Schema::parse(toml, "t").unwrap();
+        let e = read_csv(Path::new("x.parquet"), &schema, &ReadOptions::default()).unwrap_err();
+        assert!(matches!(e, DataError::NoParquetSupport { .. }), "{e}");
+        assert!(e.is_input_error());
+        assert!(e.to_string().contains("rebuild with --features parquet"), "{e}");
+        let e = load_teleseg(Path::new("i.pq"), None).unwrap_err();
+        assert!(e.is_input_error() && e.to_string().contains("--features parquet"), "{e}");
+        let e = super::ParquetWriter::create(Path::new("o.parquet"), &[]).err().unwrap();
+        assert!(e.to_string().contains("--features parquet"), "{e}");
+    }
+}
