@@ -16,7 +16,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-
 use std::collections::HashMap;
 use std::path::Path;
 

@@ -194,7 +194,9 @@ pub enum DataError {
         message: String,
     },
     /// A Parquet column whose type does not fit the schema's role for it.
-    #[error("{file}: column `{column}` is {found} in the Parquet file, but the schema needs {expected}")]
+    #[error(
+        "{file}: column `{column}` is {found} in the Parquet file, but the schema needs {expected}"
+    )]
     ParquetType {
         /// The file being read.
         file: String,

@@ -257,7 +257,12 @@ pub fn load_teleseg(
         let c = cols(&header)?;
         for (line, rec) in &rows {
             let field = |i: usize| rec.get(c[i]).map_or("", |f| f.trim());
-            teleseg_row(&file, *line, [field(0), field(1), field(2), field(3)], &mut raw)?;
+            teleseg_row(
+                &file,
+                *line,
+                [field(0), field(1), field(2), field(3)],
+                &mut raw,
+            )?;
         }
     } else {
         let mut rdr = csv::ReaderBuilder::new()
@@ -279,7 +284,12 @@ pub fn load_teleseg(
             }
             let line = rec.position().map_or(0, |p| p.line());
             let field = |i: usize| rec.get(c[i]).unwrap_or("").trim();
-            teleseg_row(&file, line, [field(0), field(1), field(2), field(3)], &mut raw)?;
+            teleseg_row(
+                &file,
+                line,
+                [field(0), field(1), field(2), field(3)],
+                &mut raw,
+            )?;
         }
     }
     if raw.is_empty() {

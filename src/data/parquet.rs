@@ -101,9 +101,7 @@ mod imp {
 
     use anyhow::Context;
     use csv::ByteRecord;
-    use parquet::basic::{
-        ConvertedType, LogicalType, Repetition, TimeUnit, Type as PhysicalType,
-    };
+    use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit, Type as PhysicalType};
     use parquet::data_type::{
         BoolType, ByteArray, ByteArrayType, DoubleType, FloatType, Int64Type,
     };
@@ -307,12 +305,10 @@ mod imp {
             for (k, (_, field)) in row.get_column_iter().enumerate() {
                 let Some(&at) = self.slot.get(k) else { break };
                 let out = &mut self.fields[at];
-                write_field(field, &self.kinds[k], out).ok_or_else(|| {
-                    DataError::InvalidUtf8 {
-                        file: self.source.clone(),
-                        line,
-                        index: at + 1,
-                    }
+                write_field(field, &self.kinds[k], out).ok_or_else(|| DataError::InvalidUtf8 {
+                    file: self.source.clone(),
+                    line,
+                    index: at + 1,
                 })?;
             }
             record.clear();
@@ -511,7 +507,7 @@ mod imp {
             let ctx = || format!("writing {}", self.dest.display());
             let mut file = self.writer.into_inner().with_context(ctx)?;
             file.flush().with_context(ctx)?;
-            Ok(file.commit().with_context(ctx)?)
+            file.commit().with_context(ctx)
         }
     }
 
@@ -593,9 +589,12 @@ mod stub {
     }
 }
 
-/// Reads a whole Parquet file as text records: the header names and `(row number, fields)` per
-/// row, every column decoded (used for interactions, which are held in memory anyway).
-pub fn read_text_rows(path: &Path) -> Result<(Vec<String>, Vec<(u64, Vec<String>)>), DataError> {
+/// Rows of a Parquet file as text: `(1-based row number, one field per column)`.
+pub type TextRows = Vec<(u64, Vec<String>)>;
+
+/// Reads a whole Parquet file as text records: the header names and [`TextRows`], every column
+/// decoded (used for interactions, which are held in memory anyway).
+pub fn read_text_rows(path: &Path) -> Result<(Vec<String>, TextRows), DataError> {
     let src = ParquetSource::open(path)?;
     let names = src.names();
     let source = src.source().to_string();
@@ -639,10 +638,8 @@ pub fn csv_to_parquet(
         .headers()
         .with_context(|| format!("reading {}", csv_path.display()))?
         .clone();
-    let columns: Vec<(String, ColKind)> = header
-        .iter()
-        .map(|h| (h.to_string(), kind_of(h)))
-        .collect();
+    let columns: Vec<(String, ColKind)> =
+        header.iter().map(|h| (h.to_string(), kind_of(h))).collect();
     let mut writer = ParquetWriter::create(dest, &columns)?;
     let mut chunk = csv::Writer::from_writer(Vec::new());
     let mut n = 0usize;
@@ -673,7 +670,7 @@ pub fn csv_to_parquet(
 /// [`TableSink::write_rows`] call), under a temporary name until [`TableSink::commit`].
 pub enum TableSink {
     Csv(crate::checkpoint::PendingFile),
-    Parquet(ParquetWriter),
+    Parquet(Box<ParquetWriter>),
 }
 
 impl TableSink {
@@ -692,11 +689,11 @@ impl TableSink {
             let mut names = csv::StringRecord::new();
             rdr.read_record(&mut names)
                 .with_context(|| format!("writing {}", dest.display()))?;
-            let columns: Vec<(String, ColKind)> = names
-                .iter()
-                .map(|n| (n.to_string(), kind_of(n)))
-                .collect();
-            Ok(TableSink::Parquet(ParquetWriter::create(dest, &columns)?))
+            let columns: Vec<(String, ColKind)> =
+                names.iter().map(|n| (n.to_string(), kind_of(n))).collect();
+            Ok(TableSink::Parquet(Box::new(ParquetWriter::create(
+                dest, &columns,
+            )?)))
         } else {
             let mut out = crate::checkpoint::PendingFile::create(dest)
                 .with_context(|| format!("writing {}", dest.display()))?;
@@ -774,10 +771,18 @@ mod no_feature_tests {
         let e = read_csv(Path::new("x.parquet"), &schema, &ReadOptions::default()).unwrap_err();
         assert!(matches!(e, DataError::NoParquetSupport { .. }), "{e}");
         assert!(e.is_input_error());
-        assert!(e.to_string().contains("rebuild with --features parquet"), "{e}");
+        assert!(
+            e.to_string().contains("rebuild with --features parquet"),
+            "{e}"
+        );
         let e = load_teleseg(Path::new("i.pq"), None).unwrap_err();
-        assert!(e.is_input_error() && e.to_string().contains("--features parquet"), "{e}");
-        let e = super::ParquetWriter::create(Path::new("o.parquet"), &[]).err().unwrap();
+        assert!(
+            e.is_input_error() && e.to_string().contains("--features parquet"),
+            "{e}"
+        );
+        let e = super::ParquetWriter::create(Path::new("o.parquet"), &[])
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("--features parquet"), "{e}");
     }
 }

@@ -34,14 +34,22 @@ fn parquet_dataset() -> &'static Path {
 fn no_partial_files(dir: &Path) {
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!name.ends_with(".partial"), "temporary file {name} left behind");
+        assert!(
+            !name.ends_with(".partial"),
+            "temporary file {name} left behind"
+        );
     }
 }
 
 #[test]
 fn generate_parquet_holds_the_same_data_as_csv() {
     let (pq, csv) = (parquet_dataset(), dataset());
-    for f in ["customers.parquet", "interactions.parquet", "offers.csv", "schema.toml"] {
+    for f in [
+        "customers.parquet",
+        "interactions.parquet",
+        "offers.csv",
+        "schema.toml",
+    ] {
         assert!(pq.join(f).is_file(), "{f} missing");
     }
     assert!(!pq.join("customers.csv").exists() && !pq.join("interactions.csv").exists());
@@ -61,9 +69,16 @@ fn generate_parquet_holds_the_same_data_as_csv() {
         "customers.parquet differs from customers.csv"
     );
     let ia = load_teleseg(&csv.join("interactions.csv"), Some(&csv.join("offers.csv"))).unwrap();
-    let ib = load_teleseg(&pq.join("interactions.parquet"), Some(&pq.join("offers.csv"))).unwrap();
+    let ib = load_teleseg(
+        &pq.join("interactions.parquet"),
+        Some(&pq.join("offers.csv")),
+    )
+    .unwrap();
     assert!(!ia.events.is_empty());
-    assert!(ia == ib, "interactions.parquet differs from interactions.csv");
+    assert!(
+        ia == ib,
+        "interactions.parquet differs from interactions.csv"
+    );
     // `data check` reads it, by the extension alone.
     let (code, out, err) = run(teleseg()
         .args(["data", "check", "--schema"])
@@ -74,7 +89,14 @@ fn generate_parquet_holds_the_same_data_as_csv() {
     assert!(out.contains("800"), "{out}");
     // A second run into the same folder needs --force.
     let (code, _, err) = run(teleseg()
-        .args(["generate", "--customers", "10", "--format", "parquet", "--out"])
+        .args([
+            "generate",
+            "--customers",
+            "10",
+            "--format",
+            "parquet",
+            "--out",
+        ])
         .arg(pq));
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("customers.parquet"), "{err}");
@@ -112,7 +134,14 @@ fn score_on_parquet_matches_csv_and_writes_parquet() {
     let run_dir = dir.path().join("d");
     let score = |input: &Path, output: &Path, chunk: &str| {
         run(teleseg()
-            .args(["--backend", "flex", "score", "--with-q", "--chunk-rows", chunk])
+            .args([
+                "--backend",
+                "flex",
+                "score",
+                "--with-q",
+                "--chunk-rows",
+                chunk,
+            ])
             .arg("--checkpoint")
             .arg(&run_dir)
             .arg("--input")
@@ -150,7 +179,10 @@ fn score_on_parquet_matches_csv_and_writes_parquet() {
     let bad_out = dir.path().join("bad.parquet");
     let (code, _, err) = score(&cut, &bad_out, "100");
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("cut.parquet") && err.contains("Parquet"), "{err}");
+    assert!(
+        err.contains("cut.parquet") && err.contains("Parquet"),
+        "{err}"
+    );
     assert!(!bad_out.exists());
     no_partial_files(dir.path());
 }
@@ -179,7 +211,15 @@ fn ncf_trains_and_evaluates_on_parquet_interactions() {
     let run_dir = dir.path().join("n");
     assert!(run_dir.join("model.safetensors").is_file());
     let (code, out, err) = run(teleseg()
-        .args(["--backend", "flex", "evaluate", "ncf", "--k", "5", "--checkpoint"])
+        .args([
+            "--backend",
+            "flex",
+            "evaluate",
+            "ncf",
+            "--k",
+            "5",
+            "--checkpoint",
+        ])
         .arg(&run_dir));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("HR@5"), "{out}");

@@ -231,13 +231,19 @@ fn parquet_type_header_and_value_errors() {
     // Nulls where the schema says missing = "error" are missing values (here: the id).
     let f = typed(p, "noid.parquet", &COLS, "A,1,1,a,1,,\n,2,1,a,1,,\n");
     let msg = read(&f).unwrap_err().to_string();
-    assert!(msg.contains("noid.parquet:2:1") && msg.contains("empty customer id"), "{msg}");
+    assert!(
+        msg.contains("noid.parquet:2:1") && msg.contains("empty customer id"),
+        "{msg}"
+    );
     // An integer binary column with a value other than 0/1.
     let mut cols = COLS;
     cols[4].1 = ColKind::Int64;
     let f = typed(p, "bin.parquet", &cols, "A,1,1,a,2,,\n");
     let msg = read(&f).unwrap_err().to_string();
-    assert!(msg.contains("bin.parquet:1:5") && msg.contains("not a binary value"), "{msg}");
+    assert!(
+        msg.contains("bin.parquet:1:5") && msg.contains("not a binary value"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -291,7 +297,8 @@ fn table_sink_writes_score_columns_with_their_types() {
     let p = dir.path().join("scores.parquet");
     let header = b"customer_id,segment,confidence,z0,offers,offer_scores,offer_source\n";
     let mut sink = TableSink::create(&p, header, score_column_kind).unwrap();
-    sink.write_rows(b"A,1,0.5,-0.25,O1 O2,0.9 0.8,model\n").unwrap();
+    sink.write_rows(b"A,1,0.5,-0.25,O1 O2,0.9 0.8,model\n")
+        .unwrap();
     sink.write_rows(b"B,0,0.75,1e-7,,,popularity\n").unwrap();
     sink.commit().unwrap();
     let src = ParquetSource::open(&p).unwrap();
@@ -309,8 +316,14 @@ fn table_sink_writes_score_columns_with_their_types() {
     );
     let (names, rows) = read_text_rows(&p).unwrap();
     assert_eq!(names[2], "confidence");
-    assert_eq!(rows[0].1, ["A", "1", "0.5", "-0.25", "O1 O2", "0.9 0.8", "model"]);
-    assert_eq!(rows[1].1, ["B", "0", "0.75", "0.0000001", "", "", "popularity"]);
+    assert_eq!(
+        rows[0].1,
+        ["A", "1", "0.5", "-0.25", "O1 O2", "0.9 0.8", "model"]
+    );
+    assert_eq!(
+        rows[1].1,
+        ["B", "0", "0.75", "0.0000001", "", "", "popularity"]
+    );
     assert_eq!(rows[1].0, 2);
 }
 
@@ -338,15 +351,25 @@ fn interactions_read_the_same_from_parquet() {
     assert_eq!(load_teleseg(&p, None).unwrap(), from_csv);
     // A bad event names the file and the row.
     let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, "customer_id,offer_id,timestamp,event\nC1,O1,1,click\n").unwrap();
+    std::fs::write(
+        &bad,
+        "customer_id,offer_id,timestamp,event\nC1,O1,1,click\n",
+    )
+    .unwrap();
     let badp = dir.path().join("bad.parquet");
     csv_to_parquet(&bad, &badp, interaction_column_kind, 10).unwrap();
     let msg = load_teleseg(&badp, None).unwrap_err().to_string();
-    assert!(msg.contains("bad.parquet:1") && msg.contains("click"), "{msg}");
+    assert!(
+        msg.contains("bad.parquet:1") && msg.contains("click"),
+        "{msg}"
+    );
     // Not Parquet: an input error.
     std::fs::write(&badp, "not parquet").unwrap();
     let e = load_teleseg(&badp, None).unwrap_err();
-    assert!(e.is_input_error() && e.to_string().contains("not a readable Parquet file"), "{e}");
+    assert!(
+        e.is_input_error() && e.to_string().contains("not a readable Parquet file"),
+        "{e}"
+    );
 }
 
 /// tests/fixtures/pandas_*.parquet were written by pandas + pyarrow (snappy, dictionary

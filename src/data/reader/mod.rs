@@ -199,7 +199,12 @@ impl<R: std::io::Read> CsvBatches<R> {
             .map_err(|e| csv_error(source, e))?
             .clone();
         let plan = Plan::new(&header, source, schema)?;
-        Ok(CsvBatches::with_source(Source::Csv(csv), plan, source, opts))
+        Ok(CsvBatches::with_source(
+            Source::Csv(csv),
+            plan,
+            source,
+            opts,
+        ))
     }
 
     fn with_source(src: Source<R>, plan: Plan, source: &str, opts: &ReadOptions) -> Self {
