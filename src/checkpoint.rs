@@ -307,6 +307,19 @@ impl PendingFile {
     }
 }
 
+/// Writing through [`std::io::Write`] (e.g. a Parquet writer), same as [`PendingFile::write`].
+impl std::io::Write for PendingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.writer.as_mut() {
+            Some(w) => w.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.as_mut().map_or(Ok(()), |w| w.flush())
+    }
+}
+
 impl Drop for PendingFile {
     fn drop(&mut self) {
         if self.dest.as_os_str().is_empty() {

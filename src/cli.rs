@@ -81,6 +81,10 @@ pub enum Command {
         /// where personas overlap; 0.5 separates them more (an easier clustering benchmark).
         #[arg(long, default_value_t = 1.0)]
         persona_spread: f64,
+        /// Format of customers and interactions: `csv`, or `parquet` (customers.parquet and
+        /// interactions.parquet; needs the `parquet` cargo feature).
+        #[arg(long, value_enum, default_value = "csv")]
+        format: teleseg::commands::generate::DataFormat,
     },
     /// Work with data files.
     Data {

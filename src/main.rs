@@ -74,6 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             force,
             persona_spread,
+            format,
         } => {
             let args = commands::generate::GenerateArgs {
                 customers: *customers,
@@ -82,6 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out: out.clone(),
                 force: *force,
                 persona_spread: *persona_spread,
+                format: *format,
             };
             let s = commands::generate::run(&args)?;
             if !quiet {

@@ -2,7 +2,23 @@
 
 use std::path::PathBuf;
 
-use crate::data::generate::{GenerateOptions, GenerateSummary, generate};
+use anyhow::Context;
+
+use crate::data::generate::{
+    GenerateError, GenerateOptions, GenerateSummary, customer_schema, generate,
+};
+use crate::data::parquet::{csv_to_parquet, customer_column_kind, interaction_column_kind};
+
+/// File format of the customers and interactions of `teleseg generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DataFormat {
+    /// `customers.csv`, `interactions.csv`.
+    #[default]
+    Csv,
+    /// `customers.parquet`, `interactions.parquet` (offers, personas and the schema stay CSV /
+    /// TOML). Needs the `parquet` cargo feature.
+    Parquet,
+}
 
 /// Options of `teleseg generate`.
 #[derive(Debug, Clone)]
@@ -13,7 +29,11 @@ pub struct GenerateArgs {
     pub out: PathBuf,
     pub force: bool,
     pub persona_spread: f64,
+    pub format: DataFormat,
 }
+
+/// Rows per Parquet row group of the generated files.
+const PARQUET_ROW_GROUP: usize = 65_536;
 
 /// Runs `teleseg generate`.
 pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateSummary> {
@@ -23,5 +43,38 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateSummary> {
     opts.persona_spread = args.persona_spread;
     let _span =
         tracing::info_span!("generate", customers = args.customers, seed = args.seed).entered();
-    Ok(generate(&opts)?)
+    if args.format == DataFormat::Parquet {
+        let existing = args.out.join("customers.parquet");
+        if existing.exists() && !args.force {
+            return Err(GenerateError::AlreadyExists { path: existing }.into());
+        }
+        if !cfg!(feature = "parquet") {
+            return Err(crate::data::parquet::unsupported(&existing).into());
+        }
+    }
+    let mut summary = generate(&opts)?;
+    if args.format == DataFormat::Parquet {
+        // The CSV writers stay the single source of the values: convert, then drop the CSVs.
+        let schema = customer_schema();
+        let mut files = Vec::with_capacity(summary.files.len());
+        for csv in &summary.files {
+            let name = csv.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let kind: Option<Box<dyn Fn(&str) -> _>> = match name {
+                "customers.csv" => Some(Box::new(|c: &str| customer_column_kind(&schema, c))),
+                "interactions.csv" => Some(Box::new(interaction_column_kind)),
+                _ => None,
+            };
+            match kind {
+                Some(kind) => {
+                    let dest = csv.with_extension("parquet");
+                    files.push(csv_to_parquet(csv, &dest, kind, PARQUET_ROW_GROUP)?);
+                    std::fs::remove_file(csv)
+                        .with_context(|| format!("removing {}", csv.display()))?;
+                }
+                None => files.push(csv.clone()),
+            }
+        }
+        summary.files = files;
+    }
+    Ok(summary)
 }

@@ -154,12 +154,17 @@ pub fn run(
     // embedded configs/ncf.toml with the pipeline's seed; new customers through their DEC segment.
     let data_dir = customers.parent().map(PathBuf::from).unwrap_or_default();
     let (mut ncf, mut recommendations) = (None, None);
-    if data_dir.join("interactions.csv").is_file() {
+    // interactions.csv, or interactions.parquet next to customers in Parquet.
+    let interactions_file = ["interactions.csv", "interactions.parquet"]
+        .iter()
+        .map(|n| data_dir.join(n))
+        .find(|p| p.is_file());
+    if let Some(interactions_file) = &interactions_file {
         on_stage("ncf: offer recommendation");
         let t = Instant::now();
         let mut ncf_job: config::NcfJob = config::parse(config::NCF_DEFAULT, "ncf", &[])?;
         ncf_job.seed = job.seed;
-        ncf_job.data.interactions = Some(data_dir.join("interactions.csv"));
+        ncf_job.data.interactions = Some(interactions_file.clone());
         ncf_job.data.offers = Some(data_dir.join("offers.csv")).filter(|p| p.is_file());
         let ncf_run = RunDir {
             root: run.root.join("ncf"),
@@ -193,7 +198,7 @@ pub fn run(
     on_stage("score: every customer with the bundle");
     let t = Instant::now();
     let scores = run.root.join("scores.csv");
-    let interactions = customers.parent().map(|d| d.join("interactions.csv"));
+    let interactions = interactions_file;
     let score_args = crate::commands::score::ScoreArgs {
         checkpoint: run.root.clone(),
         input: customers.clone(),

@@ -16,14 +16,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
-
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::checkpoint::{PendingFile, RunDir};
+use crate::checkpoint::RunDir;
 use crate::commands::embed::csv_field;
 use crate::data::interactions::load_teleseg;
+use crate::data::parquet::{TableSink, score_column_kind};
 use crate::data::reader::{OnBadRow, ReadOptions};
 use crate::models::ncf::score::{ColdStart, NcfModel};
 use crate::progress::Progress;
@@ -196,14 +195,13 @@ pub fn run(
     let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
     let bar = progress.bytes_bar("score", input_bytes);
     let (k, latent) = (model.head.k, model.arch.latent);
-    let mut out = PendingFile::create(&args.output)
-        .with_context(|| format!("writing {}", args.output.display()))?;
     let mut header = scores_header(k, latent, args.with_q);
     if offers.is_some() {
         header.pop();
         header.extend_from_slice(b",offers,offer_scores,offer_source\n");
     }
-    out.write(&header)?;
+    // CSV, or Parquet by the output's extension (one row group per chunk).
+    let mut out = TableSink::create(&args.output, &header, score_column_kind)?;
     let mut rows = 0usize;
     let mut buf = Vec::new();
     while let Some(table) = batches.next_batch(args.chunk_rows.max(1))? {
@@ -238,7 +236,7 @@ pub fn run(
                 }
             }
         }
-        out.write(&buf)?;
+        out.write_rows(&buf)?;
         rows += table.ids.len();
         bar.set_position(batches.bytes_read());
         bar.set_message(format!("{rows} rows"));

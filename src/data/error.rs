@@ -185,6 +185,34 @@ pub enum DataError {
         /// The cell.
         at: CellAt,
     },
+    /// A `.parquet`/`.pq` file that cannot be decoded (not Parquet, truncated, corrupt).
+    #[error("{file}: not a readable Parquet file: {message}")]
+    Parquet {
+        /// The file being read.
+        file: String,
+        /// What the Parquet decoder said.
+        message: String,
+    },
+    /// A Parquet column whose type does not fit the schema's role for it.
+    #[error(
+        "{file}: column `{column}` is {found} in the Parquet file, but the schema needs {expected}"
+    )]
+    ParquetType {
+        /// The file being read.
+        file: String,
+        /// The column name.
+        column: String,
+        /// The Parquet type found.
+        found: String,
+        /// What the schema's role accepts.
+        expected: String,
+    },
+    /// A Parquet path given to a build without the `parquet` feature.
+    #[error("{file}: this build has no Parquet support; rebuild with --features parquet")]
+    NoParquetSupport {
+        /// The file named.
+        file: String,
+    },
     /// A customer id already seen on an earlier line.
     #[error("{at}: duplicate customer id `{value}` (first seen on line {first_line}, again on line {})", at.line)]
     DuplicateId {

@@ -44,6 +44,9 @@ pub enum InteractionsError {
         offer: String,
         catalogue: String,
     },
+    /// A Parquet interactions file that cannot be read (see [`crate::data::parquet`]).
+    #[error(transparent)]
+    Data(#[from] crate::data::error::DataError),
 }
 
 impl InteractionsError {
@@ -51,6 +54,7 @@ impl InteractionsError {
     pub fn is_input_error(&self) -> bool {
         match self {
             InteractionsError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            InteractionsError::Data(e) => e.is_input_error(),
             _ => true,
         }
     }
@@ -219,17 +223,15 @@ fn csv_err(file: &str, e: csv::Error) -> InteractionsError {
 }
 
 /// Reads a teleseg `interactions.csv` (accepts are positives), with the optional catalogue.
+/// A `.parquet`/`.pq` path is read as Parquet (same columns; `timestamp` may also be a Parquet
+/// timestamp or integer Unix seconds; the "line" in messages is the 1-based row number).
 pub fn load_teleseg(
     interactions: &Path,
     offers: Option<&Path>,
 ) -> Result<Interactions, InteractionsError> {
     let file = interactions.display().to_string();
     let catalogue = offers.map(read_catalogue).transpose()?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .from_path(interactions)
-        .map_err(|e| csv_err(&file, e))?;
-    let header = rdr.headers().map_err(|e| csv_err(&file, e))?.clone();
-    let col = |name: &str| {
+    let col = |header: &[String], name: &str| {
         header
             .iter()
             .position(|h| h.trim() == name)
@@ -241,47 +243,54 @@ pub fn load_teleseg(
                 ),
             })
     };
-    let (cu, co, ct, ce) = (
-        col("customer_id")?,
-        col("offer_id")?,
-        col("timestamp")?,
-        col("event")?,
-    );
+    let cols = |header: &[String]| -> Result<[usize; 4], InteractionsError> {
+        Ok([
+            col(header, "customer_id")?,
+            col(header, "offer_id")?,
+            col(header, "timestamp")?,
+            col(header, "event")?,
+        ])
+    };
     let mut raw = Vec::new();
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(csv_err(&file, e)),
+    if crate::data::parquet::is_parquet(interactions) {
+        let (header, rows) = crate::data::parquet::read_text_rows(interactions)?;
+        let c = cols(&header)?;
+        for (line, rec) in &rows {
+            let field = |i: usize| rec.get(c[i]).map_or("", |f| f.trim());
+            teleseg_row(
+                &file,
+                *line,
+                [field(0), field(1), field(2), field(3)],
+                &mut raw,
+            )?;
         }
-        let line = rec.position().map_or(0, |p| p.line());
-        let field = |i: usize| rec.get(i).unwrap_or("").trim();
-        let bad = |message: String| InteractionsError::Parse {
-            file: file.clone(),
-            line,
-            message,
-        };
-        match field(ce) {
-            "accept" => {}
-            "impression" => continue,
-            other => {
-                return Err(bad(format!(
-                    "column 4 (`event`): `{other}` is not `impression` or `accept`"
-                )));
+    } else {
+        let mut rdr = csv::ReaderBuilder::new()
+            .from_path(interactions)
+            .map_err(|e| csv_err(&file, e))?;
+        let header: Vec<String> = rdr
+            .headers()
+            .map_err(|e| csv_err(&file, e))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let c = cols(&header)?;
+        let mut rec = csv::StringRecord::new();
+        loop {
+            match rdr.read_record(&mut rec) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => return Err(csv_err(&file, e)),
             }
+            let line = rec.position().map_or(0, |p| p.line());
+            let field = |i: usize| rec.get(c[i]).unwrap_or("").trim();
+            teleseg_row(
+                &file,
+                line,
+                [field(0), field(1), field(2), field(3)],
+                &mut raw,
+            )?;
         }
-        let (u, o) = (field(cu), field(co));
-        if u.is_empty() || o.is_empty() {
-            return Err(bad("empty customer_id or offer_id".into()));
-        }
-        let t = parse_time(field(ct)).ok_or_else(|| {
-            bad(format!(
-                "column 3 (`timestamp`): `{}` is not an RFC 3339 UTC time or Unix seconds",
-                field(ct)
-            ))
-        })?;
-        raw.push((u.to_string(), o.to_string(), t, line));
     }
     if raw.is_empty() {
         return Err(InteractionsError::Empty {
@@ -291,6 +300,40 @@ pub fn load_teleseg(
     }
     let name = offers.map_or(String::new(), |p| p.display().to_string());
     build(raw, catalogue, &file, &name)
+}
+
+/// Checks one interactions record `[customer_id, offer_id, timestamp, event]` and keeps it in
+/// `raw` when it is an accept.
+fn teleseg_row(
+    file: &str,
+    line: u64,
+    [u, o, t, e]: [&str; 4],
+    raw: &mut Vec<(String, String, i64, u64)>,
+) -> Result<(), InteractionsError> {
+    let bad = |message: String| InteractionsError::Parse {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    match e {
+        "accept" => {}
+        "impression" => return Ok(()),
+        other => {
+            return Err(bad(format!(
+                "column 4 (`event`): `{other}` is not `impression` or `accept`"
+            )));
+        }
+    }
+    if u.is_empty() || o.is_empty() {
+        return Err(bad("empty customer_id or offer_id".into()));
+    }
+    let time = parse_time(t).ok_or_else(|| {
+        bad(format!(
+            "column 3 (`timestamp`): `{t}` is not an RFC 3339 UTC time or Unix seconds"
+        ))
+    })?;
+    raw.push((u.to_string(), o.to_string(), time, line));
+    Ok(())
 }
 
 /// Reads a MovieLens-format file: `user item rating timestamp` separated by `::`, a tab or a

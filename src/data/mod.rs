@@ -12,6 +12,7 @@ pub mod generate;
 pub mod impressions;
 pub mod interactions;
 pub mod modenorm;
+pub mod parquet;
 pub mod preprocess;
 pub mod reader;
 pub mod schema;

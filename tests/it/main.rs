@@ -8,5 +8,6 @@ mod clustering;
 mod common;
 mod fuzz;
 mod ncf;
+mod parquet;
 mod training;
 mod vae;

@@ -17,10 +17,14 @@
 //! `y/n` (any case); empty cells are refused where the column's policy is `missing = "error"`;
 //! ids are non-empty and unique; every record has as many fields as the header.
 //!
+//! A path ending in `.parquet` or `.pq` is read as Parquet instead (see [`crate::data::parquet`]):
+//! the same rules, with nulls as empty cells and the 1-based row number as the "line".
+//!
 //! With [`OnBadRow::Skip`] a record breaking a cell rule (a later duplicate id included; the first
 //! occurrence is kept) is left out and counted in [`ReadReport`]; header problems are always errors.
 
 mod lines;
+mod parquet;
 mod plan;
 mod rows;
 
@@ -104,7 +108,7 @@ pub struct ReadReport {
     pub absent_targets: Vec<String>,
 }
 
-/// Reads the CSV file at `path` against `schema`.
+/// Reads the CSV (or, by its extension, Parquet) file at `path` against `schema`.
 ///
 /// Errors: [`DataError::Io`] when the file cannot be opened or read, and every input rule of
 /// [`DataError`] (see the module docs).
@@ -113,12 +117,11 @@ pub fn read_csv(
     schema: &Schema,
     opts: &ReadOptions,
 ) -> Result<(RawTable, ReadReport), DataError> {
-    let source = path.display().to_string();
-    let file = File::open(path).map_err(|source_err| DataError::Io {
-        file: source.clone(),
-        source: source_err,
-    })?;
-    read_csv_from_reader(file, &source, schema, opts)
+    let mut batches = CsvBatches::open(path, schema, opts)?;
+    let table = batches
+        .next_batch(usize::MAX)?
+        .expect("the first batch is either rows or an error");
+    Ok((table, batches.report))
 }
 
 /// Reads CSV text from `rdr` against `schema`; `source` names it in messages and in the table.
@@ -140,7 +143,7 @@ pub fn read_csv_from_reader<R: std::io::Read>(
 /// is found through a map from each earlier id's 64-bit FNV-1a hash to its line (16 bytes per
 /// row, never the ids themselves).
 pub struct CsvBatches<R: std::io::Read> {
-    csv: csv::Reader<LineTracker<R>>,
+    src: Source<R>,
     plan: Plan,
     source: String,
     opts: ReadOptions,
@@ -151,10 +154,26 @@ pub struct CsvBatches<R: std::io::Read> {
     done: bool,
 }
 
+/// Where the records come from.
+enum Source<R: std::io::Read> {
+    Csv(csv::Reader<LineTracker<R>>),
+    Parquet(Box<crate::data::parquet::ParquetRows>),
+}
+
 impl CsvBatches<File> {
-    /// Opens `path` and checks its header against `schema`.
+    /// Opens `path` and checks its header against `schema`. A `.parquet`/`.pq` path is read as
+    /// Parquet, row group by row group.
     pub fn open(path: &Path, schema: &Schema, opts: &ReadOptions) -> Result<Self, DataError> {
         let source = path.display().to_string();
+        if crate::data::parquet::is_parquet(path) {
+            let (plan, rows) = parquet::open(path, schema)?;
+            return Ok(CsvBatches::with_source(
+                Source::Parquet(Box::new(rows)),
+                plan,
+                &source,
+                opts,
+            ));
+        }
         let file = File::open(path).map_err(|source_err| DataError::Io {
             file: source.clone(),
             source: source_err,
@@ -180,14 +199,23 @@ impl<R: std::io::Read> CsvBatches<R> {
             .map_err(|e| csv_error(source, e))?
             .clone();
         let plan = Plan::new(&header, source, schema)?;
+        Ok(CsvBatches::with_source(
+            Source::Csv(csv),
+            plan,
+            source,
+            opts,
+        ))
+    }
+
+    fn with_source(src: Source<R>, plan: Plan, source: &str, opts: &ReadOptions) -> Self {
         let report = ReadReport {
             source: source.to_string(),
             extra_columns: plan.extra_columns.clone(),
             absent_targets: plan.absent_targets.clone(),
             ..ReadReport::default()
         };
-        Ok(CsvBatches {
-            csv,
+        CsvBatches {
+            src,
             plan,
             source: source.to_string(),
             opts: *opts,
@@ -195,12 +223,15 @@ impl<R: std::io::Read> CsvBatches<R> {
             earlier_ids: HashMap::new(),
             records: 0,
             done: false,
-        })
+        }
     }
 
     /// Bytes of input consumed so far (for progress bars).
     pub fn bytes_read(&self) -> u64 {
-        self.csv.position().byte()
+        match &self.src {
+            Source::Csv(csv) => csv.position().byte(),
+            Source::Parquet(rows) => rows.bytes_read(),
+        }
     }
 
     /// What was read so far: rows kept, rows skipped and why, extra and absent columns.
@@ -219,19 +250,27 @@ impl<R: std::io::Read> CsvBatches<R> {
         let mut reader = RowReader::new(source, &self.plan, &self.earlier_ids);
         let mut record = ByteRecord::new();
         while reader.table.n_rows() < max_rows.max(1) {
-            if !self
-                .csv
-                .read_byte_record(&mut record)
-                .map_err(|e| csv_error(source, e))?
-            {
-                self.done = true;
-                break;
-            }
+            let line = match &mut self.src {
+                Source::Csv(csv) => {
+                    if !csv
+                        .read_byte_record(&mut record)
+                        .map_err(|e| csv_error(source, e))?
+                    {
+                        self.done = true;
+                        break;
+                    }
+                    csv.get_mut()
+                        .record_start_line(record.position().map_or(0, |p| p.byte()))
+                }
+                Source::Parquet(rows) => match rows.next_record(&mut record)? {
+                    Some(line) => line,
+                    None => {
+                        self.done = true;
+                        break;
+                    }
+                },
+            };
             self.records += 1;
-            let line = self
-                .csv
-                .get_mut()
-                .record_start_line(record.position().map_or(0, |p| p.byte()));
             if let Err(err) = reader.read_row(&record, line, &self.plan) {
                 reader.rollback();
                 match self.opts.on_bad_row {
