@@ -114,7 +114,8 @@ pub enum Command {
         /// Run folder or model.safetensors of an autoencoder run.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Customer CSV with the columns of the checkpoint's schema (target columns optional).
+        /// Customer CSV or Parquet (`.parquet`/`.pq`) with the columns of the checkpoint's schema
+        /// (target columns optional).
         #[arg(long)]
         input: PathBuf,
         /// Output CSV (written atomically).
@@ -136,10 +137,12 @@ pub enum Command {
         /// its model.safetensors (segments only).
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Customer CSV with the columns of the checkpoint's schema (target columns optional).
+        /// Customer CSV or Parquet (`.parquet`/`.pq`) with the columns of the checkpoint's schema
+        /// (target columns optional).
         #[arg(long)]
         input: PathBuf,
-        /// Output CSV (written atomically).
+        /// Output CSV, or Parquet when the name ends in `.parquet`/`.pq` (written
+        /// atomically).
         #[arg(long)]
         output: PathBuf,
         /// Also write the soft assignment q0..q{k-1}.
@@ -156,7 +159,7 @@ pub enum Command {
         /// (columns offers, offer_scores, offer_source).
         #[arg(long, default_value_t = 10)]
         top_k: usize,
-        /// Accepted offers (interactions.csv, teleseg format) that must not be recommended again.
+        /// Accepted offers (interactions.csv or .parquet, teleseg format) that must not be recommended again.
         #[arg(long)]
         interactions: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = BadRow::Error)]
@@ -275,7 +278,7 @@ pub enum DataCommand {
         /// Schema TOML.
         #[arg(long)]
         schema: PathBuf,
-        /// Customer CSV.
+        /// Customer CSV or Parquet (`.parquet`/`.pq`).
         #[arg(long)]
         input: PathBuf,
         #[arg(long, value_enum, default_value_t = BadRow::Error)]

@@ -36,6 +36,9 @@ pub struct GenerateArgs {
 const PARQUET_ROW_GROUP: usize = 65_536;
 
 /// Runs `teleseg generate`.
+/// How the columns of one generated CSV are typed in its Parquet copy.
+type ColumnKinds<'a> = Box<dyn Fn(&str) -> crate::data::parquet::ColKind + 'a>;
+
 pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateSummary> {
     let mut opts = GenerateOptions::new(args.customers, args.seed, args.out.clone());
     opts.offers = args.offers;
@@ -59,7 +62,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateSummary> {
         let mut files = Vec::with_capacity(summary.files.len());
         for csv in &summary.files {
             let name = csv.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let kind: Option<Box<dyn Fn(&str) -> _>> = match name {
+            let kind: Option<ColumnKinds> = match name {
                 "customers.csv" => Some(Box::new(|c: &str| customer_column_kind(&schema, c))),
                 "interactions.csv" => Some(Box::new(interaction_column_kind)),
                 _ => None,
