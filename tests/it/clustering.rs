@@ -13,7 +13,7 @@ use teleseg::models::dec::{self, Dec, DecTask};
 use teleseg::progress::Progress;
 use teleseg::train::{self, FitOptions, StopReason};
 
-use crate::common::{SMALL, TRAINING, dataset, run, teleseg};
+use crate::common::{TRAINING, dataset, run, small_dec_job, teleseg};
 
 /// Four well-separated blobs in an 8-column "preprocessed" space: blob `c` sits at +4 on
 /// columns `2c` and `2c+1` (0 elsewhere), plus uniform noise in ±0.5 from a fixed xorshift
@@ -197,37 +197,12 @@ fn collapse_guard_flags_a_forced_collapse() {
 fn train_dec_then_score_writes_segments() {
     let data = dataset();
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = teleseg();
-    cmd.args(["train", "dec", "--set"])
-        .arg(format!(
-            "data.customers={:?}",
-            data.join("customers.csv").display().to_string()
-        ))
-        .arg("--set")
-        .arg(format!(
-            "data.schema={:?}",
-            data.join("schema.toml").display().to_string()
-        ))
-        .arg("--set")
-        .arg(format!("output.dir={:?}", dir.path().display().to_string()))
-        .args(["--set", "output.run_name=\"d\""]);
-    for s in SMALL {
-        cmd.args([
-            "--set",
-            &s.replace("model.", "autoencoder.model.")
-                .replace("train.", "autoencoder.train."),
-        ]);
-    }
-    cmd.args([
-        "--set",
-        "dec.k=4",
-        "--set",
-        "dec.n_init=2",
-        "--set",
-        "dec.train.epochs=2",
-        "--set",
-        "dec.update_interval=3",
-    ]);
+    let mut cmd = small_dec_job(
+        &data.join("customers.csv"),
+        &data.join("schema.toml"),
+        dir.path(),
+    );
+    cmd.args(["--set", "dec.update_interval=3"]);
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 0, "stdout {out}\nstderr {err}");
     let run_dir = dir.path().join("d");

@@ -92,3 +92,29 @@ pub const SMALL: &[&str] = &[
     "train.epochs=3",
     "train.warmup_epochs=0",
 ];
+
+/// `teleseg train dec` on `customers` + `schema` into `out/d`: the [`SMALL`] autoencoder, k = 4,
+/// 2 k-means restarts, 2 DEC epochs. Callers add their own `--set`s before running it.
+pub fn small_dec_job(customers: &Path, schema: &Path, out: &Path) -> Command {
+    let mut cmd = teleseg();
+    cmd.args(["train", "dec"]);
+    for (key, path) in [
+        ("data.customers", customers),
+        ("data.schema", schema),
+        ("output.dir", out),
+    ] {
+        cmd.arg("--set")
+            .arg(format!("{key}={:?}", path.display().to_string()));
+    }
+    cmd.args(["--set", "output.run_name=\"d\""]);
+    for s in SMALL {
+        cmd.args([
+            "--set",
+            &s.replace("model.", "autoencoder.model.")
+                .replace("train.", "autoencoder.train."),
+        ]);
+    }
+    cmd.args(["--set", "dec.k=4", "--set", "dec.n_init=2"])
+        .args(["--set", "dec.train.epochs=2"]);
+    cmd
+}

@@ -11,7 +11,7 @@ use teleseg::data::parquet::{ColKind, ParquetWriter, read_text_rows};
 use teleseg::data::reader::{ReadOptions, read_csv};
 use teleseg::data::schema::Schema;
 
-use crate::common::{SMALL, dataset, run, teleseg};
+use crate::common::{dataset, run, small_dec_job, teleseg};
 
 /// `generate --format parquet` with the parameters of [`dataset`] (800 customers, seed 11).
 fn parquet_dataset() -> &'static Path {
@@ -106,29 +106,12 @@ fn generate_parquet_holds_the_same_data_as_csv() {
 fn score_on_parquet_matches_csv_and_writes_parquet() {
     let (pq, csv) = (parquet_dataset(), dataset());
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = teleseg();
-    cmd.args(["--backend", "flex", "train", "dec", "--set"])
-        .arg(format!(
-            "data.customers={:?}",
-            pq.join("customers.parquet").display().to_string()
-        ))
-        .arg("--set")
-        .arg(format!(
-            "data.schema={:?}",
-            pq.join("schema.toml").display().to_string()
-        ))
-        .arg("--set")
-        .arg(format!("output.dir={:?}", dir.path().display().to_string()))
-        .args(["--set", "output.run_name=\"d\""]);
-    for s in SMALL {
-        cmd.args([
-            "--set",
-            &s.replace("model.", "autoencoder.model.")
-                .replace("train.", "autoencoder.train."),
-        ]);
-    }
-    cmd.args(["--set", "dec.k=4", "--set", "dec.n_init=2"])
-        .args(["--set", "dec.train.epochs=2"]);
+    let mut cmd = small_dec_job(
+        &pq.join("customers.parquet"),
+        &pq.join("schema.toml"),
+        dir.path(),
+    );
+    cmd.args(["--backend", "flex"]);
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 0, "training on customers.parquet: {out}\n{err}");
     let run_dir = dir.path().join("d");
