@@ -9,8 +9,6 @@
 
 use std::hint::black_box;
 
-use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use teleseg::backend::{self, BackendChoice};
@@ -18,7 +16,7 @@ use teleseg::config::ncf::{NcfKind, ncf_train_default};
 use teleseg::data::interactions::{EpochSamples, LeaveLastOut, Pair, PositiveSet, sample_epoch};
 use teleseg::models::ncf::score::NcfModel;
 use teleseg::models::ncf::{NcfArch, NcfTask};
-use teleseg::train::{Task, optimizer};
+use teleseg::train::{Optimizers, Task, train_step};
 
 /// The synthetic interactions of `teleseg bench ncf` (seed 9).
 fn positives(users: usize, items: usize) -> Vec<Pair> {
@@ -85,7 +83,7 @@ fn bench_ncf(c: &mut Criterion) {
             let ad = device.clone().autodiff();
             ad.seed(1);
             let mut model = Some(arch(kind, &s).init(&ad));
-            let mut optim = optimizer(&ncf_train_default());
+            let mut optim = Optimizers::new(&ncf_train_default());
             let mut start = 0usize;
             let id = BenchmarkId::new(format!("{kind:?}"), s.label);
             group.bench_function(id, |b| {
@@ -97,10 +95,9 @@ fn bench_ncf(c: &mut Criterion) {
                         Tensor::<1, Int>::arange(start as i64..(start + batch) as i64, &device);
                     start += batch;
                     let m = model.take().unwrap();
-                    let loss = task.train_loss(&m, rows);
-                    black_box(loss.total.clone().into_scalar::<f32>());
-                    let grads = GradientsParams::from_grads(loss.total.backward(), &m);
-                    model = Some(optim.step(2e-3, m, grads));
+                    let s = train_step(&task, m, &mut optim, rows, 2e-3).expect("finite loss");
+                    black_box(s.loss);
+                    model = Some(s.model);
                 })
             });
         }

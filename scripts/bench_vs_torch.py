@@ -13,7 +13,12 @@ every step (`loss.item()`, as teleseg's NaN guard does):
   dec    DEC clustering phase, K = 8: KL(P‖Q) of the Student-t assignment (α = 1), the target P
          refreshed on all rows every 140 steps (no_grad forward), batch 256
   ncf    NeuMF, 50k customers × 500 offers, factors 32, MLP 64-32-16-8, 4 negatives per positive
-         (~3 positives per customer), batch 1024, BCE; negatives drawn in bulk at every epoch
+         (~3 positives per customer), batch 1024, BCE; negatives drawn in bulk at every epoch.
+         Embedding rows updated sparsely with lazy Adam on both sides: teleseg's default
+         (`model.embedding_updates = "sparse"`), torch `Embedding(sparse=True)` + `SparseAdam`
+         (Adam for the tower and output layer)
+  ncf_dense  the same with dense embedding gradients and Adam over whole tables on both sides
+         (teleseg `--dense-embeddings`, torch's default `Embedding` + `Adam`)
   score  embed (encoder) + DEC segment (argmax q) + NeuMF top-10 of 200 offers excluding held
          ones, 1024 customers per step; rates are customers/s
 
@@ -38,13 +43,15 @@ import time
 import numpy as np
 import torch
 
-ROWS = ["ae", "vae", "dec", "ncf", "score"]
-TELESEG_MODEL = {"ae": "autoencoder", "vae": "vae", "dec": "dec", "ncf": "ncf", "score": "score"}
+ROWS = ["ae", "vae", "dec", "ncf", "ncf_dense", "score"]
+TELESEG_MODEL = {"ae": "autoencoder", "vae": "vae", "dec": "dec", "ncf": "ncf", "ncf_dense": "ncf",
+                 "score": "score"}
 DESCRIPTION = {
     "ae": "autoencoder 64-256-128-16, batch 256",
     "vae": "VAE 64-256-128-16, batch 256",
     "dec": "DEC clustering phase K=8, batch 256",
-    "ncf": "NeuMF 50k×500, f32, MLP 64-32-16-8, 4 neg, batch 1024",
+    "ncf": "NeuMF 50k×500, f32, MLP 64-32-16-8, 4 neg, batch 1024, lazy Adam",
+    "ncf_dense": "NeuMF 50k×500, same, dense Adam over whole tables",
     "score": "embed + segment + top-10 of 200 offers, 1024/step",
 }
 
@@ -54,7 +61,7 @@ def params(row, quick):
     p = dict(rows=16384, input=64, hidden=[256, 128], latent=16, k=8, batch=256,
              steps=300, warmup=20, users=50_000, items=500, factors=32, mlp=[64, 32, 16, 8],
              negatives=4, top=10)
-    if row == "ncf":
+    if row in ("ncf", "ncf_dense"):
         p.update(batch=1024, steps=200)
     if row == "score":
         p.update(rows=20_480, batch=1024, steps=40, warmup=2, items=200)
@@ -70,6 +77,8 @@ def teleseg_args(row, p, backend):
          "--warmup", str(p["warmup"]), "--users", str(p["users"]), "--items", str(p["items"]),
          "--factors", str(p["factors"]), "--mlp", ",".join(map(str, p["mlp"])),
          "--negatives", str(p["negatives"]), "--top", str(p["top"])]
+    if row == "ncf_dense":
+        a.append("--dense-embeddings")
     return a + (["--backend", backend] if backend else [])
 
 
@@ -134,12 +143,12 @@ def target(q):
 
 
 class NeuMF(torch.nn.Module):
-    def __init__(self, users, items, f, layers):
+    def __init__(self, users, items, f, layers, sparse=False):
         super().__init__()
-        self.gmf_u = torch.nn.Embedding(users, f)
-        self.gmf_i = torch.nn.Embedding(items, f)
-        self.mlp_u = torch.nn.Embedding(users, layers[0] // 2)
-        self.mlp_i = torch.nn.Embedding(items, layers[0] // 2)
+        self.gmf_u = torch.nn.Embedding(users, f, sparse=sparse)
+        self.gmf_i = torch.nn.Embedding(items, f, sparse=sparse)
+        self.mlp_u = torch.nn.Embedding(users, layers[0] // 2, sparse=sparse)
+        self.mlp_i = torch.nn.Embedding(items, layers[0] // 2, sparse=sparse)
         for e in (self.gmf_u, self.gmf_i, self.mlp_u, self.mlp_i):
             torch.nn.init.normal_(e.weight, 0.0, 0.01)
         tower = []
@@ -229,11 +238,17 @@ def run_torch(row, p, device):
         secs = timed(step, p["warmup"], p["steps"], sync)
         return p["steps"] * b / secs
 
-    if row == "ncf":
+    if row in ("ncf", "ncf_dense"):
         pu, pi = positives(p["users"], p["items"], rng)
         pu, pi = torch.from_numpy(pu).to(device), torch.from_numpy(pi).to(device)
-        model = NeuMF(p["users"], p["items"], p["factors"], p["mlp"]).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        sparse = row == "ncf"
+        model = NeuMF(p["users"], p["items"], p["factors"], p["mlp"], sparse).to(device)
+        if sparse:
+            emb = [e.weight for e in (model.gmf_u, model.gmf_i, model.mlp_u, model.mlp_i)]
+            rest = [q for q in model.parameters() if all(q is not e for e in emb)]
+            opts = [torch.optim.SparseAdam(emb, lr=1e-3), torch.optim.Adam(rest, lr=1e-3)]
+        else:
+            opts = [torch.optim.Adam(model.parameters(), lr=1e-3)]
         n_pos, k = pu.shape[0], p["negatives"]
         per_epoch = n_pos * (1 + k) // b
         ep = {}
@@ -257,9 +272,11 @@ def run_torch(row, p, device):
             logits = model(ep["u"][sl], ep["i"][sl])
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, ep["y"][sl])
             loss.item()
-            opt.zero_grad(set_to_none=True)
+            for opt in opts:
+                opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
+            for opt in opts:
+                opt.step()
 
         secs = timed(step, p["warmup"], p["steps"], sync)
         return p["steps"] * b / secs

@@ -247,6 +247,10 @@ pub enum Command {
         /// Offers returned per customer (score).
         #[arg(long, default_value_t = 10)]
         top: usize,
+        /// NCF: update whole embedding tables with Adam (`model.embedding_updates = "dense"`)
+        /// instead of lazy Adam on the batch's rows.
+        #[arg(long)]
+        dense_embeddings: bool,
     },
     /// (Re)build RUN/report.html from a run folder's artefacts: a self-contained page (no
     /// network) with training curves, segment map, sizes, lifts, personas and rules.

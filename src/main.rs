@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use teleseg::backend;
 use teleseg::commands::{self, Globals};
+use teleseg::config::ncf::EmbeddingUpdates;
 use teleseg::error::{EXIT_USAGE, exit_code};
 use teleseg::progress::Progress;
 use tracing_subscriber::EnvFilter;
@@ -337,6 +338,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             mlp,
             negatives,
             top,
+            dense_embeddings,
         } => {
             let g = globals(&cli)?;
             let args = commands::bench::BenchArgs {
@@ -356,6 +358,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 mlp: mlp.clone(),
                 negatives: *negatives,
                 top: *top,
+                embedding_updates: if *dense_embeddings {
+                    EmbeddingUpdates::Dense
+                } else {
+                    EmbeddingUpdates::Sparse
+                },
             };
             let r = commands::bench::run(&args, &g.backend.device, &g.backend.description)?;
             println!("{}", serde_json::to_string(&r)?);

@@ -17,7 +17,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
-use crate::config::ncf::NcfKind;
+use crate::config::ncf::{EmbeddingUpdates, NcfKind};
 use crate::config::{
     Activation, AutoencoderConfig, DecConfig, DecMode, Noise, OptimizerKind, TrainConfig,
 };
@@ -29,7 +29,7 @@ use crate::models::dec::{Dec, DecTask, argmax_rows, assign_rows};
 use crate::models::ncf::score::NcfModel;
 use crate::models::ncf::{NcfArch, NcfTask};
 use crate::models::vae::{ElboLoss, Heads, VaeArch};
-use crate::train::{Task, optimizer};
+use crate::train::{Optimizers, Task, train_step};
 
 /// What `teleseg bench` measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -75,6 +75,8 @@ pub struct BenchArgs {
     pub negatives: usize,
     /// Offers returned per customer (score).
     pub top: usize,
+    /// How NCF steps update the embedding tables.
+    pub embedding_updates: EmbeddingUpdates,
 }
 
 /// The measurement, printed as one JSON line.
@@ -147,7 +149,7 @@ pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<B
         .chunks_exact(args.batch_size)
         .map(|c| Tensor::from_data(TensorData::new(c.to_vec(), [c.len()]), device))
         .collect();
-    let mut optim = optimizer(&train_cfg);
+    let mut optim = Optimizers::new(&train_cfg);
     let total = args.warmup + args.steps;
     let mut seconds = 0.0;
     let mut final_loss = f64::NAN;
@@ -184,10 +186,9 @@ pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<B
                 if step == args.warmup {
                     start = Instant::now();
                 }
-                let loss = task.train_loss(&model, batches[step % batches.len()].clone());
-                final_loss = loss.total.clone().into_scalar::<f64>();
-                let grads = GradientsParams::from_grads(loss.total.backward(), &model);
-                model = optim.step(1e-3, model, grads);
+                let rows = batches[step % batches.len()].clone();
+                let s = train_step(&task, model, &mut optim, rows, 1e-3).map_err(diverged)?;
+                (model, final_loss) = (s.model, s.loss);
             }
             seconds += start.elapsed().as_secs_f64();
         }
@@ -221,10 +222,9 @@ pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<B
                     start = Instant::now();
                 }
                 task.on_step(&model, step as u64)?;
-                let loss = task.train_loss(&model, batches[step % batches.len()].clone());
-                final_loss = loss.total.clone().into_scalar::<f64>();
-                let grads = GradientsParams::from_grads(loss.total.backward(), &model);
-                model = optim.step(1e-3, model, grads);
+                let rows = batches[step % batches.len()].clone();
+                let s = train_step(&task, model, &mut optim, rows, 1e-3).map_err(diverged)?;
+                (model, final_loss) = (s.model, s.loss);
             }
             seconds += start.elapsed().as_secs_f64();
         }
@@ -240,7 +240,11 @@ pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<B
     })
 }
 
-type Optim = burn::optim::ModuleOptimizer;
+type Optim = Optimizers;
+
+fn diverged(loss: f64) -> anyhow::Error {
+    anyhow::anyhow!("the benchmark's loss is {loss} (NaN/inf)")
+}
 
 /// VAE steps: widths `input-hidden-latent` mirrored, every column numeric (Gaussian NLL with a
 /// learned σ per column), KL weight 1.
@@ -292,7 +296,7 @@ fn vae_steps(
         let loss = loss_fn.loss(out, x, mask.clone(), model.sigma(), mu, logvar, 1.0);
         final_loss = loss.total.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.total.backward(), &model);
-        model = optim.step(1e-3, model, grads);
+        model = optim.dense.step(1e-3, model, grads);
     }
     (start.elapsed().as_secs_f64(), final_loss)
 }
@@ -351,7 +355,8 @@ fn ncf_steps(
         device,
         vec![],
         Default::default(),
-    );
+    )
+    .with_embedding_updates(args.embedding_updates);
     let n = task.train_len();
     if n < args.batch_size {
         return Err(UsageError(format!(
@@ -375,10 +380,8 @@ fn ncf_steps(
         }
         let lo = (i * args.batch_size) as i64;
         let rows = Tensor::<1, Int>::arange(lo..lo + args.batch_size as i64, device);
-        let loss = task.train_loss(&model, rows);
-        final_loss = loss.total.clone().into_scalar::<f64>();
-        let grads = GradientsParams::from_grads(loss.total.backward(), &model);
-        model = optim.step(1e-3, model, grads);
+        let s = train_step(&task, model, optim, rows, 1e-3).map_err(diverged)?;
+        (model, final_loss) = (s.model, s.loss);
     }
     Ok((start.elapsed().as_secs_f64(), final_loss))
 }
@@ -468,6 +471,7 @@ mod tests {
             mlp: vec![8, 4],
             negatives: 2,
             top: 3,
+            embedding_updates: EmbeddingUpdates::Sparse,
         }
     }
 

@@ -310,7 +310,8 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         &device,
         tensors,
         meta,
-    );
+    )
+    .with_embedding_updates(job.model.embedding_updates);
     if job.sampling.impression_negatives > 0.0 {
         let path = job
             .data

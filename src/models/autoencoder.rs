@@ -150,7 +150,7 @@ impl ReconstructionLoss {
             total = total + ce.clone() * self.categorical_weight;
             parts.push(("categorical_ce", ce));
         }
-        BatchLoss { total, parts }
+        BatchLoss::new(total, parts)
     }
 }
 

@@ -290,7 +290,7 @@ impl DecTask {
             total = total + r.total.clone() * self.cfg.gamma;
             parts.push(("reconstruction", r.total));
         }
-        BatchLoss { total, parts }
+        BatchLoss::new(total, parts)
     }
 }
 

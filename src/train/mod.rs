@@ -11,6 +11,7 @@
 //! checkpoint of epoch `e - 1` replays exactly what an uninterrupted run does.
 
 pub mod schedule;
+pub mod sparse;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,6 +32,7 @@ use crate::checkpoint::{self, CheckpointError, NamedTensor, RunDir};
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::progress::Progress;
 pub use schedule::learning_rate;
+pub use sparse::{SparseAdam, SparseRows};
 
 /// A batch loss: the scalar to minimise and named parts for the metrics.
 pub struct BatchLoss {
@@ -38,6 +40,21 @@ pub struct BatchLoss {
     pub total: Tensor<1>,
     /// Named components (e.g. `numeric`, `categorical`), each `[1]`, for logging.
     pub parts: Vec<(&'static str, Tensor<1>)>,
+    /// Embedding rows the loss read through leaves ([`SparseRows::lookup`]): the loop updates
+    /// them with lazy Adam ([`SparseAdam`]) instead of the module optimizer. Empty for dense
+    /// models.
+    pub sparse: Vec<SparseRows>,
+}
+
+impl BatchLoss {
+    /// A loss with no sparse rows.
+    pub fn new(total: Tensor<1>, parts: Vec<(&'static str, Tensor<1>)>) -> Self {
+        Self {
+            total,
+            parts,
+            sparse: Vec::new(),
+        }
+    }
 }
 
 /// What a model family supplies to the loop.
@@ -372,6 +389,69 @@ fn scalar(t: Tensor<1>) -> f64 {
     t.into_scalar::<f64>()
 }
 
+/// The optimizers of a run: the module optimizer for every parameter with a gradient, lazy
+/// Adam for the embedding rows a task reads sparsely.
+pub struct Optimizers {
+    pub dense: ModuleOptimizer,
+    pub sparse: SparseAdam,
+}
+
+impl Optimizers {
+    /// Both optimizers as `cfg` configures them.
+    pub fn new(cfg: &TrainConfig) -> Self {
+        Self::with_dense(optimizer(cfg), cfg)
+    }
+
+    /// `dense` (e.g. restored for resume) with a fresh lazy Adam.
+    pub fn with_dense(dense: ModuleOptimizer, cfg: &TrainConfig) -> Self {
+        Self {
+            dense,
+            sparse: SparseAdam::new(cfg),
+        }
+    }
+}
+
+/// What one training step measured.
+pub struct StepResult<M> {
+    /// The updated model.
+    pub model: M,
+    /// The batch loss before the update.
+    pub loss: f64,
+    /// Its named parts.
+    pub parts: Vec<(&'static str, f64)>,
+}
+
+/// One optimizer step on training rows `rows`: the task's loss, backward, lazy Adam on its
+/// sparse rows, then the module optimizer. `Err(loss)` when the loss is NaN or infinite (then
+/// nothing is updated and the model is dropped).
+pub fn train_step<T: Task>(
+    task: &T,
+    model: T::Model,
+    optim: &mut Optimizers,
+    rows: Tensor<1, Int>,
+    lr: f64,
+) -> Result<StepResult<T::Model>, f64> {
+    let loss = task.train_loss(&model, rows);
+    let value = scalar(loss.total.clone());
+    if !value.is_finite() {
+        return Err(value);
+    }
+    let parts = loss
+        .parts
+        .into_iter()
+        .map(|(name, t)| (name, scalar(t.detach())))
+        .collect();
+    let mut grads = loss.total.backward();
+    let model = optim.sparse.step(model, loss.sparse, &mut grads, lr);
+    let grads = GradientsParams::from_grads(grads, &model);
+    let model = optim.dense.step(lr, model, grads);
+    Ok(StepResult {
+        model,
+        loss: value,
+        parts,
+    })
+}
+
 /// Mean validation loss (and parts) over the validation split, in batches, without autodiff.
 fn validate<T: Task>(
     task: &T,
@@ -419,12 +499,17 @@ pub fn fit<T: Task>(
     let steps_per_epoch = n.div_ceil(cfg.batch_size) as u64;
 
     let (mut model, mut optim, mut state, mut history) = match resumed {
-        Some(r) => (r.model, r.optimizer, r.state, r.history),
+        Some(r) => (
+            r.model,
+            Optimizers::with_dense(r.optimizer, cfg),
+            r.state,
+            r.history,
+        ),
         None => {
             let ids = param_ids(&model);
             (
                 model,
-                optimizer(cfg),
+                Optimizers::new(cfg),
                 TrainState {
                     epochs_done: 0,
                     step: 0,
@@ -482,23 +567,24 @@ pub fn fit<T: Task>(
             seen += end - start;
             let rows = perm.clone().slice(start..end);
             lr = learning_rate(cfg, epoch, b, steps_per_epoch as usize);
-            let loss = task.train_loss(&model, rows);
-            let value = scalar(loss.total.clone());
-            if !value.is_finite() {
-                bar.abandon();
-                return Err(TrainError::Diverged {
-                    epoch,
-                    step: state.step,
-                    loss: value,
-                });
-            }
+            let step = match train_step(task, model, &mut optim, rows, lr) {
+                Ok(step) => step,
+                Err(loss) => {
+                    bar.abandon();
+                    return Err(TrainError::Diverged {
+                        epoch,
+                        step: state.step,
+                        loss,
+                    });
+                }
+            };
+            model = step.model;
+            let value = step.loss;
             let w = (end - start) as f64;
             loss_sum += value * w;
-            for (name, t) in loss.parts {
-                *part_sums.entry(name.to_string()).or_default() += scalar(t.detach()) * w;
+            for (name, v) in step.parts {
+                *part_sums.entry(name.to_string()).or_default() += v * w;
             }
-            let grads = GradientsParams::from_grads(loss.total.backward(), &model);
-            model = optim.step(lr, model, grads);
             state.step += 1;
             bar.inc(1);
             bar.set_message(format!(
@@ -566,7 +652,7 @@ pub fn fit<T: Task>(
                 valid_loss,
             )?;
         }
-        write_last(task, &model, &optim, &state, opts.run)?;
+        write_last(task, &model, &optim.dense, &state, opts.run)?;
         if let Some(reason) = hook_stop {
             tracing::info!(label = opts.label, epoch, ?reason, "stopped by the task");
             stop = reason;

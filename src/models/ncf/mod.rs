@@ -27,12 +27,15 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, NamedTensor};
-use crate::config::{Activation, Norm, ncf::NcfKind};
+use crate::config::{
+    Activation, Norm,
+    ncf::{EmbeddingUpdates, NcfKind},
+};
 use crate::data::interactions::{
     EpochSamples, LeaveLastOut, PositiveSet, epoch_len, sample_epoch, sample_epoch_mixed,
 };
 use crate::models::mlp::{Mlp, MlpConfig};
-use crate::train::{BatchLoss, Task};
+use crate::train::{BatchLoss, SparseRows, Task};
 
 /// The `teleseg.kind` of NCF checkpoints.
 pub const KIND: &str = "ncf";
@@ -146,10 +149,6 @@ pub struct UserVectors {
     pub mf_bias: Option<Tensor<2>>,
 }
 
-fn lookup(e: &Option<Embedding>, rows: &Tensor<1, Int>) -> Option<Tensor<2>> {
-    e.as_ref().map(|e| e.weight.val().select(0, rows.clone()))
-}
-
 fn pick(t: &Option<Tensor<2>>, rows: &Tensor<1, Int>) -> Option<Tensor<2>> {
     t.as_ref().map(|t| t.clone().select(0, rows.clone()))
 }
@@ -179,6 +178,21 @@ impl UserVectors {
     }
 }
 
+/// A batch of item representations (rows of the item tables).
+#[derive(Debug, Clone)]
+pub struct ItemVectors {
+    /// `[batch, factors]`
+    pub gmf: Option<Tensor<2>>,
+    /// `[batch, mlp_layers[0] / 2]`
+    pub mlp: Option<Tensor<2>>,
+    /// `[batch, factors]`
+    pub mf: Option<Tensor<2>>,
+    /// `[batch, 1]`: MF's item bias.
+    pub mf_bias: Option<Tensor<2>>,
+    /// `[batch, 1]`: the GMF / MLP / NeuMF item bias (`model.item_bias`).
+    pub bias: Option<Tensor<2>>,
+}
+
 impl Ncf {
     /// Number of items the model scores.
     pub fn n_items(&self) -> usize {
@@ -191,28 +205,55 @@ impl Ncf {
 
     /// The representation of user rows `[batch]`.
     pub fn user_vectors(&self, users: &Tensor<1, Int>) -> UserVectors {
+        self.user_vectors_by(|e| e.weight.val().select(0, users.clone()))
+    }
+
+    /// The user tables' rows of a batch, each read by `read` (a plain lookup, or a sparse one
+    /// for training: [`crate::train::SparseRows::lookup`]).
+    pub fn user_vectors_by(&self, mut read: impl FnMut(&Embedding) -> Tensor<2>) -> UserVectors {
         UserVectors {
-            gmf: lookup(&self.gmf_user, users),
-            mlp: lookup(&self.mlp_user, users),
-            mf: lookup(&self.mf_user, users),
-            mf_bias: lookup(&self.mf_user_bias, users),
+            gmf: self.gmf_user.as_ref().map(&mut read),
+            mlp: self.mlp_user.as_ref().map(&mut read),
+            mf: self.mf_user.as_ref().map(&mut read),
+            mf_bias: self.mf_user_bias.as_ref().map(&mut read),
+        }
+    }
+
+    /// The representation of item rows `[batch]`.
+    pub fn item_vectors(&self, items: &Tensor<1, Int>) -> ItemVectors {
+        self.item_vectors_by(|e| e.weight.val().select(0, items.clone()))
+    }
+
+    /// The item tables' rows of a batch, each read by `read` (see [`Ncf::user_vectors_by`]).
+    pub fn item_vectors_by(&self, mut read: impl FnMut(&Embedding) -> Tensor<2>) -> ItemVectors {
+        ItemVectors {
+            gmf: self.gmf_item.as_ref().map(&mut read),
+            mlp: self.mlp_item.as_ref().map(&mut read),
+            mf: self.mf_item.as_ref().map(&mut read),
+            mf_bias: self.mf_item_bias.as_ref().map(&mut read),
+            bias: self.item_bias.as_ref().map(&mut read),
         }
     }
 
     /// Logits `[batch]` of (user `k`, item `items[k]`) pairs.
     pub fn logits(&self, u: &UserVectors, items: &Tensor<1, Int>) -> Tensor<1> {
-        if let (Some(a), Some(b)) = (&u.mf, lookup(&self.mf_item, items)) {
-            let dot = (a.clone() * b).sum_dim(1); // [batch, 1]
+        self.pair_logits(u, &self.item_vectors(items))
+    }
+
+    /// Logits `[batch]` of (user `k`, item `k`) pairs given both sides' rows.
+    pub fn pair_logits(&self, u: &UserVectors, iv: &ItemVectors) -> Tensor<1> {
+        if let (Some(a), Some(b)) = (&u.mf, &iv.mf) {
+            let dot = (a.clone() * b.clone()).sum_dim(1); // [batch, 1]
             let c = u.mf_bias.clone().expect("mf user bias");
-            let d = lookup(&self.mf_item_bias, items).expect("mf item bias");
+            let d = iv.mf_bias.clone().expect("mf item bias");
             let n = dot.dims()[0];
             return (dot + c + d).reshape([n]);
         }
         let mut parts = Vec::with_capacity(2);
-        if let (Some(p), Some(q)) = (&u.gmf, lookup(&self.gmf_item, items)) {
-            parts.push(p.clone() * q); // [batch, factors]
+        if let (Some(p), Some(q)) = (&u.gmf, &iv.gmf) {
+            parts.push(p.clone() * q.clone()); // [batch, factors]
         }
-        if let (Some(m), Some(n)) = (&u.mlp, lookup(&self.mlp_item, items)) {
+        if let (Some(m), Some(n)) = (&u.mlp, iv.mlp.clone()) {
             let x = Tensor::cat(vec![m.clone(), n], 1); // [batch, mlp_layers[0]]
             parts.push(match &self.mlp {
                 Some(mlp) => relu(mlp.forward(x)), // [batch, tower_out]
@@ -225,8 +266,8 @@ impl Ncf {
             Tensor::cat(parts, 1)
         };
         let mut y = self.predict.as_ref().expect("predict layer").forward(x); // [batch, 1]
-        if let Some(e) = lookup(&self.item_bias, items) {
-            y = y + e;
+        if let Some(e) = &iv.bias {
+            y = y + e.clone();
         }
         let n = y.dims()[0];
         y.reshape([n])
@@ -235,14 +276,8 @@ impl Ncf {
     /// Mean over the batch of the squared L2 norms of every embedding row the pairs look up
     /// (user and item, all tables), `[1]`: the batch-wise L2 penalty of MF/BPR practice, which
     /// (unlike weight decay under Adam) leaves the rows of absent users alone.
-    pub fn embedding_penalty(&self, u: &UserVectors, items: &Tensor<1, Int>) -> Tensor<1> {
-        let item_rows = [
-            lookup(&self.gmf_item, items),
-            lookup(&self.mlp_item, items),
-            lookup(&self.mf_item, items),
-            lookup(&self.mf_item_bias, items),
-            lookup(&self.item_bias, items),
-        ];
+    pub fn embedding_penalty(&self, u: &UserVectors, iv: &ItemVectors) -> Tensor<1> {
+        let item_rows = [&iv.gmf, &iv.mlp, &iv.mf, &iv.mf_bias, &iv.bias].map(Option::clone);
         let user_rows = [&u.gmf, &u.mlp, &u.mf, &u.mf_bias].map(Option::clone);
         let sq: Vec<Tensor<1>> = user_rows
             .into_iter()
@@ -394,25 +429,62 @@ impl DeviceSamples {
         }
     }
 
-    /// BCE (+ `l2` × the batch embedding penalty when `l2 > 0`).
+    /// BCE (+ `l2` × the batch embedding penalty when `l2 > 0`), every table read densely.
     fn loss(&self, model: &Ncf, rows: Tensor<1, Int>, l2: f64) -> BatchLoss {
         let users = self.users.clone().select(0, rows.clone());
         let items = self.items.clone().select(0, rows.clone());
         let labels = self.labels.clone().select(0, rows);
         let uv = model.user_vectors(&users);
-        let bce = bce_with_logits(model.logits(&uv, &items), labels);
-        if l2 > 0.0 {
-            let penalty = model.embedding_penalty(&uv, &items);
-            BatchLoss {
-                total: bce.clone() + penalty.clone() * l2,
-                parts: vec![("bce", bce), ("l2", penalty)],
-            }
-        } else {
-            BatchLoss {
-                parts: vec![("bce", bce.clone())],
-                total: bce,
-            }
-        }
+        let iv = model.item_vectors(&items);
+        pair_loss(model, &uv, &iv, labels, l2)
+    }
+
+    /// [`DeviceSamples::loss`] with every embedding table read through a leaf of the batch's
+    /// distinct rows ([`SparseRows`]), so that the loop updates those rows only. `host` holds
+    /// the same samples as `self`.
+    fn sparse_loss(
+        &self,
+        host: &EpochSamples,
+        model: &Ncf,
+        rows: Tensor<1, Int>,
+        l2: f64,
+    ) -> BatchLoss {
+        // One small read of the batch's row indices (the loop reads the loss back anyway).
+        let picked: Vec<usize> = rows.to_data().iter::<i64>().map(|r| r as usize).collect();
+        let users: Vec<i64> = picked.iter().map(|&r| host.users[r]).collect();
+        let items: Vec<i64> = picked.iter().map(|&r| host.items[r]).collect();
+        let labels = self.labels.clone().select(0, rows);
+        let mut sparse = Vec::new();
+        let mut read = |e: &Embedding, indices: &[i64]| {
+            let (batch, record) = SparseRows::lookup(&e.weight, indices);
+            sparse.push(record);
+            batch
+        };
+        let uv = model.user_vectors_by(|e| read(e, &users));
+        let iv = model.item_vectors_by(|e| read(e, &items));
+        let mut loss = pair_loss(model, &uv, &iv, labels, l2);
+        loss.sparse = sparse;
+        loss
+    }
+}
+
+/// BCE of the pairs' logits (+ `l2` × the batch embedding penalty when `l2 > 0`).
+fn pair_loss(
+    model: &Ncf,
+    uv: &UserVectors,
+    iv: &ItemVectors,
+    labels: Tensor<1>,
+    l2: f64,
+) -> BatchLoss {
+    let bce = bce_with_logits(model.pair_logits(uv, iv), labels);
+    if l2 > 0.0 {
+        let penalty = model.embedding_penalty(uv, iv);
+        BatchLoss::new(
+            bce.clone() + penalty.clone() * l2,
+            vec![("bce", bce), ("l2", penalty)],
+        )
+    } else {
+        BatchLoss::new(bce.clone(), vec![("bce", bce)])
     }
 }
 
@@ -454,10 +526,7 @@ impl ValidRank {
         }
         let miss = 1.0 - hits as f32 / rows.len().max(1) as f32;
         let t = float_tensor(&[miss], device);
-        BatchLoss {
-            total: t.clone(),
-            parts: vec![("miss", t)],
-        }
+        BatchLoss::new(t.clone(), vec![("miss", t)])
     }
 }
 
@@ -468,6 +537,8 @@ pub struct NcfTask {
     train: Vec<(u32, u32)>,
     known: PositiveSet,
     ratio: usize,
+    /// How training updates the embedding tables (default sparse).
+    updates: EmbeddingUpdates,
     /// Declined impressions per user row and the share of negatives drawn from them.
     declined: Option<(Vec<Vec<u32>>, f64)>,
     seed: u64,
@@ -510,6 +581,7 @@ impl NcfTask {
             train: split.train.clone(),
             known,
             ratio,
+            updates: EmbeddingUpdates::Sparse,
             declined: None,
             seed,
             l2,
@@ -523,6 +595,12 @@ impl NcfTask {
             bundle_tensors,
             bundle_meta,
         }
+    }
+
+    /// How training updates the embedding tables (`model.embedding_updates`).
+    pub fn with_embedding_updates(mut self, updates: EmbeddingUpdates) -> Self {
+        self.updates = updates;
+        self
     }
 
     /// The training positives' membership set.
@@ -585,7 +663,10 @@ impl Task for NcfTask {
     }
 
     fn train_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
-        self.epoch.loss(model, rows, self.l2)
+        match self.updates {
+            EmbeddingUpdates::Sparse => self.epoch.sparse_loss(&self.host, model, rows, self.l2),
+            EmbeddingUpdates::Dense => self.epoch.loss(model, rows, self.l2),
+        }
     }
 
     fn valid_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {

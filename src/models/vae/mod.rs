@@ -215,7 +215,7 @@ impl ElboLoss {
             / b as f64;
         total = total + kl.clone() * beta;
         parts.push(("kl", kl));
-        BatchLoss { total, parts }
+        BatchLoss::new(total, parts)
     }
 }
 

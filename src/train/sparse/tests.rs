@@ -1,0 +1,153 @@
+use burn::nn::{Embedding, EmbeddingConfig};
+use burn::optim::GradientsParams;
+use burn::tensor::Device;
+
+use super::*;
+use crate::config::TrainConfig;
+use crate::train::optimizer;
+
+/// A 6 × 3 table with fixed values (not from the device RNG, which tests running in parallel
+/// share).
+fn table(ad: &Device) -> Embedding {
+    let mut e = EmbeddingConfig::new(6, 3).init(ad);
+    let v: Vec<f32> = (0..18).map(|k| ((k * 5) % 7) as f32 * 0.3 - 0.9).collect();
+    e.weight = Param::from_data(TensorData::new(v, [6, 3]), ad);
+    e
+}
+
+fn values(e: &Embedding) -> Vec<f32> {
+    e.weight.val().into_data().try_to_vec::<f32>().unwrap()
+}
+
+/// A loss with a different gradient per step: Σ (rows ⊙ c − t)² with `c`, `t` from `step`.
+fn loss_of(rows: Tensor<2>, step: usize) -> Tensor<1> {
+    let [n, w] = rows.dims();
+    let device = rows.device();
+    let c: Vec<f32> = (0..n * w)
+        .map(|k| 0.5 + ((k + step) % 5) as f32 * 0.3)
+        .collect();
+    let t: Vec<f32> = (0..n * w)
+        .map(|k| ((k * 7 + step * 3) % 11) as f32 * 0.2 - 1.0)
+        .collect();
+    let c = Tensor::<2>::from_data(TensorData::new(c, [n, w]), &device);
+    let t = Tensor::<2>::from_data(TensorData::new(t, [n, w]), &device);
+    (rows * c - t).square().sum().reshape([1])
+}
+
+/// `steps` updates of the table, batch `batches[s % len]` at step `s`, dense (the module
+/// optimizer on a dense embedding gradient) or sparse (lazy Adam on the batch's rows).
+fn train(cfg: &TrainConfig, batches: &[Vec<i64>], steps: usize, sparse: bool) -> Vec<f32> {
+    let plain = Device::flex();
+    let ad = plain.clone().autodiff();
+    let mut e = table(&ad);
+    let mut dense = optimizer(cfg);
+    let mut lazy = SparseAdam::new(cfg);
+    for s in 0..steps {
+        let idx = &batches[s % batches.len()];
+        if sparse {
+            let (rows, record) = SparseRows::lookup(&e.weight, idx);
+            let mut grads = loss_of(rows, s).backward();
+            e = lazy.step(e, vec![record], &mut grads, 0.05);
+            // The table itself got no gradient: the module optimizer has nothing to do.
+            let rest = GradientsParams::from_grads(grads, &e);
+            assert!(rest.is_empty());
+        } else {
+            let t = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [idx.len()]), &plain);
+            let rows = e.weight.val().select(0, t);
+            let grads = GradientsParams::from_grads(loss_of(rows, s).backward(), &e);
+            e = dense.step(0.05, e, grads);
+        }
+    }
+    values(&e)
+}
+
+fn close(a: &[f32], b: &[f32]) -> bool {
+    a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5)
+}
+
+fn cfg(optimizer: crate::config::OptimizerKind, weight_decay: f64, clip: f64) -> TrainConfig {
+    TrainConfig {
+        optimizer,
+        weight_decay,
+        grad_clip_norm: clip,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn distinct_inverse_keeps_first_appearance_order() {
+    let (d, inv) = distinct_inverse(&[7, 3, 7, 9, 3]);
+    assert_eq!(d, vec![7, 3, 9]);
+    assert_eq!(inv, vec![0, 1, 0, 2, 1]);
+    let (d, inv) = distinct_inverse(&[]);
+    assert!(d.is_empty() && inv.is_empty());
+}
+
+#[test]
+fn lazy_adam_equals_adam_on_rows_every_batch_uses() {
+    // Rows 1 and 4 are in every batch (with repeats); the others never: dense Adam leaves them
+    // alone too (zero gradient, zero moments), so both must agree on the whole table, for Adam
+    // and AdamW, without and with gradient clipping.
+    use crate::config::OptimizerKind::{Adam, Adamw};
+    let batches = vec![vec![1, 4, 4], vec![4, 1], vec![1, 1, 4, 1]];
+    for c in [
+        cfg(Adam, 0.0, 0.0),
+        cfg(Adamw, 0.0, 0.0),
+        cfg(Adam, 0.0, 0.7),
+    ] {
+        let dense = train(&c, &batches, 7, false);
+        let sparse = train(&c, &batches, 7, true);
+        assert!(close(&dense, &sparse), "{c:?}\n{dense:?}\n{sparse:?}");
+        let init = values(&table(&Device::flex().autodiff()));
+        assert_ne!(&sparse[3..6], &init[3..6], "row 1 was trained");
+        assert_eq!(&sparse[0..3], &init[0..3], "row 0 was never looked up");
+    }
+}
+
+#[test]
+fn weight_decay_shrinks_only_looked_up_rows() {
+    use crate::config::OptimizerKind::{Adam, Adamw};
+    let batches = vec![vec![2, 5]];
+    let init = values(&table(&Device::flex().autodiff()));
+    for c in [cfg(Adam, 0.01, 0.0), cfg(Adamw, 0.01, 0.0)] {
+        let dense = train(&c, &batches, 4, false);
+        let sparse = train(&c, &batches, 4, true);
+        let rows = |v: &[f32], r: usize| v[r * 3..r * 3 + 3].to_vec();
+        for r in [2, 5] {
+            assert!(close(&rows(&dense, r), &rows(&sparse, r)), "{c:?} row {r}");
+        }
+        // Dense decay moves every row; lazy decay leaves rows no batch used untouched.
+        assert_ne!(rows(&dense, 0), rows(&init, 0), "{c:?}: dense decays row 0");
+        for r in [0, 1, 3, 4] {
+            assert_eq!(rows(&sparse, r), rows(&init, r), "{c:?} row {r}");
+        }
+    }
+}
+
+#[test]
+fn rows_absent_from_a_step_keep_their_values_and_moments() {
+    // Row 0 is used in step 0 only. Dense Adam keeps moving it on its momentum; lazy Adam does
+    // not, and the moments it holds for row 0 stay those of step 0.
+    let c = cfg(crate::config::OptimizerKind::Adam, 0.0, 0.0);
+    let one = train(&c, &[vec![0, 1]], 1, true);
+    let lazy = train(&c, &[vec![0, 1], vec![1], vec![1]], 3, true);
+    let dense = train(&c, &[vec![0, 1], vec![1], vec![1]], 3, false);
+    assert_eq!(&lazy[0..3], &one[0..3]);
+    assert_ne!(&dense[0..3], &one[0..3]);
+}
+
+#[test]
+fn a_leaf_without_gradient_leaves_the_model_alone() {
+    let plain = Device::flex();
+    let ad = plain.clone().autodiff();
+    let e = table(&ad);
+    let before = values(&e);
+    let (_unused, record) = SparseRows::lookup(&e.weight, &[1, 2]);
+    // A loss that does not depend on the looked-up rows.
+    let other = Tensor::<1>::from_data(TensorData::new(vec![1.0f32], [1]), &ad).require_grad();
+    let mut grads = (other.clone() * 2.0).backward();
+    let mut lazy = SparseAdam::new(&TrainConfig::default());
+    let e = lazy.step(e, vec![record], &mut grads, 0.1);
+    assert_eq!(values(&e), before);
+    assert_eq!(lazy.tables(), 0);
+}
