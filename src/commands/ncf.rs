@@ -312,6 +312,11 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         meta,
     )
     .with_embedding_updates(job.model.embedding_updates);
+    tracing::info!(
+        configured = ?job.model.embedding_updates,
+        used = ?task.embedding_updates(),
+        "embedding updates"
+    );
     if job.sampling.impression_negatives > 0.0 {
         let path = job
             .data

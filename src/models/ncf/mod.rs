@@ -537,7 +537,7 @@ pub struct NcfTask {
     train: Vec<(u32, u32)>,
     known: PositiveSet,
     ratio: usize,
-    /// How training updates the embedding tables (default sparse).
+    /// How training updates the embedding tables (`Sparse` or `Dense`, resolved).
     updates: EmbeddingUpdates,
     /// Declined impressions per user row and the share of negatives drawn from them.
     declined: Option<(Vec<Vec<u32>>, f64)>,
@@ -581,7 +581,7 @@ impl NcfTask {
             train: split.train.clone(),
             known,
             ratio,
-            updates: EmbeddingUpdates::Sparse,
+            updates: EmbeddingUpdates::Auto.resolve(all.n_users().max(all.n_items())),
             declined: None,
             seed,
             l2,
@@ -597,10 +597,17 @@ impl NcfTask {
         }
     }
 
-    /// How training updates the embedding tables (`model.embedding_updates`).
+    /// How training updates the embedding tables (`model.embedding_updates`; without this
+    /// call, `auto`).
     pub fn with_embedding_updates(mut self, updates: EmbeddingUpdates) -> Self {
-        self.updates = updates;
+        let rows = self.known.n_users().max(self.known.n_items());
+        self.updates = updates.resolve(rows);
         self
+    }
+
+    /// `Sparse` or `Dense`: how this task's training updates the embedding tables.
+    pub fn embedding_updates(&self) -> EmbeddingUpdates {
+        self.updates
     }
 
     /// The training positives' membership set.
@@ -665,7 +672,9 @@ impl Task for NcfTask {
     fn train_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
         match self.updates {
             EmbeddingUpdates::Sparse => self.epoch.sparse_loss(&self.host, model, rows, self.l2),
-            EmbeddingUpdates::Dense => self.epoch.loss(model, rows, self.l2),
+            EmbeddingUpdates::Dense | EmbeddingUpdates::Auto => {
+                self.epoch.loss(model, rows, self.l2)
+            }
         }
     }
 
