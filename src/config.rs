@@ -325,6 +325,11 @@ pub struct TrainConfig {
     pub min_delta: f64,
     /// Write `epoch-N` checkpoints every this many epochs; 0: only `best` and `last`. Default 0.
     pub checkpoint_every: usize,
+    /// At most this many training samples per epoch: each epoch trains on a fresh random subset
+    /// of the training split (the start of its shuffled order), so that the cost of an epoch
+    /// stops growing with the data; 0: the whole split every epoch. Validation always sees the
+    /// whole validation split. Default 0.
+    pub max_epoch_samples: usize,
 }
 
 impl Default for TrainConfig {
@@ -344,6 +349,7 @@ impl Default for TrainConfig {
             patience: 5,
             min_delta: 1e-4,
             checkpoint_every: 0,
+            max_epoch_samples: 0,
         }
     }
 }

@@ -26,7 +26,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::kmeans::{check_kmeans_params, kmeans, linfa_err};
-use super::{ClusterError, Matrix, check_k, linfa_rng, nearest, sample_rows};
+use super::{ClusterError, Matrix, check_k, gather_rows, linfa_rng, nearest, sample_rows};
 
 /// The classical baselines. Serialized in snake_case: `kmeans`, `gmm`, `dbscan`, `ward`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +79,11 @@ pub struct BaselineConfig {
     /// Ward: at most this many rows go into the O(n²) linkage. Default 5 000.
     #[serde(default = "default_ward_max_rows")]
     pub ward_max_rows: usize,
+    /// k-means and GMM: fit on a seeded sample of at most this many rows, then label every
+    /// row (nearest centroid; most likely component). The GMM's BIC is that of the sample.
+    /// Default 100 000.
+    #[serde(default = "default_fit_max_rows")]
+    pub fit_max_rows: usize,
 }
 
 fn default_k() -> usize {
@@ -111,6 +116,9 @@ fn default_dbscan_min_points() -> usize {
 fn default_ward_max_rows() -> usize {
     5000
 }
+fn default_fit_max_rows() -> usize {
+    100_000
+}
 
 impl BaselineConfig {
     /// The defaults for `algorithm`.
@@ -127,6 +135,7 @@ impl BaselineConfig {
             dbscan_eps: default_dbscan_eps(),
             dbscan_min_points: default_dbscan_min_points(),
             ward_max_rows: default_ward_max_rows(),
+            fit_max_rows: default_fit_max_rows(),
         }
     }
 
@@ -136,11 +145,11 @@ impl BaselineConfig {
             |field, rule, value: String| Err(ClusterError::InvalidConfig { field, rule, value });
         match self.algorithm {
             Baseline::Kmeans => {
-                check_k(self.k, rows)?;
+                check_k(self.k, rows.min(self.fit_max_rows))?;
                 check_kmeans_params(self.n_init, self.max_iter, self.tol)?;
             }
             Baseline::Gmm => {
-                check_k(self.k, rows)?;
+                check_k(self.k, rows.min(self.fit_max_rows))?;
                 if self.gmm_max_iter == 0 {
                     return invalid("gmm_max_iter", "at least 1", "0".into());
                 }
@@ -209,18 +218,31 @@ pub struct Clustering {
 /// fails (for GMM, also when EM does not converge within `gmm_max_iter`).
 pub fn run_baseline(b: &BaselineConfig, m: Matrix, seed: u64) -> Result<Clustering, ClusterError> {
     b.check(m.rows())?;
+    // k-means and GMM fit on at most `fit_max_rows` rows.
+    let idx = sample_rows(m.rows(), b.fit_max_rows, seed ^ 0xF17_5A3F);
+    let sample = (idx.len() < m.rows()).then(|| gather_rows(m, &idx));
+    let fit_on = match &sample {
+        Some(data) => Matrix::new(data, idx.len(), m.cols())?,
+        None => m,
+    };
     match b.algorithm {
         Baseline::Kmeans => {
-            let r = kmeans(m, b.k, b.n_init, b.max_iter, b.tol, seed)?;
+            let r = kmeans(fit_on, b.k, b.n_init, b.max_iter, b.tol, seed)?;
+            let labels = match sample {
+                Some(_) => (0..m.rows())
+                    .map(|i| nearest(m.row(i), &r.centroids, m.cols()))
+                    .collect(),
+                None => r.labels,
+            };
             Ok(Clustering {
-                labels: r.labels,
+                labels,
                 k: b.k,
                 centroids: Some(r.centroids),
                 bic: None,
                 noise_label: None,
             })
         }
-        Baseline::Gmm => gmm(b, m, seed),
+        Baseline::Gmm => gmm(b, fit_on, m, seed),
         Baseline::Dbscan => dbscan(b, m),
         Baseline::Ward => ward(b, m, seed),
     }
@@ -230,8 +252,14 @@ fn to_f64(m: Matrix) -> Array2<f64> {
     m.view().mapv(f64::from)
 }
 
-fn gmm(b: &BaselineConfig, m: Matrix, seed: u64) -> Result<Clustering, ClusterError> {
-    let x = to_f64(m);
+/// A GMM fit on `fit_on` (a sample of `m`, or `m` itself) labelling every row of `m`.
+fn gmm(
+    b: &BaselineConfig,
+    fit_on: Matrix,
+    m: Matrix,
+    seed: u64,
+) -> Result<Clustering, ClusterError> {
+    let x = to_f64(fit_on);
     let model = GaussianMixtureModel::params_with_rng(b.k, linfa_rng(seed))
         .n_runs(1)
         .max_n_iterations(b.gmm_max_iter)
@@ -240,10 +268,14 @@ fn gmm(b: &BaselineConfig, m: Matrix, seed: u64) -> Result<Clustering, ClusterEr
         .init_method(GmmInitMethod::KMeans)
         .fit(&DatasetBase::from(x.view()))
         .map_err(|e| linfa_err("gaussian mixture", e))?;
-    let labels = model.predict(&x).to_vec();
+    let labels = if fit_on.rows() == m.rows() {
+        model.predict(&x).to_vec()
+    } else {
+        model.predict(&to_f64(m)).to_vec()
+    };
     let (weights, means, covs) = (model.weights(), model.means(), model.covariances());
     let ll = gmm_log_likelihood(
-        m,
+        fit_on,
         &weights.iter().copied().collect::<Vec<_>>(),
         &means.iter().copied().collect::<Vec<_>>(),
         &covs.iter().copied().collect::<Vec<_>>(),
@@ -252,7 +284,7 @@ fn gmm(b: &BaselineConfig, m: Matrix, seed: u64) -> Result<Clustering, ClusterEr
         labels,
         k: b.k,
         centroids: Some(means.iter().map(|&v| v as f32).collect()),
-        bic: Some(gmm_bic(ll, b.k, m.cols(), m.rows())),
+        bic: Some(gmm_bic(ll, b.k, fit_on.cols(), fit_on.rows())),
         noise_label: None,
     })
 }

@@ -181,6 +181,43 @@ fn ward_on_a_sample_labels_every_row() {
 }
 
 #[test]
+fn kmeans_and_gmm_fit_on_a_sample_label_every_row() {
+    let (data, truth) = blobs();
+    let m = Matrix::new(&data, 150, 2).unwrap();
+    for algorithm in [Baseline::Kmeans, Baseline::Gmm] {
+        let b = BaselineConfig {
+            fit_max_rows: 40,
+            ..cfg(algorithm, 3)
+        };
+        let c = run_baseline(&b, m, 5).unwrap();
+        assert_eq!(c.labels.len(), 150, "{algorithm:?}");
+        assert_eq!(
+            cluster_accuracy(&truth, &c.labels).unwrap(),
+            1.0,
+            "{algorithm:?}"
+        );
+        assert_eq!(c, run_baseline(&b, m, 5).unwrap(), "{algorithm:?} seeded");
+        let full = run_baseline(&cfg(algorithm, 3), m, 5).unwrap();
+        if algorithm == Baseline::Gmm {
+            // The BIC is that of the 40-row sample, not of all 150 rows.
+            let (bs, bf) = (c.bic.unwrap(), full.bic.unwrap());
+            assert_ne!(bs, bf);
+        }
+        assert!(matches!(
+            run_baseline(
+                &BaselineConfig {
+                    fit_max_rows: 2,
+                    ..cfg(algorithm, 3)
+                },
+                m,
+                5
+            ),
+            Err(ClusterError::KTooLarge { k: 3, rows: 2 })
+        ));
+    }
+}
+
+#[test]
 fn baseline_names_are_snake_case() {
     for (b, name) in [
         (Baseline::Kmeans, "kmeans"),

@@ -246,6 +246,13 @@ pub(crate) fn sample_rows(n: usize, max_rows: usize, seed: u64) -> Vec<usize> {
     idx
 }
 
+/// The rows `idx` of `m`, copied row-major into a new buffer.
+pub(crate) fn gather_rows(m: Matrix, idx: &[usize]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(idx.len() * m.cols());
+    idx.iter().for_each(|&i| out.extend_from_slice(m.row(i)));
+    out
+}
+
 /// Squared Euclidean distance, accumulated in f64.
 pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f64 {
     a.iter()

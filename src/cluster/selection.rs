@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::baselines::{Baseline, BaselineConfig, run_baseline};
 use super::kmeans::{DEFAULT_MAX_ITER, DEFAULT_N_INIT, DEFAULT_TOL, check_kmeans_params, kmeans};
 use super::metrics::{DEFAULT_SILHOUETTE_SAMPLE, calinski_harabasz, davies_bouldin, silhouette};
-use super::{ClusterError, Matrix, check_k, sample_rows};
+use super::{ClusterError, Matrix, check_k, gather_rows, sample_rows};
 
 /// The recommendation rule, as written into [`Sweep::rule`] (with `near_tie` filled in).
 pub const RULE: &str = "highest silhouette; among k within {near_tie} of the best silhouette, \
@@ -36,6 +36,11 @@ pub struct SweepConfig {
     /// k-means relative tolerance. Default 1e-4.
     #[serde(default = "default_tol")]
     pub tol: f64,
+    /// The k-means of every k, and Calinski–Harabasz and Davies–Bouldin, run on one seeded
+    /// sample of at most this many rows (the same for every k), so that the sweep's cost stops
+    /// growing with the data. Default 50 000.
+    #[serde(default = "default_kmeans_max_rows")]
+    pub kmeans_max_rows: usize,
     /// Rows used for the silhouette (exact below this). Default 4000.
     #[serde(default = "default_silhouette_sample")]
     pub silhouette_sample: usize,
@@ -60,6 +65,9 @@ fn default_max_iter() -> u64 {
 fn default_tol() -> f64 {
     DEFAULT_TOL
 }
+fn default_kmeans_max_rows() -> usize {
+    50_000
+}
 fn default_silhouette_sample() -> usize {
     DEFAULT_SILHOUETTE_SAMPLE
 }
@@ -82,6 +90,7 @@ impl SweepConfig {
             n_init: default_n_init(),
             max_iter: default_max_iter(),
             tol: default_tol(),
+            kmeans_max_rows: default_kmeans_max_rows(),
             silhouette_sample: default_silhouette_sample(),
             gmm_bic: true,
             gmm_max_rows: default_gmm_max_rows(),
@@ -99,6 +108,13 @@ impl SweepConfig {
             return invalid("k_max", "at least k_min", self.k_max.to_string());
         }
         check_kmeans_params(self.n_init, self.max_iter, self.tol)?;
+        if self.kmeans_max_rows < self.k_max {
+            return invalid(
+                "kmeans_max_rows",
+                "at least k_max",
+                self.kmeans_max_rows.to_string(),
+            );
+        }
         if self.silhouette_sample < 2 {
             return invalid(
                 "silhouette_sample",
@@ -159,11 +175,22 @@ pub struct Sweep {
 /// Runs k-means (and a GMM when `cfg.gmm_bic`) for every k in `k_min..=k_max` on the rows of
 /// `m` and recommends a k (see the module docs). Every k uses the same `seed`.
 ///
-/// Cost per k: one [`kmeans`] on all rows, a silhouette on `silhouette_sample` rows, CH and DB
-/// on all rows, a GMM on `gmm_max_rows` rows. A GMM failure is recorded in the row
+/// Cost per k: one [`kmeans`], CH and DB on `kmeans_max_rows` rows, a silhouette on
+/// `silhouette_sample` of those, a GMM on `gmm_max_rows` rows. A GMM failure is recorded in the row
 /// (`bic_error`), not raised; a k-means or metric failure is raised.
 pub fn sweep_k(cfg: &SweepConfig, m: Matrix, seed: u64) -> Result<Sweep, ClusterError> {
     cfg.check(m.rows())?;
+    let km_idx = sample_rows(m.rows(), cfg.kmeans_max_rows, seed ^ 0x5EED_CAFE);
+    let km_data = if km_idx.len() < m.rows() {
+        gather_rows(m, &km_idx)
+    } else {
+        Vec::new()
+    };
+    let m = if km_data.is_empty() {
+        m
+    } else {
+        Matrix::new(&km_data, km_idx.len(), m.cols())?
+    };
     let gmm_idx = sample_rows(m.rows(), cfg.gmm_max_rows, seed);
     let mut gmm_data = Vec::with_capacity(if cfg.gmm_bic {
         gmm_idx.len() * m.cols()
@@ -295,6 +322,44 @@ mod tests {
         assert!(s.rule.contains("0.01"));
         let json = serde_json::to_value(&s).unwrap();
         assert!(json["rows"][0].get("bic_error").is_none());
+    }
+
+    #[test]
+    fn sweep_on_a_sample_still_finds_three_blobs() {
+        let (data, _) = blobs();
+        let m = Matrix::new(&data, 150, 2).unwrap();
+        let cfg = SweepConfig {
+            n_init: 3,
+            kmeans_max_rows: 60,
+            ..SweepConfig::new(2, 5)
+        };
+        let s = sweep_k(&cfg, m, 11).unwrap();
+        assert_eq!(s.recommended_k, 3, "{s:#?}");
+        let full = sweep_k(
+            &SweepConfig {
+                kmeans_max_rows: 150,
+                ..cfg.clone()
+            },
+            m,
+            11,
+        )
+        .unwrap();
+        // The k-means (and so inertia) ran on 60 rows, not 150.
+        assert!(s.rows[1].inertia < full.rows[1].inertia * 0.6, "{s:#?}");
+        assert_eq!(
+            field_of(SweepConfig {
+                kmeans_max_rows: 4,
+                ..cfg
+            }),
+            "kmeans_max_rows"
+        );
+    }
+
+    fn field_of(c: SweepConfig) -> &'static str {
+        match c.check(100) {
+            Err(ClusterError::InvalidConfig { field, .. }) => field,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
     }
 
     #[test]

@@ -275,6 +275,8 @@ pub fn ncf_train_default() -> TrainConfig {
         warmup_epochs: 0,
         grad_clip_norm: 0.0,
         patience: 6,
+        // ~120 000 customers' worth of samples (positives + 4 negatives each) per epoch.
+        max_epoch_samples: 2_000_000,
         ..TrainConfig::default()
     }
 }

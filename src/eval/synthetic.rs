@@ -326,6 +326,10 @@ pub struct Privacy {
     pub synthetic_rows: usize,
     /// Holdout rows compared.
     pub holdout_rows: usize,
+    /// Train rows searched for the closest record (a seeded sample of at most
+    /// [`TRAIN_REFERENCE_ROWS`]; 0 in reports written before the cap existed).
+    #[serde(default)]
+    pub train_rows: usize,
     pub dcr_synthetic_median: f64,
     pub dcr_holdout_median: f64,
     /// Share of synthetic rows closer to train than the median holdout row is.
@@ -489,6 +493,7 @@ pub fn privacy(
     Privacy {
         synthetic_rows: ds.len(),
         holdout_rows: dh.len(),
+        train_rows: train.n_rows(),
         dcr_synthetic_median: median(&ds),
         dcr_holdout_median: hm,
         synthetic_closer_than_holdout_median: ds.iter().filter(|&&d| d < hm).count() as f64
@@ -618,6 +623,13 @@ pub struct SyntheticReport {
     pub utility: Option<Utility>,
 }
 
+/// Privacy (DCR, exact copies) and TRTR use a seeded sample of at most this many train rows, so
+/// that their cost (`O(compared rows × train rows)` for DCR) stops growing with the data. Both
+/// the synthetic and the holdout rows are compared with the same sample, so the
+/// "closer than holdout" share stays a fair comparison; exact copies are searched among the
+/// sampled rows only.
+pub const TRAIN_REFERENCE_ROWS: usize = 20_000;
+
 /// Quality, privacy (with `train`) and utility of `synth` against the real `holdout`.
 pub fn evaluate(
     schema: &Schema,
@@ -627,6 +639,14 @@ pub fn evaluate(
     dcr_rows: usize,
     seed: u64,
 ) -> anyhow::Result<SyntheticReport> {
+    let sampled;
+    let train = match train {
+        Some(t) if t.n_rows() > TRAIN_REFERENCE_ROWS => {
+            sampled = t.take_rows(&subsample(t.n_rows(), TRAIN_REFERENCE_ROWS, seed ^ 2));
+            Some(&sampled)
+        }
+        other => other,
+    };
     Ok(SyntheticReport {
         real_rows: holdout.n_rows(),
         synthetic_rows: synth.n_rows(),

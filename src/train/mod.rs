@@ -496,7 +496,12 @@ pub fn fit<T: Task>(
     }
     let plain = opts.device.clone();
     let ad = plain.clone().autodiff();
-    let steps_per_epoch = n.div_ceil(cfg.batch_size) as u64;
+    // Samples per epoch: the whole split, or the first `max_epoch_samples` of its permutation.
+    let per_epoch = match cfg.max_epoch_samples {
+        0 => n,
+        cap => cap.min(n),
+    };
+    let steps_per_epoch = per_epoch.div_ceil(cfg.batch_size) as u64;
 
     let (mut model, mut optim, mut state, mut history) = match resumed {
         Some(r) => (
@@ -563,7 +568,7 @@ pub fn fit<T: Task>(
                 break;
             }
             let start = b * cfg.batch_size;
-            let end = (start + cfg.batch_size).min(n);
+            let end = (start + cfg.batch_size).min(per_epoch);
             seen += end - start;
             let rows = perm.clone().slice(start..end);
             lr = learning_rate(cfg, epoch, b, steps_per_epoch as usize);
@@ -682,6 +687,97 @@ pub fn fit<T: Task>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::cell::RefCell;
+
+    use burn::nn::{Linear, LinearConfig};
+
+    /// Fits `y = Σ x` with a linear model and records the training rows of every batch.
+    struct Recorder {
+        x: Tensor<2>,
+        seen: RefCell<Vec<Vec<i64>>>,
+    }
+
+    impl Task for Recorder {
+        type Model = Linear;
+        fn train_len(&self) -> usize {
+            self.x.dims()[0]
+        }
+        fn valid_len(&self) -> usize {
+            0
+        }
+        fn train_loss(&self, model: &Linear, rows: Tensor<1, Int>) -> BatchLoss {
+            self.seen
+                .borrow_mut()
+                .push(rows.to_data().iter::<i64>().collect());
+            let x = self.x.clone().select(0, rows);
+            let y = x.clone().sum_dim(1);
+            let loss = (model.forward(x) - y).square().mean().reshape([1]);
+            BatchLoss::new(loss, vec![])
+        }
+        fn valid_loss(&self, model: &Linear, rows: Tensor<1, Int>) -> BatchLoss {
+            self.train_loss(model, rows)
+        }
+        fn bundle(&self, model: &Linear) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
+            (checkpoint::module_tensors(model), BTreeMap::new())
+        }
+    }
+
+    #[test]
+    fn max_epoch_samples_trains_on_a_fresh_subset_each_epoch() {
+        let plain = Device::flex();
+        let x: Vec<f32> = (0..200).map(|k| ((k * 37) % 23) as f32 / 23.0).collect();
+        let mut task = Recorder {
+            x: Tensor::from_data(TensorData::new(x, [100, 2]), &plain),
+            seen: RefCell::new(Vec::new()),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir {
+            root: dir.path().to_path_buf(),
+        };
+        let cfg = TrainConfig {
+            epochs: 3,
+            batch_size: 8,
+            max_epoch_samples: 30,
+            warmup_epochs: 0,
+            ..TrainConfig::default()
+        };
+        let progress = Progress::hidden();
+        let opts = FitOptions {
+            train: &cfg,
+            seed: 3,
+            device: plain.clone(),
+            run: &run,
+            progress: &progress,
+            label: "test",
+            stop_after_epochs: None,
+        };
+        let ad = plain.clone().autodiff();
+        let model = LinearConfig::new(2, 1).init(&ad);
+        let out = fit(&mut task, model, &opts, None).unwrap();
+        // 30 samples per epoch: batches of 8, 8, 8, 6.
+        assert_eq!(out.history.len(), 3);
+        assert_eq!(
+            out.history.iter().map(|m| m.step).collect::<Vec<_>>(),
+            [4, 8, 12]
+        );
+        let seen = task.seen.into_inner();
+        let sizes: Vec<usize> = seen.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [8, 8, 8, 6].repeat(3));
+        let epoch = |e: usize| -> Vec<i64> {
+            let mut rows: Vec<i64> = seen[4 * e..4 * e + 4].concat();
+            rows.sort_unstable();
+            rows
+        };
+        for e in 0..3 {
+            let rows = epoch(e);
+            assert!(
+                rows.windows(2).all(|w| w[0] < w[1]),
+                "no row twice in epoch {e}"
+            );
+        }
+        assert_ne!(epoch(0), epoch(1), "each epoch draws its own subset");
+    }
 
     #[test]
     fn epoch_seeds_differ_and_are_stable() {

@@ -260,7 +260,10 @@ fn sparse_embedding_updates_learn_and_repeat_exactly() {
         std::fs::read(run_a.model()).unwrap() == std::fs::read(run_b.model()).unwrap(),
         "model.safetensors differ between two sparse runs of one seed"
     );
-    let (m, p) = (&ra.evaluation.model_metrics.full, &ra.evaluation.popularity.full);
+    let (m, p) = (
+        &ra.evaluation.model_metrics.full,
+        &ra.evaluation.popularity.full,
+    );
     assert!(m.hr > p.hr + 0.1, "sparse: model {m:?} vs popularity {p:?}");
 }
 

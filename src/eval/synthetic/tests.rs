@@ -111,6 +111,25 @@ fn dcr_hand_computed() {
 }
 
 #[test]
+fn privacy_and_trtr_use_a_capped_train_sample() {
+    let n = TRAIN_REFERENCE_ROWS + 500;
+    let x: Vec<f64> = (0..n).map(|i| (i % 97) as f64).collect();
+    let y: Vec<&str> = (0..n)
+        .map(|i| if i % 97 < 40 { "a" } else { "b" })
+        .collect();
+    let train = table(&x, &y);
+    let small = table(&[3.0, 50.0, 90.0, 10.0], &["a", "b", "b", "a"]);
+    let r = evaluate(&schema(), &small, &small, Some(&train), 100, 1).unwrap();
+    let p = r.privacy.expect("privacy with train rows");
+    assert_eq!(p.train_rows, TRAIN_REFERENCE_ROWS);
+    // Every value 0..97 is still in the sample many times: the rows are exact copies.
+    assert_eq!(p.exact_copies, 4);
+    let small_train = table(&x[..1000], &y[..1000]);
+    let r = evaluate(&schema(), &small, &small, Some(&small_train), 100, 1).unwrap();
+    assert_eq!(r.privacy.unwrap().train_rows, 1000);
+}
+
+#[test]
 fn independent_marginals_keep_values_of_each_column() {
     let t = table(&[1.0, 2.0, 3.0], &["a", "b", "c"]);
     let m = independent_marginals(&t, 50, 3);
