@@ -347,7 +347,11 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     // Sample from the best checkpoint, exactly as `teleseg sample` would.
     let vm = VaeModel::load(&run.model(), &device)?;
     let holdout = data.table.take_rows(&data.test_rows);
-    let train_table = data.table.take_rows(&data.train_rows);
+    // The train rows the report compares with (privacy, TRTR, the marginals baseline, segment
+    // fidelity): all of them up to synthetic::TRAIN_REFERENCE_ROWS, a seeded sample above, so
+    // that no copy of a large train split is made.
+    let ref_rows = synthetic::reference_rows(&data.train_rows, job.sample.seed);
+    let train_table = data.table.take_rows(&ref_rows);
     // The real rows are written with up to 6 decimals (trailing zeros dropped), not rounded to
     // the codec's decimals.
     let real_decimals = HashMap::new();
@@ -420,8 +424,7 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
                     let s = m.score(&m.features(&t)?, 4096).segment;
                     let share = s.iter().filter(|&&x| x == target).count() as f64 / s.len() as f64;
                     let real = real_feats.as_ref().map(|rs| {
-                        let mine: Vec<usize> = data
-                            .train_rows
+                        let mine: Vec<usize> = ref_rows
                             .iter()
                             .enumerate()
                             .filter(|(_, r)| row_segments[**r] == k)

@@ -630,6 +630,15 @@ pub struct SyntheticReport {
 /// sampled rows only.
 pub const TRAIN_REFERENCE_ROWS: usize = 20_000;
 
+/// A seeded sample of at most [`TRAIN_REFERENCE_ROWS`] of `train_rows` (all of them when there
+/// are fewer), in their order: the train rows the quality report compares with.
+pub fn reference_rows(train_rows: &[usize], seed: u64) -> Vec<usize> {
+    subsample(train_rows.len(), TRAIN_REFERENCE_ROWS, seed ^ 2)
+        .into_iter()
+        .map(|i| train_rows[i])
+        .collect()
+}
+
 /// Quality, privacy (with `train`) and utility of `synth` against the real `holdout`.
 pub fn evaluate(
     schema: &Schema,
