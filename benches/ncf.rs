@@ -9,6 +9,8 @@
 
 use std::hint::black_box;
 
+use burn::module::Module;
+
 use burn::tensor::{Int, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use teleseg::backend::{self, BackendChoice};

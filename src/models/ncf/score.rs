@@ -11,9 +11,11 @@ use super::{KIND, META_ITEMS, META_USERS, Ncf, NcfArch, POPULARITY, UserVectors}
 use crate::checkpoint::{Checkpoint, CheckpointError, RunDir, keys};
 use crate::eval::ranking::{Scorer, top_k_indices};
 
-/// Pairs scored per forward pass when ranking every item (bounds memory: users per batch =
-/// this / items).
-const PAIRS_PER_BATCH: usize = 1 << 18;
+/// Pairs scored per forward pass when ranking every item (users per batch = this / items).
+/// Small enough that the tower's `[pairs, width]` temporaries (≤ 4 MiB at width 32) stay in
+/// cache and below the allocator's mmap threshold: with 2^18 pairs every layer mapped and
+/// faulted in fresh pages, and scoring ran 1.5× slower (docs/benchmarks.md).
+const PAIRS_PER_BATCH: usize = 1 << 15;
 
 /// An NCF checkpoint ready to score (plain device, no autodiff).
 pub struct NcfModel {
