@@ -32,7 +32,7 @@ use crate::checkpoint::{self, CheckpointError, NamedTensor, RunDir};
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::progress::Progress;
 pub use schedule::learning_rate;
-pub use sparse::{SparseAdam, SparseRows};
+pub use sparse::{SparseAdam, SparseIndex, SparseRows};
 
 /// A batch loss: the scalar to minimise and named parts for the metrics.
 pub struct BatchLoss {
@@ -40,7 +40,7 @@ pub struct BatchLoss {
     pub total: Tensor<1>,
     /// Named components (e.g. `numeric`, `categorical`), each `[1]`, for logging.
     pub parts: Vec<(&'static str, Tensor<1>)>,
-    /// Embedding rows the loss read through leaves ([`SparseRows::lookup`]): the loop updates
+    /// Embedding rows the loss read through leaves ([`SparseIndex::lookup`]): the loop updates
     /// them with lazy Adam ([`SparseAdam`]) instead of the module optimizer. Empty for dense
     /// models.
     pub sparse: Vec<SparseRows>,

@@ -31,23 +31,43 @@ pub struct SparseRows {
     pub leaf: Tensor<2>,
 }
 
-impl SparseRows {
-    /// Looks up `indices` in `table` (an autodiff parameter `[rows, width]`) through a leaf of
+/// The row indices a batch looks up in one kind of table (e.g. its users), split into distinct
+/// rows and, per lookup, the position among them; built once and shared by every table indexed
+/// the same way.
+#[derive(Clone)]
+pub struct SparseIndex {
+    /// Distinct row indices `[u]`.
+    rows: Tensor<1, Int>,
+    /// `[indices.len()]`: for each lookup, its row's position in `rows`.
+    inverse: Tensor<1, Int>,
+}
+
+impl SparseIndex {
+    /// The index of `indices` (row numbers) on `device` (the plain device).
+    pub fn new(indices: &[i64], device: &Device) -> Self {
+        let (distinct, inverse) = distinct_inverse(indices);
+        Self {
+            rows: int_tensor(distinct, device),
+            inverse: int_tensor(inverse, device),
+        }
+    }
+
+    /// Looks the indices up in `table` (an autodiff parameter `[rows, width]`) through a leaf of
     /// their distinct rows. Returns the `[indices.len(), width]` rows for the forward pass and
     /// the record the loop updates the table from.
-    pub fn lookup(table: &Param<Tensor<2>>, indices: &[i64]) -> (Tensor<2>, SparseRows) {
-        let weight = table.val().inner();
-        let device = weight.device();
-        let (distinct, inverse) = distinct_inverse(indices);
-        let rows = int_tensor(distinct, &device);
-        let leaf = weight.select(0, rows.clone()).autodiff().require_grad();
-        let inverse = int_tensor(inverse, &device);
-        let batch = leaf.clone().select(0, inverse);
+    pub fn lookup(&self, table: &Param<Tensor<2>>) -> (Tensor<2>, SparseRows) {
+        let leaf = table
+            .val()
+            .inner()
+            .select(0, self.rows.clone())
+            .autodiff()
+            .require_grad();
+        let batch = leaf.clone().select(0, self.inverse.clone());
         (
             batch,
             SparseRows {
                 param: table.id,
-                rows,
+                rows: self.rows.clone(),
                 leaf,
             },
         )

@@ -35,7 +35,7 @@ use crate::data::interactions::{
     EpochSamples, LeaveLastOut, PositiveSet, epoch_len, sample_epoch, sample_epoch_mixed,
 };
 use crate::models::mlp::{Mlp, MlpConfig};
-use crate::train::{BatchLoss, SparseRows, Task};
+use crate::train::{BatchLoss, SparseIndex, Task};
 
 /// The `teleseg.kind` of NCF checkpoints.
 pub const KIND: &str = "ncf";
@@ -209,7 +209,7 @@ impl Ncf {
     }
 
     /// The user tables' rows of a batch, each read by `read` (a plain lookup, or a sparse one
-    /// for training: [`crate::train::SparseRows::lookup`]).
+    /// for training: [`crate::train::SparseIndex::lookup`]).
     pub fn user_vectors_by(&self, mut read: impl FnMut(&Embedding) -> Tensor<2>) -> UserVectors {
         UserVectors {
             gmf: self.gmf_user.as_ref().map(&mut read),
@@ -440,7 +440,7 @@ impl DeviceSamples {
     }
 
     /// [`DeviceSamples::loss`] with every embedding table read through a leaf of the batch's
-    /// distinct rows ([`SparseRows`]), so that the loop updates those rows only. `host` holds
+    /// distinct rows ([`SparseIndex::lookup`]), so that the loop updates those rows only. `host` holds
     /// the same samples as `self`.
     fn sparse_loss(
         &self,
@@ -454,14 +454,19 @@ impl DeviceSamples {
         let users: Vec<i64> = picked.iter().map(|&r| host.users[r]).collect();
         let items: Vec<i64> = picked.iter().map(|&r| host.items[r]).collect();
         let labels = self.labels.clone().select(0, rows);
+        let device = labels.device();
+        let (by_user, by_item) = (
+            SparseIndex::new(&users, &device),
+            SparseIndex::new(&items, &device),
+        );
         let mut sparse = Vec::new();
-        let mut read = |e: &Embedding, indices: &[i64]| {
-            let (batch, record) = SparseRows::lookup(&e.weight, indices);
+        let mut read = |e: &Embedding, index: &SparseIndex| {
+            let (batch, record) = index.lookup(&e.weight);
             sparse.push(record);
             batch
         };
-        let uv = model.user_vectors_by(|e| read(e, &users));
-        let iv = model.item_vectors_by(|e| read(e, &items));
+        let uv = model.user_vectors_by(|e| read(e, &by_user));
+        let iv = model.item_vectors_by(|e| read(e, &by_item));
         let mut loss = pair_loss(model, &uv, &iv, labels, l2);
         loss.sparse = sparse;
         loss

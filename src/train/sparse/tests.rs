@@ -45,7 +45,7 @@ fn train(cfg: &TrainConfig, batches: &[Vec<i64>], steps: usize, sparse: bool) ->
     for s in 0..steps {
         let idx = &batches[s % batches.len()];
         if sparse {
-            let (rows, record) = SparseRows::lookup(&e.weight, idx);
+            let (rows, record) = SparseIndex::new(idx, &plain).lookup(&e.weight);
             let mut grads = loss_of(rows, s).backward();
             e = lazy.step(e, vec![record], &mut grads, 0.05);
             // The table itself got no gradient: the module optimizer has nothing to do.
@@ -142,7 +142,7 @@ fn a_leaf_without_gradient_leaves_the_model_alone() {
     let ad = plain.clone().autodiff();
     let e = table(&ad);
     let before = values(&e);
-    let (_unused, record) = SparseRows::lookup(&e.weight, &[1, 2]);
+    let (_unused, record) = SparseIndex::new(&[1, 2], &plain).lookup(&e.weight);
     // A loss that does not depend on the looked-up rows.
     let other = Tensor::<1>::from_data(TensorData::new(vec![1.0f32], [1]), &ad).require_grad();
     let mut grads = (other.clone() * 2.0).backward();
