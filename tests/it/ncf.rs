@@ -99,17 +99,20 @@ fn same_seed_same_model_and_evaluation() {
             "model.mlp_layers=[8, 4]",
         ],
     );
-    let (_a, run_a, ra) = train(&j);
-    let (_b, run_b, rb) = train(&j);
+    train_twice(&j);
+}
+
+/// Trains `job` twice; both runs must give the same evaluation and a byte-identical
+/// `model.safetensors`. Returns the first run's report.
+fn train_twice(job: &NcfJob) -> NcfReport {
+    let (_a, run_a, ra) = train(job);
+    let (_b, run_b, rb) = train(job);
     assert_eq!(ra.evaluation, rb.evaluation);
-    let (x, y) = (
-        std::fs::read(run_a.model()).unwrap(),
-        std::fs::read(run_b.model()).unwrap(),
-    );
     assert!(
-        x == y,
+        std::fs::read(run_a.model()).unwrap() == std::fs::read(run_b.model()).unwrap(),
         "model.safetensors differ between two runs of one seed"
     );
+    ra
 }
 
 #[test]
@@ -253,13 +256,7 @@ fn sparse_embedding_updates_learn_and_repeat_exactly() {
             "train.batch_size=64",
         ],
     );
-    let (_a, run_a, ra) = train(&j);
-    let (_b, run_b, rb) = train(&j);
-    assert_eq!(ra.evaluation, rb.evaluation);
-    assert!(
-        std::fs::read(run_a.model()).unwrap() == std::fs::read(run_b.model()).unwrap(),
-        "model.safetensors differ between two sparse runs of one seed"
-    );
+    let ra = train_twice(&j);
     let (m, p) = (
         &ra.evaluation.model_metrics.full,
         &ra.evaluation.popularity.full,
