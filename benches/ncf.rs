@@ -62,6 +62,7 @@ fn arch(kind: NcfKind, s: &Size) -> NcfArch {
         init_std: 0.01,
         item_bias: false,
         dropout: 0.0,
+        user_features: 0,
     }
 }
 

@@ -2,7 +2,7 @@
 """teleseg vs PyTorch (eager) on the same work: samples/s of each and the ratio teleseg ÷ torch.
 
     python3 scripts/bench_vs_torch.py [--teleseg target/release/teleseg] [--rows ae,vae,dec,ncf,score]
-        [--repeats 3] [--quick] [--cuda] [--backend flex]
+        [--repeats 3] [--quick] [--cuda [--no-cpu]] [--backend flex] [--batch-size B]
 
 Rows (issue #8), each the same architecture, batch, optimizer (Adam, lr 1e-3), data size and
 number of steps on both sides, warm-up steps excluded from the clock, the loss read to the host
@@ -56,8 +56,8 @@ DESCRIPTION = {
 }
 
 
-def params(row, quick):
-    """The sizes of a row (the same arguments go to teleseg)."""
+def params(row, quick, batch=None):
+    """The sizes of a row (the same arguments go to teleseg); `batch` overrides the batch size."""
     p = dict(rows=16384, input=64, hidden=[256, 128], latent=16, k=8, batch=256,
              steps=300, warmup=20, users=50_000, items=500, factors=32, mlp=[64, 32, 16, 8],
              negatives=4, top=10)
@@ -67,6 +67,8 @@ def params(row, quick):
         p.update(rows=20_480, batch=1024, steps=40, warmup=2, items=200)
     if quick:
         p.update(steps=max(10, p["steps"] // 10), warmup=min(p["warmup"], 3))
+    if batch:
+        p.update(batch=batch)
     return p
 
 
@@ -317,6 +319,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10× fewer steps (a smoke run)")
     ap.add_argument("--cuda", action="store_true", help="also torch on CUDA / teleseg --backend wgpu")
     ap.add_argument("--backend", default=None, help="teleseg CPU backend (default: teleseg's)")
+    ap.add_argument("--no-cpu", action="store_true", help="with --cuda: skip the CPU rows")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="override every row's batch size (GPU rows at 256 are launch-bound)")
     a = ap.parse_args()
     rows = [r.strip() for r in a.rows.split(",") if r.strip()]
     bad = [r for r in rows if r not in ROWS]
@@ -325,7 +330,7 @@ def main():
     if not os.path.exists(a.teleseg):
         sys.exit(f"{a.teleseg} not found: build with `cargo test --release --no-run` or pass --teleseg")
     torch.set_num_threads(os.cpu_count())
-    targets = [("cpu", torch.device("cpu"), a.backend)]
+    targets = [] if a.no_cpu and a.cuda else [("cpu", torch.device("cpu"), a.backend)]
     if a.cuda:
         if torch.cuda.is_available():
             targets.append(("cuda", torch.device("cuda"), "wgpu"))
@@ -336,7 +341,7 @@ def main():
           file=sys.stderr)
     results = []
     for row in rows:
-        p = params(row, a.quick)
+        p = params(row, a.quick, a.batch_size)
         for name, dev, backend in targets:
             ts, tt = [], []
             for r in range(a.repeats):
@@ -345,12 +350,13 @@ def main():
                 print(f"  {row}/{name} round {r + 1}: teleseg {ts[-1]:.0f}/s, torch {tt[-1]:.0f}/s",
                       file=sys.stderr)
             mt, mo = statistics.median(ts), statistics.median(tt)
-            results.append((row, name, mt, mo))
+            results.append((row, name, mt, mo, p["batch"]))
     unit = lambda r: "rows/s" if r == "score" else "samples/s"  # noqa: E731
     print(f"\n| row | device | teleseg | torch eager | teleseg ÷ torch |")
     print("|---|---|---:|---:|---:|")
-    for row, name, mt, mo in results:
-        print(f"| {DESCRIPTION[row]} | {name} | {mt:,.0f} {unit(row)} | {mo:,.0f} {unit(row)} | "
+    for row, name, mt, mo, batch in results:
+        what = DESCRIPTION[row] + (f" (batch overridden: {batch})" if a.batch_size else "")
+        print(f"| {what} | {name} | {mt:,.0f} {unit(row)} | {mo:,.0f} {unit(row)} | "
               f"{mt / mo:.2f}× |")
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

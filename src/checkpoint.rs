@@ -460,6 +460,11 @@ impl Checkpoint {
         v
     }
 
+    /// Whether the file holds a tensor named `name`.
+    pub fn has_tensor(&self, name: &str) -> bool {
+        self.view().tensor(name).is_ok()
+    }
+
     /// One `F32` tensor, with its shape checked when `expected_shape` is given.
     pub fn tensor(
         &self,

@@ -26,7 +26,7 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Compute backend: `auto` takes a real GPU through wgpu when present (never a software
     /// adapter), else `flex`. `flex` is the fast pure-Rust CPU backend; `ndarray` the older CPU one.
-    #[arg(long, global = true, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = BackendChoice::Flex)]
     pub backend: BackendChoice,
     /// Seed for everything random (overrides the config's `seed`). Same seed and backend → same result.
     #[arg(long, global = true)]

@@ -328,6 +328,7 @@ fn ncf_arch(args: &BenchArgs, users: usize) -> NcfArch {
         init_std: 0.01,
         item_bias: false,
         dropout: 0.0,
+        user_features: 0,
     }
 }
 

@@ -23,6 +23,7 @@ use crate::data::interactions::{
     Interactions, LeaveLastOut, PositiveSet, leave_last_out, load_movielens, load_teleseg,
 };
 use crate::eval::ranking::{EvalOptions, Evaluation, Popularity, evaluate};
+use crate::models::ncf::features::{UserFeatureInput, UserFeatureRows};
 use crate::models::ncf::score::NcfModel;
 use crate::models::ncf::{
     self, KIND, META_ITEMS, META_USERS, NcfArch, NcfTask, POPULARITY, neumf_from_pretrained,
@@ -146,6 +147,8 @@ pub fn ensure_ncf_data(
             .with_context(|| format!("resolving {}", dir.display()))?;
         data.interactions = Some(dir.join("interactions.csv"));
         data.offers = Some(dir.join("offers.csv"));
+        data.customers = Some(dir.join("customers.csv"));
+        data.schema = Some(dir.join("schema.toml"));
     }
     Ok(data)
 }
@@ -226,6 +229,43 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         );
     }
 
+    // Customer features: fitted on the whole customer table, one row per user (by id).
+    let mut features = match (&job.data.customers, &job.data.schema) {
+        (Some(customers), Some(schema)) if job.model.user_features => {
+            let (input, table) = UserFeatureInput::fit(customers, schema)?;
+            let rows = input.rows_for(&table, &ix.users)?;
+            if rows.missing == ix.users.len() {
+                bail!(crate::error::UsageError(format!(
+                    "{}: none of the {} users of {} has a row (by customer id); check \
+                     data.customers, or set model.user_features = false",
+                    customers.display(),
+                    ix.users.len(),
+                    job.data
+                        .interactions
+                        .as_deref()
+                        .unwrap_or(Path::new("?"))
+                        .display()
+                )));
+            }
+            if rows.missing > 0 {
+                tracing::warn!(
+                    missing = rows.missing,
+                    users = ix.users.len(),
+                    customers = %customers.display(),
+                    "users without a customer row get all-zero features (the mean customer)"
+                );
+            }
+            tracing::info!(features = rows.width, "customer features on");
+            Some((input, rows))
+        }
+        _ => {
+            if job.model.user_features {
+                tracing::info!("no customer table (data.customers): pure collaborative filtering");
+            }
+            None
+        }
+    };
+
     // Optional GMF + MLP pretraining (He et al. 2017).
     let pretrained = if job.model.kind == NcfKind::Neumf && job.model.pretrain {
         let mut parts = Vec::new();
@@ -258,6 +298,7 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         init_std: job.model.init_std,
         item_bias: job.model.item_bias && job.model.kind != NcfKind::Mf,
         dropout: job.model.dropout,
+        user_features: features.as_ref().map_or(0, |f| f.1.width),
     };
     let device = globals.backend.device.clone();
     let ad = device.clone().autodiff();
@@ -265,12 +306,12 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     device.seed(seed);
     let mut model = arch.init(&ad);
     let pop = Popularity::fit(&split.train, ix.items.len());
-    let tensors = vec![NamedTensor::new(
+    let mut tensors = vec![NamedTensor::new(
         POPULARITY,
         vec![ix.items.len()],
         pop.counts.clone(),
     )];
-    let meta = BTreeMap::from([
+    let mut meta = BTreeMap::from([
         (
             keys::FORMAT_VERSION.to_string(),
             checkpoint::FORMAT_VERSION.to_string(),
@@ -294,6 +335,11 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         ),
         (keys::BACKEND.to_string(), globals.backend.kind.to_string()),
     ]);
+    if let Some((input, _)) = &features {
+        let (pre_tensors, pre_meta) = input.bundle();
+        tensors.extend(pre_tensors);
+        meta.extend(pre_meta);
+    }
     if let Some(t) = pretrained {
         let bytes = checkpoint::to_safetensors_bytes(&t, &meta);
         let ck = Checkpoint::from_bytes(&run.root.join("pretrained"), bytes, Some(KIND))?;
@@ -312,6 +358,10 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         meta,
     )
     .with_embedding_updates(job.model.embedding_updates);
+    if let Some((_, rows)) = &mut features {
+        // Moved to the device: one copy of the (users × features) matrix from here on.
+        task = task.with_user_features(std::mem::take(&mut rows.data), rows.width);
+    }
     tracing::info!(
         configured = ?job.model.embedding_updates,
         used = ?task.embedding_updates(),
@@ -348,7 +398,11 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     let train_wall_s = started.elapsed().as_secs_f64();
     let samples_per_s = outcome.mean_samples_per_s();
 
-    let best = NcfModel::load(&run.model(), &device)?;
+    let mut best =
+        NcfModel::from_checkpoint(&Checkpoint::read(&run.model(), Some(KIND))?, &device)?;
+    if let Some(x) = task.user_features() {
+        best = best.with_known_features_tensor(x);
+    }
     let evaluation = evaluate_split(&best, &ix, &split, &job, job.sampling.k);
     checkpoint::write_atomic(
         &run.root.join("evaluation.json"),
@@ -397,7 +451,7 @@ pub fn evaluate_ncf(
     let file = RunDir::resolve_model_file(checkpoint_path)?;
     let ck = Checkpoint::read(&file, Some(KIND))?;
     let job: NcfJob = ck.meta_json(keys::CONFIG)?;
-    let model = NcfModel::from_checkpoint(&ck, &globals.backend.device)?;
+    let model = NcfModel::load(&file, &globals.backend.device)?;
     let ix = load_interactions(&job.data).with_context(|| {
         format!(
             "reloading the training data named in {} (teleseg.config)",
@@ -424,11 +478,14 @@ pub fn evaluate_ncf(
 /// Customers the model knows are scored by it (`source = model`); the others through their
 /// segment in `segments` (`segment`, see [`crate::models::ncf::score::ColdStart`]) or by
 /// popularity when they have none. Scores are logits (popularity: training accepts).
+/// `customer_x`: the customers' features in `customers` order, for a model with customer
+/// features (new customers are then ranked from their own features plus their segment's mean).
 pub fn write_recommendations(
     run: &RunDir,
     model: &NcfModel,
     ix: &Interactions,
     customers: &[String],
+    customer_x: Option<&UserFeatureRows>,
     segments: Option<&std::collections::HashMap<String, String>>,
     k: usize,
 ) -> anyhow::Result<PathBuf> {
@@ -440,19 +497,58 @@ pub fn write_recommendations(
     for e in &ix.events {
         held[e.user as usize].push(e.item);
     }
+    let x = match (model.has_user_features(), customer_x) {
+        (false, _) => None,
+        (true, Some(x)) => Some(x),
+        (true, None) => bail!("a model with customer features needs the customers' features"),
+    };
+    const CHUNK: usize = 4096;
     let mut out = String::from("customer_id,rank,offer_id,score,source\n");
-    for chunk in customers.chunks(4096) {
-        let rows: Vec<u32> = chunk.iter().filter_map(|c| model.user_row(c)).collect();
+    for (n, chunk) in customers.chunks(CHUNK).enumerate() {
+        let row_x = |i: usize| {
+            let w = x.map_or(0, |x| x.width);
+            let at = n * CHUNK + i;
+            x.map_or(&[][..], |x| &x.data[at * w..(at + 1) * w])
+        };
+        let (mut rows, mut rows_x, mut new, mut new_x) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, c) in chunk.iter().enumerate() {
+            match model.user_row(c) {
+                Some(r) => {
+                    rows.push(r);
+                    rows_x.extend_from_slice(row_x(i));
+                }
+                None => {
+                    new.push(segments.get(c).map_or("", String::as_str));
+                    new_x.extend_from_slice(row_x(i));
+                }
+            }
+        }
         let excl: Vec<Vec<u32>> = rows.iter().map(|&r| held[r as usize].clone()).collect();
-        let mut known = model.top_k(&rows, k, &excl).into_iter();
+        let mut known = model
+            .top_k_with(&rows, x.map(|_| rows_x.as_slice()), k, &excl)
+            .into_iter();
+        let mut fresh = match x {
+            Some(_) => cold.top_k_with_features(model, &new, &new_x, k, &[]),
+            None => Vec::new(),
+        }
+        .into_iter();
         for c in chunk {
             let (list, source) = match model.user_row(c) {
                 Some(_) => (known.next().expect("one list per known row"), "model"),
                 None => {
                     let seg = segments.get(c);
-                    let list = cold.top_k(seg.map_or("", String::as_str), k, &[]);
                     let has = seg.is_some_and(|s| cold.segments.contains(s));
-                    (list, if has { "segment" } else { "popularity" })
+                    match x {
+                        Some(_) => (
+                            fresh.next().expect("one list per new customer"),
+                            if has { "segment+features" } else { "features" },
+                        ),
+                        None => (
+                            cold.top_k(seg.map_or("", String::as_str), k, &[]),
+                            if has { "segment" } else { "popularity" },
+                        ),
+                    }
                 }
             };
             for (rank, (item, score)) in list.iter().enumerate() {

@@ -166,14 +166,21 @@ pub fn run(
         ncf_job.seed = job.seed;
         ncf_job.data.interactions = Some(interactions_file.clone());
         ncf_job.data.offers = Some(data_dir.join("offers.csv")).filter(|p| p.is_file());
+        // The customer table gives each user's features (model.user_features).
+        ncf_job.data.customers = Some(customers.clone());
+        ncf_job.data.schema = ae_job.data.schema.clone();
         let ncf_run = RunDir {
             root: run.root.join("ncf"),
         };
         std::fs::create_dir_all(&ncf_run.root)
             .with_context(|| format!("creating {}", ncf_run.root.display()))?;
         let ncf_report = crate::commands::ncf::run_ncf_job(&ncf_job, &ncf_run, globals)?;
-        let model =
-            crate::models::ncf::score::NcfModel::load(&ncf_run.model(), &globals.backend.device)?;
+        // The customers' features come from `table` below (known and new alike), so the model
+        // is loaded without re-reading its training customers.
+        let model = crate::models::ncf::score::NcfModel::from_checkpoint(
+            &crate::checkpoint::Checkpoint::read(&ncf_run.model(), Some(crate::models::ncf::KIND))?,
+            &globals.backend.device,
+        )?;
         let ix = crate::commands::ncf::load_interactions(&ncf_job.data)?;
         let segments: std::collections::HashMap<String, String> = dec
             .ids
@@ -181,11 +188,16 @@ pub fn run(
             .zip(&dec.labels)
             .map(|(id, l)| (id.clone(), l.to_string()))
             .collect();
+        let customer_x = match &model.input {
+            Some(input) => Some(input.rows_for(&table, &table.ids)?),
+            None => None,
+        };
         recommendations = Some(crate::commands::ncf::write_recommendations(
             &ncf_run,
             &model,
             &ix,
             &table.ids,
+            customer_x.as_ref(),
             Some(&segments),
             ncf_job.sampling.k,
         )?);

@@ -39,6 +39,34 @@ pub struct TrainArgs {
     pub force: bool,
 }
 
+/// The preprocessing part of a checkpoint (docs/checkpoint-format.md §3): the statistics as
+/// `preprocess.*` tensors, and the schema, preprocessing and feature names as metadata.
+pub fn preprocessing_bundle(
+    schema: &Schema,
+    preprocessor: &Preprocessor,
+) -> (Vec<NamedTensor>, [(String, String); 3]) {
+    let tensors = preprocessor
+        .tensors()
+        .into_iter()
+        .map(|(name, shape, values)| NamedTensor::new(name, shape, values))
+        .collect();
+    let meta = [
+        (
+            keys::SCHEMA.to_string(),
+            serde_json::to_string(schema).expect("schema serializes"),
+        ),
+        (
+            keys::PREPROCESS.to_string(),
+            preprocessor.to_json().to_string(),
+        ),
+        (
+            keys::FEATURES.to_string(),
+            serde_json::to_string(&preprocessor.layout().names).expect("names serialize"),
+        ),
+    ];
+    (tensors, meta)
+}
+
 /// Checkpoint tensors and metadata every model kind shares: preprocessing tensors, format,
 /// kind, resolved config, architecture, schema, preprocessing and feature names, backend.
 pub fn shared_bundle(
@@ -49,12 +77,8 @@ pub fn shared_bundle(
     preprocessor: &Preprocessor,
     backend: &str,
 ) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
-    let tensors = preprocessor
-        .tensors()
-        .into_iter()
-        .map(|(name, shape, values)| NamedTensor::new(name, shape, values))
-        .collect();
-    let meta = BTreeMap::from([
+    let (tensors, pre_meta) = preprocessing_bundle(schema, preprocessor);
+    let mut meta = BTreeMap::from([
         (
             keys::FORMAT_VERSION.to_string(),
             checkpoint::FORMAT_VERSION.to_string(),
@@ -68,20 +92,9 @@ pub fn shared_bundle(
             keys::MODEL.to_string(),
             serde_json::to_string(arch).expect("arch serializes"),
         ),
-        (
-            keys::SCHEMA.to_string(),
-            serde_json::to_string(schema).expect("schema serializes"),
-        ),
-        (
-            keys::PREPROCESS.to_string(),
-            preprocessor.to_json().to_string(),
-        ),
-        (
-            keys::FEATURES.to_string(),
-            serde_json::to_string(&preprocessor.layout().names).expect("names serialize"),
-        ),
         (keys::BACKEND.to_string(), backend.to_string()),
     ]);
+    meta.extend(pre_meta);
     (tensors, meta)
 }
 

@@ -1,5 +1,6 @@
 //! Offer recommendation (NCF): training on generated and MovieLens-format data, both ranking
-//! protocols against popularity, cold start through segments, determinism and the CLI.
+//! protocols against popularity, customer features, cold start through segments and features,
+//! determinism and the CLI.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,48 @@ fn train(job: &NcfJob) -> (tempfile::TempDir, RunDir, NcfReport) {
     (dir, run, report)
 }
 
+/// The overrides that give a job the customer table of `dir` (a generated data set), so the
+/// model adds each customer's features to the user vectors.
+fn customer_features(dir: &Path) -> [String; 2] {
+    [
+        format!(
+            "data.customers={:?}",
+            dir.join("customers.csv").display().to_string()
+        ),
+        format!(
+            "data.schema={:?}",
+            dir.join("schema.toml").display().to_string()
+        ),
+    ]
+}
+
+/// A generated data set with 200 offers (3000 customers, seed 11): with more than 100 unseen
+/// offers per customer the sampled 1 + 99 protocol and full ranking differ.
+fn dataset_200_offers() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("teleseg-it-offers200")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let (code, _, err) = run(teleseg()
+            .args([
+                "generate",
+                "--customers",
+                "3000",
+                "--offers",
+                "200",
+                "--seed",
+                "11",
+            ])
+            .arg("--out")
+            .arg(&dir));
+        assert_eq!(code, 0, "generate failed: {err}");
+        dir
+    })
+}
+
 /// MF settings tuned on a different seed (see configs/ncf.toml).
 const MF: &[&str] = &[
     "model.kind=\"mf\"",
@@ -83,6 +126,59 @@ fn neumf_and_mf_beat_popularity_under_both_protocols() {
             e.model_metrics.coverage,
             e.popularity.coverage
         );
+    }
+}
+
+/// With the customers' features in the user vectors, NeuMF and MF beat popularity by a wide
+/// margin under both protocols, and beat the same models without features: with ~2 accepted
+/// offers per customer the ids carry little beyond popularity, the features carry the taste.
+#[test]
+fn customer_features_clearly_beat_popularity_and_pure_cf() {
+    let data = dataset_200_offers();
+    let inter = data.join("interactions.csv");
+    let offers = data.join("offers.csv");
+    let feats = customer_features(data);
+    for (name, extra) in [("neumf", &[][..]), ("mf", MF)] {
+        let with: Vec<&str> = extra
+            .iter()
+            .copied()
+            .chain(feats.iter().map(String::as_str))
+            .collect();
+        let (_d, run, r) = train(&job(&inter, Some(&offers), &with));
+        let e = &r.evaluation;
+        eprintln!("{name} + customer features (3000 customers, 200 offers, seed 11):\n{e}");
+        let ck = teleseg::checkpoint::Checkpoint::read(&run.model(), Some("ncf")).unwrap();
+        assert!(ck.has_tensor("user_features.weight") && ck.has_tensor("preprocess.numeric.mean"));
+        let (_d2, _, pure) = train(&job(&inter, Some(&offers), extra));
+        let p = &pure.evaluation;
+        eprintln!("{name} without features:\n{p}");
+        assert!(
+            e.model_metrics.sampled != e.model_metrics.full,
+            "200 offers: the protocols must differ"
+        );
+        for (proto, m, pop, cf) in [
+            (
+                "sampled",
+                &e.model_metrics.sampled,
+                &e.popularity.sampled,
+                &p.model_metrics.sampled,
+            ),
+            (
+                "full",
+                &e.model_metrics.full,
+                &e.popularity.full,
+                &p.model_metrics.full,
+            ),
+        ] {
+            assert!(
+                m.hr > 1.25 * pop.hr && m.ndcg > 1.25 * pop.ndcg,
+                "{name} {proto}: with features {m:?} vs popularity {pop:?}"
+            );
+            assert!(
+                m.hr > cf.hr + 0.02 && m.ndcg > cf.ndcg + 0.01,
+                "{name} {proto}: with features {m:?} vs without {cf:?}"
+            );
+        }
     }
 }
 
@@ -198,6 +294,7 @@ fn cold_start_through_segments_beats_popularity_on_new_customers() {
     assert!(new_accepts.len() > 300, "{}", new_accepts.len());
     let offers = data.join("offers.csv");
     let segments = personas(data);
+    let mut seg_hr_of = HashMap::new();
     for (name, extra) in [("neumf", &[][..]), ("mf", MF)] {
         let (_d, run, _) = train(&job(&known_file, Some(&offers), extra));
         let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
@@ -231,6 +328,7 @@ fn cold_start_through_segments_beats_popularity_on_new_customers() {
         eprintln!(
             "cold start {name}: segment HR@5 {seg_hr:.4}, popularity {pop_hr:.4}, {n} accepts"
         );
+        seg_hr_of.insert(name, seg_hr);
         assert!(
             seg_hr > pop_hr + 0.03,
             "{name}: segment HR@5 {seg_hr:.4} vs popularity {pop_hr:.4} over {n} accepts"
@@ -238,6 +336,39 @@ fn cold_start_through_segments_beats_popularity_on_new_customers() {
         // An unknown segment falls back to popularity.
         assert_eq!(cold.scores("no such segment"), m.popularity.as_slice());
     }
+
+    // With customer features, each new customer is ranked from their own features (plus their
+    // segment's mean id row): better than the segment alone.
+    let feats = customer_features(data);
+    let extra: Vec<&str> = feats.iter().map(String::as_str).collect();
+    let (_d, run, _) = train(&job(&known_file, Some(&offers), &extra));
+    let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+    let cold = ColdStart::fit(&m, &segments);
+    let ids: Vec<String> = new_accepts.keys().cloned().collect();
+    let x = m
+        .input
+        .as_ref()
+        .expect("a model with customer features")
+        .rows_from_file(&data.join("customers.csv"), &ids)
+        .unwrap();
+    assert_eq!(x.missing, 0);
+    let segs: Vec<&str> = ids.iter().map(|id| segments[id].as_str()).collect();
+    let lists = cold.top_k_with_features(&m, &segs, &x.data, 5, &[]);
+    let (mut hits, mut n) = (0usize, 0usize);
+    for (id, list) in ids.iter().zip(&lists) {
+        assert_eq!(list.len(), 5);
+        for offer in &new_accepts[id] {
+            hits += usize::from(list.iter().any(|(j, _)| &m.items[*j as usize] == offer));
+            n += 1;
+        }
+    }
+    let hr = hits as f64 / n as f64;
+    eprintln!("cold start neumf + customer features: HR@5 {hr:.4} over {n} accepts");
+    assert!(
+        hr > seg_hr_of["neumf"] + 0.03,
+        "features HR@5 {hr:.4} vs segment only {:.4}",
+        seg_hr_of["neumf"]
+    );
 }
 
 #[test]
@@ -342,6 +473,44 @@ fn bad_interaction_files_and_configs_exit_2() {
         .args(["evaluate", "ncf", "--checkpoint"])
         .arg(dir.path().join("nowhere")));
     assert_eq!(code, 2, "{err}");
+    // A customer table without its schema, and one whose ids match no user of the interactions.
+    let data = ranking_data();
+    let customers = format!(
+        "data.customers={:?}",
+        data.join("customers.csv").display().to_string()
+    );
+    let (code, _, err) = run(teleseg().args(["train", "ncf", "--set", &customers]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("data.customers and data.schema"), "{err}");
+    let (code, _, err) = run(teleseg()
+        .args([
+            "train",
+            "ncf",
+            "--set",
+            "data.format=movielens",
+            "--set",
+            &customers,
+        ])
+        .arg("--set")
+        .arg(format!(
+            "data.schema={:?}",
+            data.join("schema.toml").display().to_string()
+        ))
+        .arg("--set")
+        .arg(format!(
+            "data.interactions={:?}",
+            fixture("ml-tiny.dat").display().to_string()
+        ))
+        .arg("--set")
+        .arg(format!(
+            "output.dir={:?}",
+            dir.path().join("o2").display().to_string()
+        )));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("customers.csv") && err.contains("none of the") && err.contains("ml-tiny.dat"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -405,10 +574,16 @@ fn pipeline_adds_ncf_offers_for_every_customer() {
         sources.get("model").copied().unwrap_or(0) > 3000,
         "{sources:?}"
     );
+    // The pipeline's NCF takes customer features: new customers are ranked from their own
+    // features plus their segment's mean.
     assert!(
-        sources.get("segment").copied().unwrap_or(0) > 0,
+        sources.get("segment+features").copied().unwrap_or(0) > 0,
         "{sources:?}"
     );
+    let ck =
+        teleseg::checkpoint::Checkpoint::read(&run_dir.join("ncf/model.safetensors"), Some("ncf"))
+            .unwrap();
+    assert!(ck.has_tensor("user_features.weight"));
 }
 
 /// scripts/ncf_reference_scorer.py (numpy, written from docs/checkpoint-format.md section 4d)
@@ -425,17 +600,24 @@ fn numpy_reference_scorer_reproduces_scores() {
     let data = ranking_data();
     let inter = data.join("interactions.csv");
     let cases = [
-        ("neumf", false),
-        ("mf", false),
-        ("gmf", false),
-        ("mlp", false),
-        ("neumf", true),
-        ("mlp", true),
+        ("neumf", false, false),
+        ("mf", false, false),
+        ("gmf", false, false),
+        ("mlp", false, false),
+        ("neumf", true, false),
+        ("mlp", true, false),
+        ("neumf", false, true),
+        ("mf", false, true),
     ];
-    for (kind, item_bias) in cases {
+    let feats = customer_features(data);
+    for (kind, item_bias, features) in cases {
         let k = format!("model.kind={kind:?}");
         let b = format!("model.item_bias={item_bias}");
-        let (dir, run, _) = train(&job(&inter, None, &[&k, &b, "train.epochs=2"]));
+        let mut extra = vec![k.as_str(), b.as_str(), "train.epochs=2"];
+        if features {
+            extra.extend(feats.iter().map(String::as_str));
+        }
+        let (dir, run, _) = train(&job(&inter, None, &extra));
         let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
         let rows = [0u32, 7, 100];
         let ids: Vec<&str> = rows.iter().map(|&r| m.users[r as usize].as_str()).collect();
@@ -451,6 +633,14 @@ fn numpy_reference_scorer_reproduces_scores() {
             .args(["--users", &ids.join(",")])
             .arg("--output")
             .arg(&out)
+            .args(if features {
+                vec![
+                    "--customers".to_string(),
+                    data.join("customers.csv").display().to_string(),
+                ]
+            } else {
+                Vec::new()
+            })
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -474,8 +664,9 @@ fn numpy_reference_scorer_reproduces_scores() {
         }
         assert!(
             worst <= 1e-4,
-            "{kind} item_bias {item_bias}: max |difference| {worst}"
+            "{kind} item_bias {item_bias} features {features}: max |difference| {worst}"
         );
+        assert_eq!(m.has_user_features(), features);
         if item_bias {
             let ck = teleseg::checkpoint::Checkpoint::read(&run.model(), Some("ncf")).unwrap();
             let e = ck.tensor("item_bias.weight", Some(&[n, 1])).unwrap();

@@ -9,6 +9,12 @@
 //! - GMF / MLP / NeuMF with `item_bias`: the above `+ e_i`, a learned per-item bias (not in He et
 //!   al. 2017; it carries item popularity directly, as MF's `d_i` does — see `model.item_bias`)
 //! - MF:    `a_u · b_i + c_u + d_i`
+//! - With customer features (`user_features > 0`, `model.user_features`): every user vector
+//!   above is its id row plus a linear map of the customer's preprocessed features `x_u`:
+//!   `W x_u` (one bias-free layer, `user_features.weight` `[W, F]`) split in the order
+//!   `p` (GMF), `m` (MLP), `a` (MF), `c` (MF bias) over the parts the kind has. A customer
+//!   unknown at training time has no id row: cold start uses a segment's mean id row (or the
+//!   mean of all) plus `W x_u` (see [`score::ColdStart`]).
 //!
 //! Tensor names (PyTorch layout): `gmf_user.weight` `[users, factors]` (p), `gmf_item.weight`
 //! `[items, factors]` (q), `mlp_user.weight` / `mlp_item.weight` `[users|items, mlp_layers[0]/2]`
@@ -16,6 +22,7 @@
 //! `predict.bias` `[1]`; MF: `mf_user.weight` (a), `mf_item.weight` (b), `mf_user_bias.weight`
 //! `[users, 1]` (c), `mf_item_bias.weight` `[items, 1]` (d); `item_bias.weight` `[items, 1]` (e).
 
+pub mod features;
 pub mod score;
 
 use std::collections::BTreeMap;
@@ -62,6 +69,10 @@ pub struct NcfArch {
     /// Dropout after the hidden layers of the MLP tower during training (absent = 0).
     #[serde(default)]
     pub dropout: f64,
+    /// Width of the customer feature vector added to every user vector through
+    /// `user_features.weight`; 0 (absent in older checkpoints) = pure collaborative filtering.
+    #[serde(default)]
+    pub user_features: usize,
 }
 
 fn embedding(n: usize, d: usize, std: f64, device: &Device) -> Embedding {
@@ -71,6 +82,20 @@ fn embedding(n: usize, d: usize, std: f64, device: &Device) -> Embedding {
 }
 
 impl NcfArch {
+    /// The widths of the user vector parts this kind has, in [`UserVectors`] order (GMF, MLP,
+    /// MF, MF bias; absent parts are 0): how `W x_u` is split.
+    pub fn user_part_widths(&self) -> [usize; 4] {
+        let gmf = matches!(self.kind, NcfKind::Gmf | NcfKind::Neumf);
+        let mlp = matches!(self.kind, NcfKind::Mlp | NcfKind::Neumf);
+        let mf = self.kind == NcfKind::Mf;
+        [
+            if gmf { self.factors } else { 0 },
+            if mlp { self.mlp_layers[0] / 2 } else { 0 },
+            if mf { self.factors } else { 0 },
+            usize::from(mf),
+        ]
+    }
+
     /// Width of the MLP tower's output.
     pub fn tower_out(&self) -> usize {
         *self.mlp_layers.last().expect("checked: at least one layer")
@@ -114,6 +139,17 @@ impl NcfArch {
                     .with_initializer(Initializer::Zeros)
                     .init(device)
             }),
+            // Last, so that models without features draw exactly the weights they did before.
+            user_features: (self.user_features > 0).then(|| {
+                let out: usize = self.user_part_widths().iter().sum();
+                LinearConfig::new(self.user_features, out)
+                    .with_bias(false)
+                    .with_initializer(Initializer::Normal {
+                        mean: 0.0,
+                        std: s / (self.user_features as f64).sqrt(),
+                    })
+                    .init(device)
+            }),
         }
     }
 }
@@ -133,6 +169,8 @@ pub struct Ncf {
     pub mf_item_bias: Option<Embedding>,
     /// `[items, 1]`: GMF / MLP / NeuMF item bias (`model.item_bias`).
     pub item_bias: Option<Embedding>,
+    /// Customer features → user vector parts (`user_features.weight`, no bias).
+    pub user_features: Option<Linear>,
 }
 
 /// A batch of user representations (rows of the user tables, or any vectors of the same widths,
@@ -216,6 +254,39 @@ impl Ncf {
             mlp: self.mlp_user.as_ref().map(&mut read),
             mf: self.mf_user.as_ref().map(&mut read),
             mf_bias: self.mf_user_bias.as_ref().map(&mut read),
+        }
+    }
+
+    /// Whether user vectors take customer features ([`Ncf::add_user_features`]).
+    pub fn has_user_features(&self) -> bool {
+        self.user_features.is_some()
+    }
+
+    /// Adds `W x` to every part of `u` (`x`: `[batch, features]`, the customers' preprocessed
+    /// features in `u`'s row order); `u` unchanged for a model without features.
+    pub fn add_user_features(&self, u: UserVectors, x: Tensor<2>) -> UserVectors {
+        let Some(layer) = &self.user_features else {
+            return u;
+        };
+        let y = layer.forward(x); // [batch, W]
+        let mut offset = 0;
+        let mut add = |part: Option<Tensor<2>>| {
+            part.map(|t| {
+                let w = t.dims()[1];
+                let r = t + y.clone().slice_dim(1, offset..offset + w);
+                offset += w;
+                r
+            })
+        };
+        let gmf = add(u.gmf);
+        let mlp = add(u.mlp);
+        let mf = add(u.mf);
+        let mf_bias = add(u.mf_bias);
+        UserVectors {
+            gmf,
+            mlp,
+            mf,
+            mf_bias,
         }
     }
 
@@ -429,12 +500,13 @@ impl DeviceSamples {
         }
     }
 
-    /// BCE (+ `l2` × the batch embedding penalty when `l2 > 0`), every table read densely.
-    fn loss(&self, model: &Ncf, rows: Tensor<1, Int>, l2: f64) -> BatchLoss {
+    /// BCE (+ `l2` × the batch embedding penalty when `l2 > 0`), every table read densely;
+    /// `x`: every user row's features, for a model with customer features.
+    fn loss(&self, model: &Ncf, rows: Tensor<1, Int>, l2: f64, x: Option<&Tensor<2>>) -> BatchLoss {
         let users = self.users.clone().select(0, rows.clone());
         let items = self.items.clone().select(0, rows.clone());
         let labels = self.labels.clone().select(0, rows);
-        let uv = model.user_vectors(&users);
+        let uv = with_features(model, model.user_vectors(&users), x, &users);
         let iv = model.item_vectors(&items);
         pair_loss(model, &uv, &iv, labels, l2)
     }
@@ -448,6 +520,7 @@ impl DeviceSamples {
         model: &Ncf,
         rows: Tensor<1, Int>,
         l2: f64,
+        x: Option<&Tensor<2>>,
     ) -> BatchLoss {
         // One small read of the batch's row indices (the loop reads the loss back anyway).
         let picked: Vec<usize> = rows.to_data().iter::<i64>().map(|r| r as usize).collect();
@@ -467,9 +540,29 @@ impl DeviceSamples {
         };
         let uv = model.user_vectors_by(|e| read(e, &by_user));
         let iv = model.item_vectors_by(|e| read(e, &by_item));
+        let uv = match x {
+            Some(_) => with_features(model, uv, x, &int_tensor(&users, &device)),
+            None => uv,
+        };
         let mut loss = pair_loss(model, &uv, &iv, labels, l2);
         loss.sparse = sparse;
         loss
+    }
+}
+
+/// `u` plus `W x[users]` when the model has customer features and `x` (every user row's
+/// features) is given.
+fn with_features(
+    model: &Ncf,
+    u: UserVectors,
+    x: Option<&Tensor<2>>,
+    users: &Tensor<1, Int>,
+) -> UserVectors {
+    match x {
+        Some(x) if model.has_user_features() => {
+            model.add_user_features(u, x.clone().select(0, users.clone()))
+        }
+        _ => u,
     }
 }
 
@@ -510,11 +603,13 @@ impl ValidRank {
         rows: Tensor<1, Int>,
         known: &PositiveSet,
         device: &Device,
+        x: Option<&Tensor<2>>,
     ) -> BatchLoss {
         let rows: Vec<i64> = rows.into_data().iter::<i64>().collect();
         let users: Vec<i64> = rows.iter().map(|&r| self.users[r as usize]).collect();
+        let users = int_tensor(&users, device);
         let scores = model
-            .score_all(&model.user_vectors(&int_tensor(&users, device)))
+            .score_all(&with_features(model, model.user_vectors(&users), x, &users))
             .into_data()
             .try_into_vec::<f32>()
             .expect("f32 scores");
@@ -556,6 +651,9 @@ pub struct NcfTask {
     /// `Some`: validation reports `1 − HR@K` of the validation items in full ranking instead of
     /// the BCE (see [`NcfTask::with_valid_hr`]).
     valid_rank: Option<ValidRank>,
+    /// `[users, features]`: every user row's preprocessed customer features, for a model with
+    /// customer features ([`NcfTask::with_user_features`]).
+    user_x: Option<Tensor<2>>,
     device: Device,
     bundle_tensors: Vec<NamedTensor>,
     bundle_meta: BTreeMap<String, String>,
@@ -596,6 +694,7 @@ impl NcfTask {
             valid: DeviceSamples::upload(&v, device),
             valid_len: v.len(),
             valid_rank: None,
+            user_x: None,
             device: device.clone(),
             bundle_tensors,
             bundle_meta,
@@ -642,6 +741,23 @@ impl NcfTask {
         self
     }
 
+    /// Every user row's customer features, `[users, features]` row-major (the model must
+    /// have been built with `user_features = features`).
+    pub fn with_user_features(mut self, x: Vec<f32>, features: usize) -> Self {
+        let users = self.known.n_users();
+        assert_eq!(x.len(), users * features, "one feature row per user");
+        self.user_x = Some(Tensor::from_data(
+            TensorData::new(x, [users, features]),
+            &self.device,
+        ));
+        self
+    }
+
+    /// The users' features given by [`NcfTask::with_user_features`] (`[users, features]`).
+    pub fn user_features(&self) -> Option<Tensor<2>> {
+        self.user_x.clone()
+    }
+
     fn resample(&mut self, epoch: usize) {
         let declined = self.declined.as_ref().map(|(d, s)| (d.as_slice(), *s));
         sample_epoch_mixed(
@@ -676,17 +792,20 @@ impl Task for NcfTask {
 
     fn train_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
         match self.updates {
-            EmbeddingUpdates::Sparse => self.epoch.sparse_loss(&self.host, model, rows, self.l2),
+            EmbeddingUpdates::Sparse => {
+                let x = self.user_x.as_ref();
+                self.epoch.sparse_loss(&self.host, model, rows, self.l2, x)
+            }
             EmbeddingUpdates::Dense | EmbeddingUpdates::Auto => {
-                self.epoch.loss(model, rows, self.l2)
+                self.epoch.loss(model, rows, self.l2, self.user_x.as_ref())
             }
         }
     }
 
     fn valid_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
         match &self.valid_rank {
-            Some(r) => r.loss(model, rows, &self.known, &self.device),
-            None => self.valid.loss(model, rows, 0.0),
+            Some(r) => r.loss(model, rows, &self.known, &self.device, self.user_x.as_ref()),
+            None => self.valid.loss(model, rows, 0.0, self.user_x.as_ref()),
         }
     }
 
@@ -699,7 +818,8 @@ impl Task for NcfTask {
 
 /// The tensors of a NeuMF model started from pretrained GMF and MLP checkpoints (He et al.
 /// 2017, §3.4.1): embeddings and tower copied, `predict.weight = [α·h_gmf, (1−α)·h_mlp]`,
-/// `predict.bias = α·b_gmf + (1−α)·b_mlp`.
+/// `predict.bias = α·b_gmf + (1−α)·b_mlp`. With customer features, NeuMF's
+/// `user_features.weight` is GMF's rows then MLP's (the order NeuMF splits `W x` in).
 pub fn neumf_from_pretrained(
     gmf: &checkpoint::Checkpoint,
     mlp: &checkpoint::Checkpoint,
@@ -715,6 +835,13 @@ pub fn neumf_from_pretrained(
         if name.starts_with("mlp_") || name.starts_with("mlp.") {
             out.push(mlp.tensor(&name, None)?);
         }
+    }
+    let wx = "user_features.weight";
+    if gmf.has_tensor(wx) && mlp.has_tensor(wx) {
+        let (g, m) = (gmf.tensor(wx, None)?, mlp.tensor(wx, None)?);
+        let rows = g.shape[0] + m.shape[0];
+        let data = g.data.iter().chain(&m.data).copied().collect();
+        out.push(NamedTensor::new(wx, vec![rows, g.shape[1]], data));
     }
     let (wg, bg) = (
         gmf.tensor("predict.weight", None)?,
@@ -787,10 +914,18 @@ mod tests {
             (NcfKind::Neumf, vec![8]),
             (NcfKind::Mf, vec![8, 4]),
         ];
-        let cases = cases
-            .into_iter()
-            .flat_map(|(k, l)| [(k, l.clone(), false), (k, l, true)]);
-        for (kind, mlp_layers, item_bias) in cases {
+        let cases = cases.into_iter().flat_map(|(k, l)| {
+            [(false, 0), (true, 0), (false, 3), (true, 3)]
+                .map(|(bias, features)| (k, l.clone(), bias, features))
+        });
+        // Fixed customer features of users 1 and 4.
+        let x1 = [0.5f32, -1.0, 2.0];
+        let x4 = [-0.3f32, 0.8, 1.5];
+        let feats = |rows: &[&[f32; 3]]| {
+            let v: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+            Tensor::<2>::from_data(TensorData::new(v, [rows.len(), 3]), &d)
+        };
+        for (kind, mlp_layers, item_bias, user_features) in cases {
             d.seed(3);
             let arch = NcfArch {
                 kind,
@@ -801,30 +936,78 @@ mod tests {
                 init_std: 0.5,
                 item_bias,
                 dropout: 0.0,
+                user_features,
             };
             let mut m = arch.init(&d);
+            assert_eq!(m.has_user_features(), user_features > 0);
             // Non-zero biases (they start at zero), so the comparison sees them.
             m.item_bias = m.item_bias.map(|_| embedding(7, 1, 1.0, &d));
             let users = int_tensor(&[1, 4], &d);
-            let all = m
-                .score_all(&m.user_vectors(&users))
-                .into_data()
-                .try_into_vec::<f32>()
-                .unwrap();
+            let u = m.add_user_features(m.user_vectors(&users), feats(&[&x1, &x4]));
+            let all = m.score_all(&u).into_data().try_into_vec::<f32>().unwrap();
             assert_eq!(all.len(), 14);
             let pu = int_tensor(&[4; 7], &d);
             let items = int_tensor(&(0..7).collect::<Vec<_>>(), &d);
+            let u = m.add_user_features(m.user_vectors(&pu), feats(&[&x4; 7]));
             let pair = m
-                .logits(&m.user_vectors(&pu), &items)
+                .logits(&u, &items)
                 .into_data()
                 .try_into_vec::<f32>()
                 .unwrap();
             for j in 0..7 {
                 assert!(
                     (all[7 + j] - pair[j]).abs() < 1e-5,
-                    "{kind:?} item_bias {item_bias} item {j}"
+                    "{kind:?} item_bias {item_bias} features {user_features} item {j}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn user_features_add_a_linear_map_split_over_the_parts() {
+        // NeuMF, factors 2, MLP embeddings 1 wide (mlp_layers [2]), 2 features: W is [3, 2]
+        // (PyTorch layout; Burn stores its transpose), rows: p (2), m (1).
+        let d = Device::flex();
+        let arch = NcfArch {
+            kind: NcfKind::Neumf,
+            n_users: 2,
+            n_items: 3,
+            factors: 2,
+            mlp_layers: vec![2],
+            init_std: 0.1,
+            item_bias: false,
+            dropout: 0.0,
+            user_features: 2,
+        };
+        assert_eq!(arch.user_part_widths(), [2, 1, 0, 0]);
+        let mut m = arch.init(&d);
+        let w = [[1.0f32, 2.0], [0.0, -1.0], [3.0, 0.5]]; // [out, in]
+        let burn_w: Vec<f32> = (0..2).flat_map(|i| (0..3).map(move |o| w[o][i])).collect();
+        let mut layer = m.user_features.take().expect("feature layer");
+        layer.weight = burn::module::Param::from_tensor(Tensor::from_data(
+            TensorData::new(burn_w, [2, 3]),
+            &d,
+        ));
+        m.user_features = Some(layer);
+        let u = UserVectors {
+            gmf: Some(Tensor::from_data(
+                TensorData::new(vec![10.0f32, 20.0], [1, 2]),
+                &d,
+            )),
+            mlp: Some(Tensor::from_data(
+                TensorData::new(vec![30.0f32], [1, 1]),
+                &d,
+            )),
+            mf: None,
+            mf_bias: None,
+        };
+        let x = Tensor::from_data(TensorData::new(vec![1.0f32, 2.0], [1, 2]), &d);
+        let u = m.add_user_features(u, x);
+        // W x = [1 + 4, 0 - 2, 3 + 1] = [5, -2, 4].
+        let gmf = u.gmf.unwrap().into_data().try_into_vec::<f32>().unwrap();
+        let mlp = u.mlp.unwrap().into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(gmf, vec![15.0, 18.0]);
+        assert_eq!(mlp, vec![34.0]);
+        assert!(u.mf.is_none() && u.mf_bias.is_none());
     }
 }
