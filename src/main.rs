@@ -417,9 +417,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         &n.evaluation.popularity.full,
                     );
                     println!(
-                        "offers:      {} (ncf {:?}: full-ranking HR@{} {:.4} vs popularity {:.4})",
+                        "offers:      {} (ncf {:?}{}: full-ranking HR@{} {:.4} vs popularity {:.4})",
                         rec.display(),
                         n.kind,
+                        match n.evaluation.user_features {
+                            0 => String::new(),
+                            f => format!(" + {f} customer features"),
+                        },
                         n.evaluation.k,
                         m.hr,
                         p.hr

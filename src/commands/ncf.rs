@@ -42,6 +42,10 @@ const PROTOCOL_FULL: &str = "leave-last-out by timestamp; the held-out item rank
 pub struct EvaluationReport {
     /// The model kind (`neumf`, `mf`, ...).
     pub model: String,
+    /// Customer features per user vector (0: ids only; absent in files written before it
+    /// existed).
+    #[serde(default)]
+    pub user_features: usize,
     pub k: usize,
     pub users: usize,
     pub items: usize,
@@ -60,8 +64,14 @@ impl std::fmt::Display for EvaluationReport {
         let k = self.k;
         writeln!(
             f,
-            "{} users, {} items, {} held-out users (leave-last-out), K = {k}",
-            self.users, self.items, self.test_users
+            "{} users, {} items, {} held-out users (leave-last-out), K = {k}; {}",
+            self.users,
+            self.items,
+            self.test_users,
+            match self.user_features {
+                0 => "ids only".to_string(),
+                n => format!("ids + {n} customer features"),
+            }
         )?;
         writeln!(
             f,
@@ -190,6 +200,7 @@ pub fn evaluate_split(
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
+        user_features: model.arch.user_features,
         k,
         users: ix.users.len(),
         items: ix.items.len(),

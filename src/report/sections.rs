@@ -637,7 +637,7 @@ pub fn offers(run: &Path, out: &mut String) -> anyhow::Result<()> {
     let k = e["k"].as_u64().unwrap_or(10);
     let _ = write!(
         out,
-        "<h2>Offer recommendation</h2><p>{} ({} customers, {} offers), evaluated on each \
+        "<h2>Offer recommendation</h2><p>{}{} ({} customers, {} offers), evaluated on each \
          customer's last accepted offer, held out. <em>Sampled</em>: the held-out offer ranked \
          among itself and up to 99 sampled offers the customer never took ({:.0} candidates on \
          average here; He et al. 2017); <em>full</em>: among every offer the customer has not \
@@ -645,6 +645,13 @@ pub fn offers(run: &Path, out: &mut String) -> anyhow::Result<()> {
          <table><tr><th class=\"l\">model</th><th class=\"l\">protocol</th><th>HR@{k}</th>\
          <th>NDCG@{k}</th><th>MRR</th><th>catalogue coverage</th></tr>",
         escape(e["model"].as_str().unwrap_or("ncf")),
+        match e["user_features"].as_u64().unwrap_or(0) {
+            0 => String::new(),
+            n => format!(
+                " on each customer's id and {n} features of their profile (new customers: \
+                 their features and their segment)"
+            ),
+        },
         e["users"].as_u64().unwrap_or(0),
         e["items"].as_u64().unwrap_or(0),
         e["model_metrics"]["sampled_candidates_mean"]
