@@ -22,9 +22,10 @@ use crate::data::impressions::load_declined;
 use crate::data::interactions::{
     Interactions, LeaveLastOut, PositiveSet, leave_last_out, load_movielens, load_teleseg,
 };
+use crate::data::reader::ReadOptions;
 use crate::eval::ranking::{EvalOptions, Evaluation, Popularity, evaluate};
 use crate::models::ncf::features::{UserFeatureInput, UserFeatureRows};
-use crate::models::ncf::score::NcfModel;
+use crate::models::ncf::score::{NcfModel, rank_customers};
 use crate::models::ncf::{
     self, KIND, META_ITEMS, META_USERS, NcfArch, NcfTask, POPULARITY, neumf_from_pretrained,
 };
@@ -243,7 +244,10 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     // Customer features: fitted on the whole customer table, one row per user (by id).
     let mut features = match (&job.data.customers, &job.data.schema) {
         (Some(customers), Some(schema)) if job.model.user_features => {
-            let (input, table) = UserFeatureInput::fit(customers, schema)?;
+            let opts = ReadOptions {
+                on_bad_row: job.data.on_bad_row,
+            };
+            let (input, table) = UserFeatureInput::fit(customers, schema, &opts)?;
             let rows = input.rows_for(&table, &ix.users)?;
             if rows.missing == ix.users.len() {
                 bail!(crate::error::UsageError(format!(
@@ -263,7 +267,8 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
                     missing = rows.missing,
                     users = ix.users.len(),
                     customers = %customers.display(),
-                    "users without a customer row get all-zero features (the mean customer)"
+                    "users without a customer row get all-zero features (numeric at the mean, \
+                     binary false, no categorical level)"
                 );
             }
             tracing::info!(features = rows.width, "customer features on");
@@ -409,8 +414,7 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     let train_wall_s = started.elapsed().as_secs_f64();
     let samples_per_s = outcome.mean_samples_per_s();
 
-    let mut best =
-        NcfModel::from_checkpoint(&Checkpoint::read(&run.model(), Some(KIND))?, &device)?;
+    let mut best = NcfModel::load_without_features(&run.model(), &device)?;
     if let Some(x) = task.user_features() {
         best = best.with_known_features_tensor(x);
     }
@@ -510,58 +514,28 @@ pub fn write_recommendations(
     }
     let x = match (model.has_user_features(), customer_x) {
         (false, _) => None,
-        (true, Some(x)) => Some(x),
-        (true, None) => bail!("a model with customer features needs the customers' features"),
+        (true, Some(x)) if x.data.len() == customers.len() * x.width => Some(x),
+        (true, _) => bail!("a model with customer features needs one feature row per customer"),
     };
     const CHUNK: usize = 4096;
     let mut out = String::from("customer_id,rank,offer_id,score,source\n");
     for (n, chunk) in customers.chunks(CHUNK).enumerate() {
-        let row_x = |i: usize| {
-            let w = x.map_or(0, |x| x.width);
-            let at = n * CHUNK + i;
-            x.map_or(&[][..], |x| &x.data[at * w..(at + 1) * w])
-        };
-        let (mut rows, mut rows_x, mut new, mut new_x) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (i, c) in chunk.iter().enumerate() {
-            match model.user_row(c) {
-                Some(r) => {
-                    rows.push(r);
-                    rows_x.extend_from_slice(row_x(i));
-                }
-                None => {
-                    new.push(segments.get(c).map_or("", String::as_str));
-                    new_x.extend_from_slice(row_x(i));
-                }
-            }
-        }
-        let excl: Vec<Vec<u32>> = rows.iter().map(|&r| held[r as usize].clone()).collect();
-        let mut known = model
-            .top_k_with(&rows, x.map(|_| rows_x.as_slice()), k, &excl)
-            .into_iter();
-        let mut fresh = match x {
-            Some(_) => cold.top_k_with_features(model, &new, &new_x, k, &[]),
-            None => Vec::new(),
-        }
-        .into_iter();
-        for c in chunk {
-            let (list, source) = match model.user_row(c) {
-                Some(_) => (known.next().expect("one list per known row"), "model"),
-                None => {
-                    let seg = segments.get(c);
-                    let has = seg.is_some_and(|s| cold.segments.contains(s));
-                    match x {
-                        Some(_) => (
-                            fresh.next().expect("one list per new customer"),
-                            if has { "segment+features" } else { "features" },
-                        ),
-                        None => (
-                            cold.top_k(seg.map_or("", String::as_str), k, &[]),
-                            if has { "segment" } else { "popularity" },
-                        ),
-                    }
-                }
-            };
+        let segs: Vec<&str> = chunk
+            .iter()
+            .map(|c| segments.get(c).map_or("", String::as_str))
+            .collect();
+        let chunk_x = x.map(|x| &x.data[n * CHUNK * x.width..(n * CHUNK + chunk.len()) * x.width]);
+        // Known customers never get an offer they already accepted; new ones have none.
+        let chunk_held: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|c| {
+                model
+                    .user_row(c)
+                    .map_or_else(Vec::new, |r| held[r as usize].clone())
+            })
+            .collect();
+        let ranked = rank_customers(model, &cold, chunk, &segs, chunk_x, &chunk_held, k);
+        for (c, (list, source)) in chunk.iter().zip(ranked) {
             for (rank, (item, score)) in list.iter().enumerate() {
                 let _ = writeln!(
                     out,

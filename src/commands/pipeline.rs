@@ -169,6 +169,7 @@ pub fn run(
         // The customer table gives each user's features (model.user_features).
         ncf_job.data.customers = Some(customers.clone());
         ncf_job.data.schema = ae_job.data.schema.clone();
+        ncf_job.data.on_bad_row = ae_job.data.on_bad_row;
         let ncf_run = RunDir {
             root: run.root.join("ncf"),
         };
@@ -177,8 +178,8 @@ pub fn run(
         let ncf_report = crate::commands::ncf::run_ncf_job(&ncf_job, &ncf_run, globals)?;
         // The customers' features come from `table` below (known and new alike), so the model
         // is loaded without re-reading its training customers.
-        let model = crate::models::ncf::score::NcfModel::from_checkpoint(
-            &crate::checkpoint::Checkpoint::read(&ncf_run.model(), Some(crate::models::ncf::KIND))?,
+        let model = crate::models::ncf::score::NcfModel::load_without_features(
+            &ncf_run.model(),
             &globals.backend.device,
         )?;
         let ix = crate::commands::ncf::load_interactions(&ncf_job.data)?;

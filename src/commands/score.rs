@@ -25,7 +25,7 @@ use crate::data::interactions::load_teleseg;
 use crate::data::parquet::{TableSink, score_column_kind};
 use crate::data::reader::{OnBadRow, ReadOptions};
 use crate::data::table::RawTable;
-use crate::models::ncf::score::{ColdStart, NcfModel};
+use crate::models::ncf::score::{ColdStart, NcfModel, RankedOffers, rank_customers};
 use crate::progress::Progress;
 use crate::score::{RawInput, SegmentModel, Segments};
 
@@ -65,9 +65,6 @@ pub struct ScoreSummary {
     pub offers: bool,
 }
 
-/// One customer's top offers `(item row, score)`, best first, and their source.
-pub type RankedOffers = (Vec<(u32, f32)>, &'static str);
-
 /// The NCF part of a pipeline bundle, ready to rank offers.
 pub struct OfferRanker {
     pub model: NcfModel,
@@ -88,11 +85,7 @@ impl OfferRanker {
     ) -> anyhow::Result<OfferRanker> {
         // Scoring takes each customer's features from the rows being scored, so the training
         // customers' features are not read.
-        let file = RunDir::resolve_model_file(&run.join("ncf"))?;
-        let model = NcfModel::from_checkpoint(
-            &crate::checkpoint::Checkpoint::read(&file, Some(crate::models::ncf::KIND))?,
-            device,
-        )?;
+        let model = NcfModel::load_without_features(&run.join("ncf"), device)?;
         let labels = run.join("dec/segments.csv");
         let segments = if labels.is_file() {
             crate::commands::segments::read_labels(&labels)?
@@ -126,81 +119,29 @@ impl OfferRanker {
     }
 
     /// Top offers `(item row, score)` and their source for each row of `table` (raw customer
-    /// rows, read with the segment model's schema), the new customers through `segments[i]`.
-    /// Sources: `model` (a known customer), and for new customers `segment` / `popularity`
-    /// (a model without customer features: the segment's mean user, or popularity when the
-    /// segment has no known user), `segment+features` / `features` (a model with customer
-    /// features: the customer's own features plus the segment's mean id row, or the mean of
-    /// all known users).
+    /// rows, read with the segment model's schema), the new customers through `segments[i]`
+    /// (sources: [`rank_customers`]). A model with customer features takes them from the rows.
     pub fn rank(&self, table: &RawTable, segments: &[usize]) -> anyhow::Result<Vec<RankedOffers>> {
-        let ids = &table.ids;
-        let none = Vec::new();
-        let held = |id: &String| self.held.get(id).unwrap_or(&none);
         let x = match &self.model.input {
-            Some(input) => Some(input.rows_for(table, ids)?),
+            Some(input) => Some(input.rows_for(table, &table.ids)?),
             None => None,
         };
-        let width = x.as_ref().map_or(0, |x| x.width);
-        let row_x = |i: usize| {
-            x.as_ref()
-                .map_or(&[][..], |x| &x.data[i * width..(i + 1) * width])
-        };
-        let (mut known, mut known_x, mut new, mut new_x) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (i, id) in ids.iter().enumerate() {
-            match self.model.user_row(id) {
-                Some(r) => {
-                    known.push((i, r));
-                    known_x.extend_from_slice(row_x(i));
-                }
-                None => {
-                    new.push(i);
-                    new_x.extend_from_slice(row_x(i));
-                }
-            }
-        }
-        let rows: Vec<u32> = known.iter().map(|k| k.1).collect();
-        let exclude: Vec<Vec<u32>> = known.iter().map(|&(i, _)| held(&ids[i]).clone()).collect();
-        let mut known_lists = self
-            .model
-            .top_k_with(
-                &rows,
-                x.as_ref().map(|_| known_x.as_slice()),
-                self.k,
-                &exclude,
-            )
-            .into_iter();
-        let seg_names: Vec<String> = new.iter().map(|&i| segments[i].to_string()).collect();
-        let mut new_lists = match x {
-            Some(_) => {
-                let segs: Vec<&str> = seg_names.iter().map(String::as_str).collect();
-                let excl: Vec<&[u32]> = new.iter().map(|&i| held(&ids[i]).as_slice()).collect();
-                self.cold
-                    .top_k_with_features(&self.model, &segs, &new_x, self.k, &excl)
-            }
-            None => Vec::new(),
-        }
-        .into_iter();
-        Ok(ids
+        let names: Vec<String> = segments.iter().map(usize::to_string).collect();
+        let segs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let held: Vec<Vec<u32>> = table
+            .ids
             .iter()
-            .zip(segments)
-            .map(|(id, seg)| match self.model.user_row(id) {
-                Some(_) => (known_lists.next().expect("one list per known id"), "model"),
-                None => {
-                    let seg = seg.to_string();
-                    let has = self.cold.segments.contains(&seg);
-                    if self.model.input.is_some() {
-                        (
-                            new_lists.next().expect("one list per new customer"),
-                            if has { "segment+features" } else { "features" },
-                        )
-                    } else {
-                        let source = if has { "segment" } else { "popularity" };
-                        (self.cold.top_k(&seg, self.k, held(id)), source)
-                    }
-                }
-            })
-            .collect())
+            .map(|id| self.held.get(id).cloned().unwrap_or_default())
+            .collect();
+        Ok(rank_customers(
+            &self.model,
+            &self.cold,
+            &table.ids,
+            &segs,
+            x.as_ref().map(|x| x.data.as_slice()),
+            &held,
+            self.k,
+        ))
     }
 }
 

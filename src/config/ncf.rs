@@ -47,6 +47,9 @@ pub struct NcfDataConfig {
     pub customers: Option<PathBuf>,
     /// Schema of `customers` (required with it).
     pub schema: Option<PathBuf>,
+    /// A customer row that breaks a cell rule: `error` (default) stops, `skip` leaves it out
+    /// (its user then gets the all-zero feature vector).
+    pub on_bad_row: crate::data::reader::OnBadRow,
 }
 
 impl Default for NcfDataConfig {
@@ -60,6 +63,7 @@ impl Default for NcfDataConfig {
             generate_offers: 40,
             customers: None,
             schema: None,
+            on_bad_row: crate::data::reader::OnBadRow::Error,
         }
     }
 }
@@ -129,7 +133,8 @@ pub struct NcfModelConfig {
     /// 0.01 leaves NeuMF longer on the popularity plateau).
     pub init_std: f64,
     /// Weight of the L2 penalty on the embedding rows of each batch (mean squared norm of the
-    /// looked-up user and item rows, every table) added to the BCE. Default 0 (none).
+    /// looked-up user and item rows, every table; with customer features, of the user vectors
+    /// id row + `W x`) added to the BCE. Default 0 (none).
     pub l2: f64,
     /// NeuMF only: pretrain GMF and MLP with the same settings first and start NeuMF from their
     /// weights (output layer = [α·h_gmf, (1−α)·h_mlp], α = 0.5), as in He et al. 2017. Default false.

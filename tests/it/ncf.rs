@@ -149,6 +149,18 @@ fn customer_features_clearly_beat_popularity_and_pure_cf() {
         eprintln!("{name} + customer features (3000 customers, 200 offers, seed 11):\n{e}");
         let ck = teleseg::checkpoint::Checkpoint::read(&run.model(), Some("ncf")).unwrap();
         assert!(ck.has_tensor("user_features.weight") && ck.has_tensor("preprocess.numeric.mean"));
+        assert_eq!(
+            e.user_features,
+            ck.meta_json::<serde_json::Value>("teleseg.model").unwrap()["user_features"]
+                .as_u64()
+                .unwrap() as usize
+        );
+        assert!(e.user_features > 0);
+        // `evaluate ncf` reloads the model with its known customers' features: same figures.
+        let again =
+            teleseg::commands::ncf::evaluate_ncf(&run.root, None, &globals(BackendChoice::Flex))
+                .unwrap();
+        assert_eq!(&again, e);
         let (_d2, _, pure) = train(&job(&inter, Some(&offers), extra));
         let p = &pure.evaluation;
         eprintln!("{name} without features:\n{p}");
@@ -349,7 +361,7 @@ fn cold_start_through_segments_beats_popularity_on_new_customers() {
         .input
         .as_ref()
         .expect("a model with customer features")
-        .rows_from_file(&data.join("customers.csv"), &ids)
+        .rows_from_file(&data.join("customers.csv"), &Default::default(), &ids)
         .unwrap();
     assert_eq!(x.missing, 0);
     let segs: Vec<&str> = ids.iter().map(|id| segments[id].as_str()).collect();

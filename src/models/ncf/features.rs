@@ -25,8 +25,8 @@ pub struct UserFeatureInput {
 /// Every user's feature row, matched by id.
 #[derive(Debug, Clone)]
 pub struct UserFeatureRows {
-    /// `[users, width]` row-major; users without a customer row get zeros (after
-    /// preprocessing: the mean of every numeric feature, no categorical level).
+    /// `[users, width]` row-major; users without a customer row get all zeros (numeric
+    /// features at their fitted mean, binary features false, no categorical level).
     pub data: Vec<f32>,
     pub width: usize,
     /// Users without a row in the customer table.
@@ -35,9 +35,13 @@ pub struct UserFeatureRows {
 
 impl UserFeatureInput {
     /// Reads `customers` against the schema at `schema` and fits the preprocessing on every row.
-    pub fn fit(customers: &Path, schema: &Path) -> anyhow::Result<(UserFeatureInput, RawTable)> {
+    pub fn fit(
+        customers: &Path,
+        schema: &Path,
+        opts: &ReadOptions,
+    ) -> anyhow::Result<(UserFeatureInput, RawTable)> {
         let schema = Schema::load(schema)?;
-        let (table, _) = read_csv(customers, &schema, &ReadOptions::default())?;
+        let (table, _) = read_csv(customers, &schema, opts)?;
         let rows: Vec<usize> = (0..table.ids.len()).collect();
         let preprocessor = Preprocessor::fit(&schema, &table, &rows)
             .with_context(|| format!("fitting the preprocessing on {}", customers.display()))?;
@@ -119,9 +123,10 @@ impl UserFeatureInput {
     pub fn rows_from_file(
         &self,
         customers: &Path,
+        opts: &ReadOptions,
         users: &[String],
     ) -> anyhow::Result<UserFeatureRows> {
-        let (table, _) = read_csv(customers, &self.schema, &ReadOptions::default())?;
+        let (table, _) = read_csv(customers, &self.schema, opts)?;
         self.rows_for(&table, users)
     }
 }

@@ -11,7 +11,8 @@
 //! - MF:    `a_u · b_i + c_u + d_i`
 //! - With customer features (`user_features > 0`, `model.user_features`): every user vector
 //!   above is its id row plus a linear map of the customer's preprocessed features `x_u`:
-//!   `W x_u` (one bias-free layer, `user_features.weight` `[W, F]`) split in the order
+//!   `W x_u` (one bias-free layer, `user_features.weight` `[U, X]`: `X` features, `U` the
+//!   total width of the user parts) split in the order
 //!   `p` (GMF), `m` (MLP), `a` (MF), `c` (MF bias) over the parts the kind has. A customer
 //!   unknown at training time has no id row: cold start uses a segment's mean id row (or the
 //!   mean of all) plus `W x_u` (see [`score::ColdStart`]).
@@ -837,8 +838,18 @@ pub fn neumf_from_pretrained(
         }
     }
     let wx = "user_features.weight";
-    if gmf.has_tensor(wx) && mlp.has_tensor(wx) {
+    if gmf.has_tensor(wx) || mlp.has_tensor(wx) {
         let (g, m) = (gmf.tensor(wx, None)?, mlp.tensor(wx, None)?);
+        if g.shape[1] != m.shape[1] {
+            return Err(checkpoint::CheckpointError::Metadata {
+                path: mlp.path.clone(),
+                key: wx.to_string(),
+                message: format!(
+                    "GMF takes {} customer features, MLP {}",
+                    g.shape[1], m.shape[1]
+                ),
+            });
+        }
         let rows = g.shape[0] + m.shape[0];
         let data = g.data.iter().chain(&m.data).copied().collect();
         out.push(NamedTensor::new(wx, vec![rows, g.shape[1]], data));

@@ -60,14 +60,19 @@ impl NcfModel {
             return Ok(model);
         };
         let job: NcfJob = ck.meta_json(keys::CONFIG)?;
-        let customers = job.data.customers.with_context(|| {
-            format!(
-                "{}: a model with customer features whose config names no data.customers",
-                file.display()
+        let Some(customers) = job.data.customers else {
+            return Err(meta_err(
+                &ck,
+                keys::CONFIG,
+                "a model with customer features whose config names no data.customers".into(),
             )
-        })?;
+            .into());
+        };
+        let opts = crate::data::reader::ReadOptions {
+            on_bad_row: job.data.on_bad_row,
+        };
         let rows = input
-            .rows_from_file(&customers, &model.users)
+            .rows_from_file(&customers, &opts, &model.users)
             .with_context(|| {
                 format!(
                     "reading the known customers' features from {} (data.customers of {})",
@@ -76,6 +81,17 @@ impl NcfModel {
                 )
             })?;
         Ok(model.with_known_features(&rows))
+    }
+
+    /// Loads `model.safetensors` (or a run folder) of kind `ncf` without its known users'
+    /// features: for callers that score with features of their own ([`NcfModel::score_rows`],
+    /// [`rank_customers`]).
+    pub fn load_without_features(
+        path: &Path,
+        device: &Device,
+    ) -> Result<NcfModel, CheckpointError> {
+        let file = RunDir::resolve_model_file(path)?;
+        NcfModel::from_checkpoint(&Checkpoint::read(&file, Some(KIND))?, device)
     }
 
     /// Builds the model from a checkpoint already read.
@@ -349,7 +365,8 @@ impl ColdStart {
         }
     }
 
-    fn segment_index(&self, segment: &str) -> Option<usize> {
+    /// The position of `segment` among the segments with a known user.
+    pub fn segment_index(&self, segment: &str) -> Option<usize> {
         self.segments
             .binary_search_by(|s| s.as_str().cmp(segment))
             .ok()
@@ -357,7 +374,14 @@ impl ColdStart {
 
     /// Scores of every item for a customer of `segment` (popularity for an unknown segment),
     /// for a model without customer features.
+    ///
+    /// Panics for a model with customer features: its new customers need their own features
+    /// ([`ColdStart::top_k_with_features`]).
     pub fn scores(&self, segment: &str) -> &[f32] {
+        assert!(
+            self.means.is_none(),
+            "a model with customer features ranks new customers by top_k_with_features"
+        );
         match self.segment_index(segment) {
             Some(i) => &self.scores[i * self.n_items..(i + 1) * self.n_items],
             None => &self.popularity,
@@ -420,4 +444,78 @@ impl ColdStart {
         }
         out
     }
+}
+
+/// One customer's top offers `(item row, score)`, best first, and their source.
+pub type RankedOffers = (Vec<(u32, f32)>, &'static str);
+
+/// Top `k` offers for each customer `ids[c]`, skipping `held[c]` (may be shorter than `ids`),
+/// with the source of each list: `model` for a customer the model knows; for a new customer
+/// `segment` / `popularity` (a model without customer features: the segment's mean user, or
+/// popularity when `segments[c]` has no known user) or `segment+features` / `features` (a model
+/// with customer features: the customer's features plus the segment's mean id row, or the mean
+/// of all known users). `x`: the customers' features in `ids` order (`[ids, features]`), required
+/// for a model with customer features and ignored otherwise.
+pub fn rank_customers(
+    model: &NcfModel,
+    cold: &ColdStart,
+    ids: &[String],
+    segments: &[&str],
+    x: Option<&[f32]>,
+    held: &[Vec<u32>],
+    k: usize,
+) -> Vec<RankedOffers> {
+    let width = model.arch.user_features;
+    let x = model
+        .has_user_features()
+        .then(|| x.expect("the customers' features, for a model with customer features"));
+    if let Some(x) = x {
+        assert_eq!(x.len(), ids.len() * width, "one feature row per customer");
+    }
+    let row_x = |i: usize| x.map_or(&[][..], |x| &x[i * width..(i + 1) * width]);
+    let none: Vec<u32> = Vec::new();
+    let held_of = |i: usize| held.get(i).unwrap_or(&none);
+    let (mut rows, mut rows_x, mut rows_held) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut new_segs, mut new_x, mut new_held) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, id) in ids.iter().enumerate() {
+        match model.user_row(id) {
+            Some(r) => {
+                rows.push(r);
+                rows_x.extend_from_slice(row_x(i));
+                rows_held.push(held_of(i).clone());
+            }
+            None => {
+                new_segs.push(segments[i]);
+                new_x.extend_from_slice(row_x(i));
+                new_held.push(held_of(i).as_slice());
+            }
+        }
+    }
+    let mut known = model
+        .top_k_with(&rows, x.map(|_| rows_x.as_slice()), k, &rows_held)
+        .into_iter();
+    let mut fresh = match x {
+        Some(_) => cold.top_k_with_features(model, &new_segs, &new_x, k, &new_held),
+        None => Vec::new(),
+    }
+    .into_iter();
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            if model.user_row(id).is_some() {
+                return (known.next().expect("one list per known customer"), "model");
+            }
+            let has = cold.segment_index(segments[i]).is_some();
+            match x {
+                Some(_) => (
+                    fresh.next().expect("one list per new customer"),
+                    if has { "segment+features" } else { "features" },
+                ),
+                None => (
+                    cold.top_k(segments[i], k, held_of(i)),
+                    if has { "segment" } else { "popularity" },
+                ),
+            }
+        })
+        .collect()
 }
