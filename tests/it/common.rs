@@ -35,18 +35,43 @@ pub fn dataset() -> &'static Path {
 /// run: the VAE needs rows per persona, the ranking tests interactions per offer.
 pub fn dataset_3000() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    generated_once(
+        &DIR,
+        "teleseg-it-data3000",
+        &["--customers", "3000", "--seed", "5"],
+    )
+}
+
+/// `teleseg generate ARGS` into a kept temporary folder named `prefix…`, once per test run.
+pub fn generated_once(
+    cell: &'static OnceLock<PathBuf>,
+    prefix: &str,
+    args: &[&str],
+) -> &'static Path {
+    cell.get_or_init(|| {
         let dir = tempfile::Builder::new()
-            .prefix("teleseg-it-data3000")
+            .prefix(prefix)
             .tempdir()
             .unwrap()
             .keep();
-        let (code, _, err) = run(teleseg()
-            .args(["generate", "--customers", "3000", "--seed", "5", "--out"])
-            .arg(&dir));
+        let (code, _, err) = run(teleseg().arg("generate").args(args).arg("--out").arg(&dir));
         assert_eq!(code, 0, "generate failed: {err}");
         dir
     })
+}
+
+/// `--set` overrides naming the customer table and schema of a generated data set `dir`.
+pub fn customer_table(dir: &Path) -> [String; 2] {
+    [
+        format!(
+            "data.customers={:?}",
+            dir.join("customers.csv").display().to_string()
+        ),
+        format!(
+            "data.schema={:?}",
+            dir.join("schema.toml").display().to_string()
+        ),
+    ]
 }
 
 /// Burn's RNG is process-global per backend, so two trainings in parallel threads of this test

@@ -54,43 +54,18 @@ fn train(job: &NcfJob) -> (tempfile::TempDir, RunDir, NcfReport) {
 /// The overrides that give a job the customer table of `dir` (a generated data set), so the
 /// model adds each customer's features to the user vectors.
 fn customer_features(dir: &Path) -> [String; 2] {
-    [
-        format!(
-            "data.customers={:?}",
-            dir.join("customers.csv").display().to_string()
-        ),
-        format!(
-            "data.schema={:?}",
-            dir.join("schema.toml").display().to_string()
-        ),
-    ]
+    crate::common::customer_table(dir)
 }
 
 /// A generated data set with 200 offers (3000 customers, seed 11): with more than 100 unseen
 /// offers per customer the sampled 1 + 99 protocol and full ranking differ.
 fn dataset_200_offers() -> &'static Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("teleseg-it-offers200")
-            .tempdir()
-            .unwrap()
-            .keep();
-        let (code, _, err) = run(teleseg()
-            .args([
-                "generate",
-                "--customers",
-                "3000",
-                "--offers",
-                "200",
-                "--seed",
-                "11",
-            ])
-            .arg("--out")
-            .arg(&dir));
-        assert_eq!(code, 0, "generate failed: {err}");
-        dir
-    })
+    crate::common::generated_once(
+        &DIR,
+        "teleseg-it-offers200",
+        &["--customers", "3000", "--offers", "200", "--seed", "11"],
+    )
 }
 
 /// MF settings tuned on a different seed (see configs/ncf.toml).

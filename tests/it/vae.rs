@@ -21,15 +21,10 @@ fn data() -> &'static Path {
 
 fn overrides(run_dir: &Path) -> Vec<String> {
     let d = data();
+    let [customers, schema] = crate::common::customer_table(d);
     vec![
-        format!(
-            "data.customers={:?}",
-            d.join("customers.csv").display().to_string()
-        ),
-        format!(
-            "data.schema={:?}",
-            d.join("schema.toml").display().to_string()
-        ),
+        customers,
+        schema,
         format!(
             "vae.segments={:?}",
             d.join("personas.csv").display().to_string()
