@@ -262,15 +262,20 @@ impl NcfModel {
         let scores = self.score_rows(user_rows, x);
         (0..user_rows.len())
             .map(|r| {
-                let s = &scores[r * n..(r + 1) * n];
                 let ex = exclude.get(r).map(Vec::as_slice).unwrap_or(&[]);
-                top_k_indices(s, k, |j| ex.contains(&j))
-                    .into_iter()
-                    .map(|j| (j, s[j as usize]))
-                    .collect()
+                top_list(&scores[r * n..(r + 1) * n], k, ex)
             })
             .collect()
     }
+}
+
+/// The `k` best items of one row of scores `s`, best first, with their scores, skipping
+/// `exclude`.
+fn top_list(s: &[f32], k: usize, exclude: &[u32]) -> Vec<(u32, f32)> {
+    top_k_indices(s, k, |j| exclude.contains(&j))
+        .into_iter()
+        .map(|j| (j, s[j as usize]))
+        .collect()
 }
 
 impl Scorer for NcfModel {
@@ -391,11 +396,7 @@ impl ColdStart {
     /// Top `k` items for a new customer of `segment`, skipping `exclude` (a model without
     /// customer features; see [`ColdStart::top_k_with_features`]).
     pub fn top_k(&self, segment: &str, k: usize, exclude: &[u32]) -> Vec<(u32, f32)> {
-        let s = self.scores(segment);
-        top_k_indices(s, k, |j| exclude.contains(&j))
-            .into_iter()
-            .map(|j| (j, s[j as usize]))
-            .collect()
+        top_list(self.scores(segment), k, exclude)
     }
 
     /// Top `k` items for new customers of `segments[c]` with features `x` (`[customers,
@@ -432,14 +433,8 @@ impl ColdStart {
                 .try_into_vec::<f32>()
                 .expect("f32 scores");
             for r in 0..chunk.len() {
-                let s = &scores[r * n..(r + 1) * n];
                 let ex = exclude.get(c * per + r).copied().unwrap_or(&[]);
-                out.push(
-                    top_k_indices(s, k, |j| ex.contains(&j))
-                        .into_iter()
-                        .map(|j| (j, s[j as usize]))
-                        .collect(),
-                );
+                out.push(top_list(&scores[r * n..(r + 1) * n], k, ex));
             }
         }
         out
