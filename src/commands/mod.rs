@@ -109,8 +109,76 @@ pub fn prepare_data(
     })
 }
 
-/// Creates a fresh run folder, refusing to replace an existing one unless `force`.
-pub fn create_run_dir(root: &Path, force: bool) -> anyhow::Result<RunDir> {
+/// A run folder this command is creating. Until [`NewRun::commit`] it is provisional: if the
+/// job fails (an error or a panic unwinds past it), the folder is removed and the run it replaces
+/// under `--force` is put back, so a failed job loses nothing and leaves no partial run. A folder
+/// that already holds a resume state (`last/`) is kept, since `--resume` can continue it. A killed
+/// process (SIGKILL, power loss) runs no cleanup: its folder stays for `--resume`, and a replaced
+/// run stays in the hidden `.<name>.replaced` sibling until it is moved back.
+#[derive(Debug)]
+pub struct NewRun {
+    run: RunDir,
+    /// Where the run this one replaces (`--force`) waits until the job succeeds.
+    replaced: Option<PathBuf>,
+    committed: bool,
+}
+
+impl NewRun {
+    /// The job succeeded: the run folder stays and the run it replaced is deleted.
+    pub fn commit(mut self) -> anyhow::Result<()> {
+        self.committed = true;
+        if let Some(old) = self.replaced.take() {
+            std::fs::remove_dir_all(&old).with_context(|| {
+                format!("removing {} (the run replaced by --force)", old.display())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn roll_back(&mut self) -> std::io::Result<()> {
+        let root = &self.run.root;
+        match self.replaced.take() {
+            Some(old) => {
+                if root.exists() {
+                    std::fs::remove_dir_all(root)?;
+                }
+                std::fs::rename(&old, root)?;
+                tracing::warn!(run = %root.display(), "the job failed: the previous run is back in place");
+            }
+            None if self.run.last_complete().is_some() => {
+                tracing::warn!(run = %root.display(), "the job failed: the run folder is kept for --resume");
+            }
+            None => {
+                if root.exists() {
+                    std::fs::remove_dir_all(root)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for NewRun {
+    type Target = RunDir;
+    fn deref(&self) -> &RunDir {
+        &self.run
+    }
+}
+
+impl Drop for NewRun {
+    fn drop(&mut self) {
+        if !self.committed
+            && let Err(e) = self.roll_back()
+        {
+            tracing::error!(run = %self.run.root.display(), "cleaning up after the failed job: {e}");
+        }
+    }
+}
+
+/// Creates a fresh run folder, refusing to replace an existing one unless `force`. With `force`
+/// the existing run is moved aside and deleted only once the new job commits.
+pub fn create_run_dir(root: &Path, force: bool) -> anyhow::Result<NewRun> {
+    let mut replaced = None;
     if root.exists() {
         if !force {
             return Err(CheckpointError::RunExists {
@@ -118,23 +186,45 @@ pub fn create_run_dir(root: &Path, force: bool) -> anyhow::Result<RunDir> {
             }
             .into());
         }
-        std::fs::remove_dir_all(root)
-            .with_context(|| format!("removing {} (--force)", root.display()))?;
+        let name = root
+            .file_name()
+            .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+        let aside = root.with_file_name(format!(".{name}.replaced"));
+        if aside.exists() {
+            anyhow::bail!(crate::error::UsageError(format!(
+                "{} holds the run an interrupted --force run replaced: move it back to {} or delete it, then retry",
+                aside.display(),
+                root.display()
+            )));
+        }
+        std::fs::rename(root, &aside).with_context(|| {
+            format!(
+                "moving {} aside to {} (--force)",
+                root.display(),
+                aside.display()
+            )
+        })?;
+        replaced = Some(aside);
     }
+    let run = NewRun {
+        run: RunDir {
+            root: root.to_path_buf(),
+        },
+        replaced,
+        committed: false,
+    };
     std::fs::create_dir_all(root)
         .with_context(|| format!("creating run folder {}", root.display()))?;
-    Ok(RunDir {
-        root: root.to_path_buf(),
-    })
+    Ok(run)
 }
 
 /// The run folder a job's `[output]` section names (`dir/run_name`, or `dir/<kind>-<UTC time>`),
-/// created fresh; an existing one is replaced only with `force`.
+/// created fresh (see [`NewRun`]); an existing one is replaced only with `force`.
 pub fn new_run_dir(
     output: &crate::config::OutputConfig,
     kind: &str,
     force: bool,
-) -> anyhow::Result<RunDir> {
+) -> anyhow::Result<NewRun> {
     let name = output
         .run_name
         .clone()
@@ -187,12 +277,71 @@ mod tests {
     fn existing_run_is_not_replaced_without_force() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("r");
-        create_run_dir(&run, false).unwrap();
+        create_run_dir(&run, false).unwrap().commit().unwrap();
         std::fs::write(run.join("keep"), "x").unwrap();
         let err = create_run_dir(&run, false).unwrap_err();
         assert!(err.to_string().contains("--force"), "{err}");
         assert!(run.join("keep").exists());
-        create_run_dir(&run, true).unwrap();
+        create_run_dir(&run, true).unwrap().commit().unwrap();
         assert!(!run.join("keep").exists());
+        assert!(run.is_dir());
+        let siblings: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(siblings.len(), 1, "the replaced run is deleted on commit");
+    }
+
+    #[test]
+    fn failed_job_removes_its_folder_and_restores_the_replaced_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r");
+        // A fresh run that fails (dropped without commit) leaves nothing.
+        let fresh = create_run_dir(&run, false).unwrap();
+        std::fs::write(run.join("config.toml"), "partial").unwrap();
+        drop(fresh);
+        assert!(!run.exists());
+
+        // A --force run that fails puts the old run back, byte for byte.
+        create_run_dir(&run, false).unwrap().commit().unwrap();
+        std::fs::write(run.join("model.safetensors"), "old").unwrap();
+        let forced = create_run_dir(&run, true).unwrap();
+        assert!(
+            !run.join("model.safetensors").exists(),
+            "the new run starts empty"
+        );
+        std::fs::write(run.join("config.toml"), "partial").unwrap();
+        drop(forced);
+        assert_eq!(
+            std::fs::read(run.join("model.safetensors")).unwrap(),
+            b"old"
+        );
+        assert!(!run.join("config.toml").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // A failed fresh run with a resume state is kept for --resume.
+        let other = dir.path().join("s");
+        let resumable = create_run_dir(&other, false).unwrap();
+        std::fs::create_dir_all(other.join("last")).unwrap();
+        std::fs::write(other.join("last/training_state.json"), "{}").unwrap();
+        drop(resumable);
+        assert!(other.join("last/training_state.json").is_file());
+    }
+
+    #[test]
+    fn interrupted_force_run_is_reported_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r");
+        create_run_dir(&run, false).unwrap().commit().unwrap();
+        let aside = dir.path().join(".r.replaced");
+        std::fs::create_dir(&aside).unwrap();
+        std::fs::write(aside.join("model.safetensors"), "older").unwrap();
+        let err = create_run_dir(&run, true).unwrap_err().to_string();
+        assert!(
+            err.contains(".r.replaced") && err.contains("move it back"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(aside.join("model.safetensors")).unwrap(),
+            b"older"
+        );
+        assert!(run.is_dir());
     }
 }

@@ -453,7 +453,9 @@ pub fn train_ncf(args: &TrainArgs, globals: &Globals) -> anyhow::Result<NcfRepor
         job.seed = config::Seed(seed);
     }
     let run = new_run_dir(&job.output, KIND, args.force)?;
-    run_ncf_job(&job, &run, globals)
+    let report = run_ncf_job(&job, &run, globals)?;
+    run.commit()?;
+    Ok(report)
 }
 
 /// Runs `teleseg evaluate ncf`: reloads the run's data (paths from the checkpoint's config),

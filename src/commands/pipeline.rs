@@ -235,9 +235,11 @@ pub fn run(
     write_summary(&run, table.ids.len(), &stages)?;
     let report = crate::report::write_report(&run.root)?;
     stages.push(("report".to_string(), t.elapsed().as_secs_f64()));
+    let root = run.root.clone();
+    run.commit()?;
 
     Ok(PipelineReport {
-        run: run.root.clone(),
+        run: root,
         report,
         autoencoder,
         embeddings,

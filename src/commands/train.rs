@@ -142,24 +142,24 @@ fn load_job(args: &TrainArgs, globals: &Globals) -> anyhow::Result<AutoencoderJo
 /// Runs `teleseg train autoencoder`.
 pub fn train_autoencoder(args: &TrainArgs, globals: &Globals) -> anyhow::Result<TrainReport> {
     let job = load_job(args, globals)?;
-    let run = match &args.resume {
-        Some(root) => {
-            let run = RunDir { root: root.clone() };
-            if run.last_complete().is_none() {
-                bail!(checkpoint::CheckpointError::NotFound {
-                    path: run.last(),
-                    expected: "last/training_state.json from an earlier run (was it trained with this teleseg?)".into(),
-                });
-            }
-            run
+    if let Some(root) = &args.resume {
+        let run = RunDir { root: root.clone() };
+        if run.last_complete().is_none() {
+            bail!(checkpoint::CheckpointError::NotFound {
+                path: run.last(),
+                expected: "last/training_state.json from an earlier run (was it trained with this teleseg?)".into(),
+            });
         }
-        None => new_run_dir(&job.output, autoencoder::KIND, args.force)?,
-    };
-    let control = RunControl {
-        resume: args.resume.is_some(),
-        stop_after_epochs: None,
-    };
-    run_autoencoder_job(&job, &run, &control, globals)
+        let control = RunControl {
+            resume: true,
+            stop_after_epochs: None,
+        };
+        return run_autoencoder_job(&job, &run, &control, globals);
+    }
+    let run = new_run_dir(&job.output, autoencoder::KIND, args.force)?;
+    let report = run_autoencoder_job(&job, &run, &RunControl::default(), globals)?;
+    run.commit()?;
+    Ok(report)
 }
 
 /// How a job runs besides its config.
@@ -419,6 +419,7 @@ pub fn train_dec(args: &TrainArgs, globals: &Globals) -> anyhow::Result<DecRepor
     let run = new_run_dir(&job.output, dec::KIND, args.force)?;
     let report = run_dec_job(&job, &run, globals)?;
     write_segments(&job, &report)?;
+    run.commit()?;
     Ok(report)
 }
 

@@ -257,7 +257,9 @@ pub fn train_vae(args: &TrainArgs, globals: &Globals) -> anyhow::Result<VaeRepor
         job.seed = config::Seed(seed);
     }
     let run = new_run_dir(&job.output, vae::KIND, args.force)?;
-    run_vae_job(&job, &run, globals)
+    let report = run_vae_job(&job, &run, globals)?;
+    run.commit()?;
+    Ok(report)
 }
 
 /// Trains a VAE for `job` into `run`, samples `synthetic.csv` (and per-segment files) from the

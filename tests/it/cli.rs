@@ -941,33 +941,93 @@ fn rewrite_header(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Ve
 
 /// The checkpoint and config rows of the bad-input matrix: each is exit code 2 with its own
 /// message naming the file (and tensor or key), no panic, and no output file.
+/// `train autoencoder` on `customers` + `schema` into `out/name`, 1 tiny epoch.
+fn train_tiny_autoencoder(
+    customers: &Path,
+    schema: &Path,
+    out: &Path,
+    name: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let set = |key: &str, value: String| ["--set".to_string(), format!("{key}={value:?}")];
+    run(teleseg()
+        .args(["--backend", "flex", "train", "autoencoder"])
+        .args(set("data.customers", customers.display().to_string()))
+        .args(set("data.schema", schema.display().to_string()))
+        .args(["--set", "train.epochs=1", "--set", "train.warmup_epochs=0"])
+        .args(["--set", "model.hidden=[16]", "--set", "model.latent=3"])
+        .args(set("output.dir", out.display().to_string()))
+        .args(set("output.run_name", name.to_string()))
+        .args(extra))
+}
+
+#[test]
+fn failed_jobs_leave_no_partial_run_and_keep_the_run_they_would_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let data = dataset();
+    let (customers, schema) = (data.join("customers.csv"), data.join("schema.toml"));
+    let (code, _, err) = train_tiny_autoencoder(&customers, &schema, &out, "ae", &[]);
+    assert_eq!(code, 0, "{err}");
+    let model = std::fs::read(out.join("ae/model.safetensors")).unwrap();
+
+    // The same customers with a text in a numeric column on line 3.
+    let bad = dir.path().join("bad.csv");
+    let text = std::fs::read_to_string(&customers).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let age = header.iter().position(|h| *h == "age").unwrap();
+    let mut row: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+    row[age] = "forty".into();
+    lines[2] = row.join(",");
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+
+    // --force over the good run: the job fails on the data, and the old run is still there.
+    let (code, _, err) = train_tiny_autoencoder(&bad, &schema, &out, "ae", &["--force"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.csv:3:") && err.contains("`age`"), "{err}");
+    assert!(err.contains("previous run is back"), "{err}");
+    assert_eq!(
+        std::fs::read(out.join("ae/model.safetensors")).unwrap(),
+        model,
+        "the run --force would have replaced is back, unchanged"
+    );
+    // A fresh run that fails leaves no folder behind.
+    let (code, _, err) = train_tiny_autoencoder(&bad, &schema, &out, "fresh", &[]);
+    assert_eq!(code, 2, "{err}");
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["ae"], "no partial run, no hidden copy");
+
+    // --force that succeeds replaces the run.
+    let (code, _, err) = train_tiny_autoencoder(
+        &customers,
+        &schema,
+        &out,
+        "ae",
+        &["--force", "--set", "model.latent=2"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(
+        std::fs::read(out.join("ae/model.safetensors")).unwrap(),
+        model
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+}
+
 #[test]
 fn bad_input_matrix_checkpoints_and_configs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dataset();
-    let (code, _, err) = run(teleseg()
-        .args(["--backend", "flex", "train", "autoencoder"])
-        .args([
-            "--set",
-            &format!(
-                "data.customers={:?}",
-                data.join("customers.csv").display().to_string()
-            ),
-        ])
-        .args([
-            "--set",
-            &format!(
-                "data.schema={:?}",
-                data.join("schema.toml").display().to_string()
-            ),
-        ])
-        .args(["--set", "train.epochs=1", "--set", "train.warmup_epochs=0"])
-        .args(["--set", "model.hidden=[16]", "--set", "model.latent=3"])
-        .args([
-            "--set",
-            &format!("output.dir={:?}", dir.path().display().to_string()),
-        ])
-        .args(["--set", "output.run_name=\"ae\""]));
+    let (code, _, err) = train_tiny_autoencoder(
+        &data.join("customers.csv"),
+        &data.join("schema.toml"),
+        dir.path(),
+        "ae",
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
     let good = std::fs::read(dir.path().join("ae/model.safetensors")).unwrap();
     let meta = |h: &mut serde_json::Value, key: &str, value: Option<&str>| {
