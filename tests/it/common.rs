@@ -78,6 +78,16 @@ pub fn customer_table(dir: &Path) -> [String; 2] {
 /// binary would draw from one stream: tests that train in-process hold this lock.
 pub static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Runs `f` under [`TRAINING`]. For in-process work that draws from Burn's RNG without training:
+/// loading a checkpoint builds the model first, and its (lazy) random initialisation runs when
+/// the weights are replaced. Unlocked, such a load in one test thread shifts the random stream a
+/// training in another thread is drawing from, and a same-seed test then sees two different
+/// models (seen once: `ncf::sparse_embedding_updates_learn_and_repeat_exactly`).
+pub fn serial<T>(f: impl FnOnce() -> T) -> T {
+    let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
 /// The binary under test, quiet and without progress bars.
 pub fn teleseg() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_teleseg"));

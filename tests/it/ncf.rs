@@ -13,7 +13,7 @@ use teleseg::data::interactions::load_teleseg;
 use teleseg::eval::ranking::{Scorer, rank_of};
 use teleseg::models::ncf::score::{ColdStart, NcfModel};
 
-use crate::common::{TRAINING, globals, run, teleseg};
+use crate::common::{TRAINING, globals, run, serial, teleseg};
 
 fn ranking_data() -> &'static Path {
     crate::common::dataset_3000()
@@ -132,9 +132,10 @@ fn customer_features_clearly_beat_popularity_and_pure_cf() {
         );
         assert!(e.user_features > 0);
         // `evaluate ncf` reloads the model with its known customers' features: same figures.
-        let again =
+        let again = serial(|| {
             teleseg::commands::ncf::evaluate_ncf(&run.root, None, &globals(BackendChoice::Flex))
-                .unwrap();
+                .unwrap()
+        });
         assert_eq!(&again, e);
         let (_d2, _, pure) = train(&job(&inter, Some(&offers), extra));
         let p = &pure.evaluation;
@@ -203,7 +204,8 @@ fn top_k_excludes_held_offers_and_ranks_by_score() {
     let data = ranking_data();
     let inter = data.join("interactions.csv");
     let (_d, run, _) = train(&job(&inter, None, &["train.epochs=2"]));
-    let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+    let m =
+        serial(|| NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap());
     let ix = load_teleseg(&inter, None).unwrap();
     assert_eq!(m.users, ix.users);
     let users = [0u32, 1, 2];
@@ -284,7 +286,9 @@ fn cold_start_through_segments_beats_popularity_on_new_customers() {
     let mut seg_hr_of = HashMap::new();
     for (name, extra) in [("neumf", &[][..]), ("mf", MF)] {
         let (_d, run, _) = train(&job(&known_file, Some(&offers), extra));
-        let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+        let m = serial(|| {
+            NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap()
+        });
         for id in new_accepts.keys() {
             assert!(m.user_row(id).is_none(), "{id} leaked into training");
         }
@@ -329,7 +333,8 @@ fn cold_start_through_segments_beats_popularity_on_new_customers() {
     let feats = customer_features(data);
     let extra: Vec<&str> = feats.iter().map(String::as_str).collect();
     let (_d, run, _) = train(&job(&known_file, Some(&offers), &extra));
-    let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+    let m =
+        serial(|| NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap());
     let cold = ColdStart::fit(&m, &segments);
     let ids: Vec<String> = new_accepts.keys().cloned().collect();
     let x = m
@@ -605,7 +610,9 @@ fn numpy_reference_scorer_reproduces_scores() {
             extra.extend(feats.iter().map(String::as_str));
         }
         let (dir, run, _) = train(&job(&inter, None, &extra));
-        let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+        let m = serial(|| {
+            NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap()
+        });
         let rows = [0u32, 7, 100];
         let ids: Vec<&str> = rows.iter().map(|&r| m.users[r as usize].as_str()).collect();
         let out = dir.path().join("ref.csv");
@@ -676,7 +683,8 @@ fn valid_metric_hr_reports_one_minus_validation_hit_rate() {
         "train.epochs=3",
     ];
     let (_d, run, r) = train(&job(&inter, Some(&offers), &extra));
-    let m = NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap();
+    let m =
+        serial(|| NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap());
     let ix = load_teleseg(&inter, Some(&offers)).unwrap();
     let split = leave_last_out(&ix);
     let known = PositiveSet::new(ix.users.len(), ix.items.len(), &split.train);

@@ -12,7 +12,7 @@ use teleseg::models::autoencoder::{AutoencoderTask, features_tensor};
 use teleseg::score::{EmbeddingModel, RawInput};
 use teleseg::train::{StopReason, Task, TrainError};
 
-use crate::common::{SMALL, TRAINING, dataset, globals};
+use crate::common::{SMALL, TRAINING, dataset, globals, serial};
 
 /// A job on the shared data set with the small overrides plus `extra`.
 fn job(extra: &[&str]) -> AutoencoderJob {
@@ -200,7 +200,8 @@ fn trained_run() -> &'static Path {
 
 fn embeddings_on(choice: BackendChoice) -> Vec<f32> {
     let b = backend::resolve(choice).unwrap();
-    let m = EmbeddingModel::load(&trained_run().join("model.safetensors"), &b.device).unwrap();
+    let model = trained_run().join("model.safetensors");
+    let m = serial(|| EmbeddingModel::load(&model, &b.device).unwrap());
     let table = m
         .read(&dataset().join("customers.csv"), &ReadOptions::default())
         .unwrap();
@@ -259,7 +260,8 @@ fn wgpu_agrees_with_flex_where_an_adapter_exists() {
 /// The loss of one fixed validation batch with the trained weights, on a backend.
 fn batch_loss_on(choice: BackendChoice) -> f64 {
     let b = backend::resolve(choice).unwrap();
-    let m = EmbeddingModel::load(&trained_run().join("model.safetensors"), &b.device).unwrap();
+    let model = trained_run().join("model.safetensors");
+    let m = serial(|| EmbeddingModel::load(&model, &b.device).unwrap());
     let table = m
         .read(&dataset().join("customers.csv"), &ReadOptions::default())
         .unwrap();
@@ -316,7 +318,8 @@ fn rss_kib() -> Option<u64> {
 #[test]
 fn inference_builds_no_autodiff_graph_and_memory_stays_flat() {
     let b = backend::resolve(BackendChoice::Flex).unwrap();
-    let m = EmbeddingModel::load(&trained_run().join("model.safetensors"), &b.device).unwrap();
+    let model = trained_run().join("model.safetensors");
+    let m = serial(|| EmbeddingModel::load(&model, &b.device).unwrap());
     assert!(
         !m.model.encoder.layers[0].weight.val().is_autodiff(),
         "scoring model must not be on an autodiff device"
