@@ -530,6 +530,19 @@ pub struct DecConfig {
     pub tol: f64,
     /// k-means++ restarts of the centroid initialisation. Default 10.
     pub n_init: usize,
+    /// Whitened initialisation (default true): after a first k-means on the pretrained embedding,
+    /// the latent space is re-expressed so that the pooled within-cluster covariance of that
+    /// partition is the identity (folded into the encoder's last layer and the decoder's first,
+    /// see `cluster::whiten`), and k-means++ runs again there. The Student-t kernel then measures
+    /// Mahalanobis rather than Euclidean distance. On generated data (20k customers) it lifted
+    /// IDEC's persona ARI from 0.763 / 0.736 to 0.783 / 0.773 (seeds 42 / 7; docs/clustering.md).
+    pub whiten: bool,
+    /// Keep the encoder's last layer (the linear map into the latent space) fixed while
+    /// clustering (default true); the layers before it and the decoder still train. Otherwise the
+    /// KL loss sharpens `q` by stretching the latent coordinates, which undoes the whitened
+    /// metric. Measured with `whiten` on the same data: ARI 0.783 / 0.773 trained vs 0.798 /
+    /// 0.785 fixed.
+    pub freeze_latent_layer: bool,
     /// Collapse when fewer non-empty clusters than this remain (checked when k ≥ this). Default 3.
     pub collapse_min_clusters: usize,
     /// Collapse when one cluster holds more than this share of rows. Default 0.8.
@@ -617,6 +630,8 @@ impl Default for DecConfig {
             update_interval: 140,
             tol: 0.001,
             n_init: 10,
+            whiten: true,
+            freeze_latent_layer: true,
             collapse_min_clusters: 3,
             collapse_max_share: 0.8,
             autoencoder: None,

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod profile;
 pub mod selection;
 pub mod surrogate;
+pub mod whiten;
 
 pub use baselines::{Baseline, BaselineConfig, Clustering, run_baseline};
 pub use kmeans::{KMeansResult, kmeans};
@@ -25,6 +26,7 @@ pub use metrics::{
 pub use profile::{FeatureTable, ProfileConfig, SegmentProfiles, profile_segments};
 pub use selection::{Sweep, SweepConfig, SweepRow, sweep_k};
 pub use surrogate::SurrogateTree;
+pub use whiten::{Whitening, pooled_within_covariance, whitening};
 
 use ndarray::ArrayView2;
 use rand::SeedableRng;

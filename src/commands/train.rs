@@ -330,11 +330,11 @@ pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Res
     let z0 = autoencoder::embed(&ae.model, &train_x, 4096, &device);
     let all = ae.preprocessor.transform(&data.table)?;
     let z_pretrained = autoencoder::embed(&ae.model, &all, 4096, &device);
-    let init = dec::init_centroids(&z0, train_x.rows, ae.arch.latent, cfg, seed)
+    let (ae_model, init) = dec::initialise(ae.model, &z0, train_x.rows, ae.arch.latent, cfg, seed)
         .context("k-means++ initialisation of the DEC centroids")?;
     ad.seed(seed);
     device.seed(seed);
-    let model = Dec::new(ae.model, &init.centroids, cfg.k, &ad);
+    let model = Dec::new(dec::trainable(ae_model, cfg), &init.centroids, cfg.k, &ad);
     let backend = globals.backend.kind.to_string();
     let (tensors, mut meta) = shared_bundle(
         dec::KIND,

@@ -85,6 +85,88 @@ impl Autoencoder {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         self.decoder.forward(self.encoder.forward(x))
     }
+
+    /// The same autoencoder with its latent space in new coordinates `z' = M z`: `M` (row-major
+    /// `[latent, latent]`) is folded into the encoder's last layer and `M⁻¹` (`m_inv`) into the
+    /// decoder's first, so `forward` is unchanged (up to rounding) and `encode` returns `M z`.
+    /// Parameters keep their ids and trainability. Used by DEC's whitened initialisation.
+    pub fn reparametrize_latent(mut self, m: &[f64], m_inv: &[f64]) -> Self {
+        let last = self.encoder.layers.last_mut().expect("an encoder layer");
+        let latent = last.weight.val().dims()[1];
+        assert_eq!(m.len(), latent * latent, "M must be [latent, latent]");
+        assert_eq!(m_inv.len(), latent * latent, "M⁻¹ must be [latent, latent]");
+        // Row vectors: z' = z Mᵀ, so W' = W Mᵀ and b' = b Mᵀ (b as a [1, latent] row); the
+        // decoder sees z = z' M⁻ᵀ, so its first weight becomes M⁻ᵀ W_d.
+        let mt = transpose(m, latent);
+        last.weight = last
+            .weight
+            .clone()
+            .map(|w| refold(w, |v, [rows, _]| host_matmul(v, rows, latent, &mt, latent)));
+        if let Some(bias) = last.bias.take() {
+            last.bias =
+                Some(bias.map(|b| refold(b, |v, _| host_matmul(v, 1, latent, &mt, latent))));
+        }
+        let first = &mut self.decoder.layers[0];
+        first.weight = first.weight.clone().map(|w| {
+            refold(w, |v, [_, cols]| {
+                // M⁻ᵀ W_d = (W_dᵀ M⁻¹)ᵀ: one right product between two transposes.
+                let wt = transpose_rect(v, latent, cols);
+                transpose_rect(&host_matmul(&wt, cols, latent, m_inv, latent), cols, latent)
+            })
+        });
+        self
+    }
+}
+
+impl Autoencoder {
+    /// The same autoencoder with the encoder's last layer (the linear map into the latent
+    /// space) no longer trained; every other layer still is. DEC uses it so the KL loss cannot
+    /// sharpen its soft assignment by stretching the latent coordinates (see
+    /// `dec.freeze_latent_layer`).
+    pub fn freeze_latent_layer(mut self) -> Self {
+        let last = self.encoder.layers.last_mut().expect("an encoder layer");
+        last.weight = last.weight.clone().set_require_grad(false);
+        last.bias = last.bias.take().map(|b| b.set_require_grad(false));
+        self
+    }
+}
+
+/// `m` (row-major `[d, d]`) transposed.
+fn transpose(m: &[f64], d: usize) -> Vec<f64> {
+    (0..d * d).map(|i| m[(i % d) * d + i / d]).collect()
+}
+
+/// `v` (row-major `[rows, cols]`) transposed to `[cols, rows]`.
+fn transpose_rect(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..rows * cols)
+        .map(|i| v[(i % rows) * cols + i / rows])
+        .collect()
+}
+
+/// `v · m` for `v` row-major `[rows, d]` and `m` row-major `[d, n]`, in f64.
+fn host_matmul(v: &[f32], rows: usize, d: usize, m: &[f64], n: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; rows * n];
+    for r in 0..rows {
+        for c in 0..n {
+            let s: f64 = (0..d).map(|k| v[r * d + k] as f64 * m[k * n + c]).sum();
+            out[r * n + c] = s as f32;
+        }
+    }
+    out
+}
+
+/// A parameter's new value from its host values (`f(values, [rows, cols])`, a 1-D tensor seen as
+/// one row): a fresh leaf tensor of the same shape and device, tracked for gradients when the
+/// old value was. Computed on the host because it runs once, at initialisation.
+fn refold<const D: usize>(
+    t: Tensor<D>,
+    f: impl FnOnce(&[f32], [usize; 2]) -> Vec<f32>,
+) -> Tensor<D> {
+    let dims = t.dims();
+    let shape = [dims[..D - 1].iter().product(), dims[D - 1]];
+    let (device, grad) = (t.device(), t.is_require_grad());
+    let host = t.into_data().try_into_vec::<f32>().expect("f32 weights");
+    Tensor::<D>::from_data(TensorData::new(f(&host, shape), dims), &device).set_require_grad(grad)
 }
 
 /// The feature-type-aware reconstruction loss.
@@ -264,5 +346,67 @@ impl Task for AutoencoderTask {
         let mut tensors = checkpoint::module_tensors(model);
         tensors.extend(self.bundle_tensors.iter().cloned());
         (tensors, self.bundle_meta.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::optim::GradientsParams;
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn reparametrized_latent_keeps_the_function_and_stays_trainable() {
+        let arch = AutoencoderArch {
+            input: 5,
+            hidden: vec![7],
+            latent: 3,
+            activation: Activation::Relu,
+            norm: Norm::None,
+            dropout: 0.0,
+        };
+        let ad = Device::flex().autodiff();
+        ad.seed(4);
+        let model = arch.init(&ad);
+        let x = Tensor::<2>::random([6, 5], Distribution::Normal(0.0, 1.0), &ad);
+        let (z, out) = (
+            values(model.encode(x.clone())),
+            values(model.forward(x.clone())),
+        );
+        // A non-symmetric M, so a transpose in the wrong place shows: M M⁻¹ = I by hand.
+        let m = [2.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 4.0];
+        let m_inv = [0.5, -0.5, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.25];
+        let model = model.reparametrize_latent(&m, &m_inv);
+        let z2 = values(model.encode(x.clone()));
+        for (row, new) in z.chunks(3).zip(z2.chunks(3)) {
+            for a in 0..3 {
+                let want: f32 = (0..3).map(|b| m[a * 3 + b] as f32 * row[b]).sum();
+                assert!((new[a] - want).abs() < 1e-5, "z' = M z: {new:?} vs {row:?}");
+            }
+        }
+        let out2 = values(model.forward(x.clone()));
+        for (a, b) in out.iter().zip(&out2) {
+            assert!((a - b).abs() < 1e-5, "reconstruction changed: {a} vs {b}");
+        }
+        // Gradients still reach the folded parameters (they are leaves, not graph outputs).
+        let grads = GradientsParams::from_grads(model.forward(x).sum().backward(), &model);
+        let enc = &model.encoder.layers[1];
+        let dec = &model.decoder.layers[0];
+        assert!(grads.get::<2>(enc.weight.id).is_some());
+        assert!(grads.get::<1>(enc.bias.as_ref().unwrap().id).is_some());
+        assert!(grads.get::<2>(dec.weight.id).is_some());
+
+        // Frozen: the latent layer gets no gradient, the layers before and after still do.
+        let model = model.freeze_latent_layer();
+        let x = Tensor::<2>::random([6, 5], Distribution::Normal(0.0, 1.0), &ad);
+        let grads = GradientsParams::from_grads(model.forward(x).sum().backward(), &model);
+        let enc = &model.encoder.layers[1];
+        assert!(grads.get::<2>(enc.weight.id).is_none());
+        assert!(grads.get::<1>(enc.bias.as_ref().unwrap().id).is_none());
+        assert!(grads.get::<2>(model.encoder.layers[0].weight.id).is_some());
+        assert!(grads.get::<2>(model.decoder.layers[0].weight.id).is_some());
     }
 }

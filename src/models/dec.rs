@@ -190,6 +190,47 @@ pub fn init_centroids(
     )
 }
 
+/// The starting point of DEC: k-means++ centroids on the pretrained embeddings `z` (`[rows,
+/// latent]` of `autoencoder`), after the whitened re-expression of the latent space when
+/// `cfg.whiten` (module docs of [`crate::cluster::whiten`]). Returns the autoencoder to train
+/// (re-parametrised when whitened) and the k-means result in its latent coordinates.
+pub fn initialise(
+    autoencoder: Autoencoder,
+    z: &[f32],
+    rows: usize,
+    latent: usize,
+    cfg: &DecConfig,
+    seed: u64,
+) -> Result<(Autoencoder, KMeansResult), ClusterError> {
+    let first = init_centroids(z, rows, latent, cfg, seed)?;
+    if !cfg.whiten {
+        return Ok((autoencoder, first));
+    }
+    let m = Matrix::new(z, rows, latent)?;
+    let w = cluster::pooled_within_covariance(m, &first.labels, cfg.k)?;
+    let white = cluster::whitening(&w, latent)?;
+    tracing::info!(
+        eigenvalues = ?white.eigenvalues,
+        "whitened DEC initialisation: within-cluster covariance eigenvalues of the first k-means"
+    );
+    let zw = white.apply(m);
+    let init = init_centroids(&zw, rows, latent, cfg, seed)?;
+    Ok((
+        autoencoder.reparametrize_latent(&white.l, &white.l_inv),
+        init,
+    ))
+}
+
+/// The autoencoder as DEC trains it: its latent layer fixed when `cfg.freeze_latent_layer`.
+/// Call it on the autodiff device's copy (after any `Module::train`/`fork`).
+pub fn trainable(autoencoder: Autoencoder, cfg: &DecConfig) -> Autoencoder {
+    if cfg.freeze_latent_layer {
+        autoencoder.freeze_latent_layer()
+    } else {
+        autoencoder
+    }
+}
+
 /// Embeddings `z` `[rows, latent]` and soft assignments `q` `[rows, k]` (row-major) of every
 /// row of `features`, in batches, with a `valid()` copy of `model`.
 pub fn assign_rows(

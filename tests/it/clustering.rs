@@ -121,10 +121,10 @@ fn blob_dec(cfg: &DecConfig) -> (Vec<usize>, Vec<usize>, Vec<dec::Refresh>, Stop
     .last_model;
 
     let z = embed(&ae, &x, 1024, &device);
-    let init = dec::init_centroids(&z, x.rows, arch.latent, cfg, 7).unwrap();
+    let (ae, init) = dec::initialise(ae, &z, x.rows, arch.latent, cfg, 7).unwrap();
     // Back onto the autodiff device for the clustering phase.
     let ae_ad = burn::module::Module::fork(burn::module::Module::train(ae), &ad);
-    let model = Dec::new(ae_ad, &init.centroids, cfg.k, &ad);
+    let model = Dec::new(dec::trainable(ae_ad, cfg), &init.centroids, cfg.k, &ad);
     let dec_run = RunDir {
         root: dir.path().join("dec"),
     };
@@ -155,11 +155,19 @@ fn blob_config() -> DecConfig {
 
 #[test]
 fn dec_recovers_well_separated_blobs() {
-    let (truth, labels, refreshes, stop) = blob_dec(&blob_config());
-    let ari = adjusted_rand_index(&truth, &labels).unwrap();
-    assert!(ari >= 0.95, "ARI {ari} (stop {stop:?})");
-    assert!(!refreshes.is_empty());
-    assert!(refreshes.iter().all(|r| !r.collapse.collapsed));
+    // The defaults (whitened start, fixed latent layer) and the paper's plain DEC.
+    for (whiten, freeze) in [(true, true), (false, false)] {
+        let cfg = DecConfig {
+            whiten,
+            freeze_latent_layer: freeze,
+            ..blob_config()
+        };
+        let (truth, labels, refreshes, stop) = blob_dec(&cfg);
+        let ari = adjusted_rand_index(&truth, &labels).unwrap();
+        assert!(ari >= 0.95, "whiten {whiten}: ARI {ari} (stop {stop:?})");
+        assert!(!refreshes.is_empty());
+        assert!(refreshes.iter().all(|r| !r.collapse.collapsed));
+    }
 }
 
 #[test]
