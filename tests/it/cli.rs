@@ -939,8 +939,6 @@ fn rewrite_header(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Ve
     out
 }
 
-/// The checkpoint and config rows of the bad-input matrix: each is exit code 2 with its own
-/// message naming the file (and tensor or key), no panic, and no output file.
 /// `train autoencoder` on `customers` + `schema` into `out/name`, 1 tiny epoch.
 fn train_tiny_autoencoder(
     customers: &Path,
@@ -1017,6 +1015,8 @@ fn failed_jobs_leave_no_partial_run_and_keep_the_run_they_would_replace() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
 }
 
+/// The checkpoint and config rows of the bad-input matrix: each is exit code 2 with its own
+/// message naming the file (and tensor or key), no panic, and no output file.
 #[test]
 fn bad_input_matrix_checkpoints_and_configs() {
     let dir = tempfile::tempdir().unwrap();
