@@ -14,10 +14,10 @@ use burn::module::Module;
 use burn::tensor::{Int, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use teleseg::backend::{self, BackendChoice};
-use teleseg::config::ncf::{NcfKind, ncf_train_default};
 use teleseg::data::interactions::{EpochSamples, LeaveLastOut, Pair, PositiveSet, sample_epoch};
-use teleseg::models::ncf::score::NcfModel;
+use teleseg::models::ncf::infer::NcfModel;
 use teleseg::models::ncf::{NcfArch, NcfTask};
+use teleseg::models::ncf::{NcfKind, ncf_train_default};
 use teleseg::train::{Optimizers, Task, train_step};
 
 /// The synthetic interactions of `teleseg bench ncf` (seed 9).
@@ -80,7 +80,7 @@ fn bench_ncf(c: &mut Criterion) {
             test: Vec::new(),
         };
         let all = PositiveSet::new(s.users, s.items, &pos);
-        let task = NcfTask::new(&split, &all, 4, 1, 0.0, &device, vec![], Default::default());
+        let task = NcfTask::new(&split, &all, 4, 1, 0.0, &device);
         let n = task.train_len();
         for kind in [NcfKind::Neumf, NcfKind::Mf] {
             let ad = device.clone().autodiff();

@@ -10,11 +10,12 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use teleseg::backend::{self, BackendChoice};
-use teleseg::config::{AutoencoderConfig, TrainConfig};
+use teleseg::config::TrainConfig;
 use teleseg::data::generate::{GenerateOptions, generate};
 use teleseg::data::preprocess::{Features, Preprocessor};
 use teleseg::data::reader::{ReadOptions, read_csv};
 use teleseg::data::schema::Schema;
+use teleseg::models::autoencoder::AutoencoderConfig;
 use teleseg::models::autoencoder::{AutoencoderArch, AutoencoderTask, embed};
 use teleseg::train::{Task, optimizer};
 
@@ -59,15 +60,7 @@ fn bench_autoencoder(c: &mut Criterion) {
     let mut group = c.benchmark_group("autoencoder_train_step");
     for &choice in &backends {
         let device = backend::resolve(choice).unwrap().device;
-        let task = AutoencoderTask::new(
-            &features,
-            &features,
-            pre.layout(),
-            &cfg,
-            &device,
-            vec![],
-            Default::default(),
-        );
+        let task = AutoencoderTask::new(&features, &features, pre.layout(), &cfg, &device);
         for batch in [64usize, 256, 1024] {
             let ad = device.clone().autodiff();
             ad.seed(1);

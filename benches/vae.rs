@@ -10,11 +10,11 @@ use std::hint::black_box;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use teleseg::config::{VaeConfig, vae_train_default};
 use teleseg::data::generate::{GenerateOptions, generate};
 use teleseg::data::reader::{ReadOptions, read_csv};
 use teleseg::data::schema::Schema;
 use teleseg::models::vae::{Codec, SampleOptions, SegmentInfo, VaeArch, VaeTask, sample};
+use teleseg::models::vae::{VaeConfig, vae_train_default};
 use teleseg::train::{Task, optimizer};
 
 fn bench_vae(c: &mut Criterion) {
@@ -42,8 +42,6 @@ fn bench_vae(c: &mut Criterion) {
         (enc, vec![]),
         &cfg,
         &device,
-        vec![],
-        Default::default(),
     );
     let mut group = c.benchmark_group("vae_train_step");
     for batch in [256usize, 1024] {

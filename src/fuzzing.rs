@@ -26,15 +26,21 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::checkpoint::Checkpoint;
-use crate::commands::vae::VaeModel;
-use crate::config::{self, AutoencoderJob, Check, DecJob, NcfJob, PipelineJob, VaeJob};
+use crate::config::{self, Check};
 use crate::data::preprocess::{Features, Preprocessor};
 use crate::data::reader::{CsvBatches, OnBadRow, ReadOptions, read_csv_from_reader};
 use crate::data::schema::Schema;
 use crate::data::table::RawTable;
-use crate::models::ncf::score::NcfModel;
+use crate::models::autoencoder::AutoencoderJob;
+use crate::models::autoencoder::EmbeddingModel;
+use crate::models::dec::DecJob;
+use crate::models::dec::SegmentModel;
+use crate::models::ncf::NcfJob;
+use crate::models::ncf::infer::NcfModel;
+use crate::models::vae::VaeJob;
+use crate::models::vae::VaeModel;
 use crate::models::{autoencoder, dec, ncf, vae};
-use crate::score::{EmbeddingModel, SegmentModel};
+use crate::pipeline::PipelineJob;
 
 /// The name the CSV input goes by in messages.
 pub const CSV_SOURCE: &str = "fuzz.csv";

@@ -86,6 +86,10 @@ pub struct BaselineConfig {
     pub fit_max_rows: usize,
 }
 
+/// The smallest valid `dbscan_min_points`: with 1, every row is a core point and DBSCAN is
+/// connected components of the `eps` graph. `dec.dbscan_min_points` is checked against it too.
+pub const DBSCAN_MIN_POINTS: usize = 2;
+
 fn default_k() -> usize {
     8
 }
@@ -172,7 +176,7 @@ impl BaselineConfig {
                         self.dbscan_eps.to_string(),
                     );
                 }
-                if self.dbscan_min_points < 2 {
+                if self.dbscan_min_points < DBSCAN_MIN_POINTS {
                     return invalid(
                         "dbscan_min_points",
                         "at least 2",

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod profile;
 pub mod selection;
 pub mod surrogate;
+pub mod table;
 pub mod whiten;
 
 pub use baselines::{Baseline, BaselineConfig, Clustering, run_baseline};

@@ -21,78 +21,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::surrogate::{SurrogateTree, fit_surrogate};
-use super::{ClusterError, check_shape};
-
-/// A raw feature table: `rows × cols` values in raw units, row-major, `NaN` = missing.
-#[derive(Clone, Copy, Debug)]
-pub struct FeatureTable<'a> {
-    data: &'a [f64],
-    rows: usize,
-    cols: usize,
-    names: &'a [String],
-    units: &'a [String],
-}
-
-impl<'a> FeatureTable<'a> {
-    /// Wraps a table; `names` and `units` have one entry per column (units are free text such as
-    /// "GB/month", "share 0..1", "years").
-    ///
-    /// Errors: [`ClusterError::Empty`], [`ClusterError::ShapeMismatch`], [`ClusterError::FeatureMeta`],
-    /// and [`ClusterError::NonFinite`] for an infinite value (NaN is allowed: it means missing).
-    pub fn new(
-        data: &'a [f64],
-        rows: usize,
-        cols: usize,
-        names: &'a [String],
-        units: &'a [String],
-    ) -> Result<Self, ClusterError> {
-        check_shape(data.len(), rows, cols)?;
-        for (what, v) in [("names", names), ("units", units)] {
-            if v.len() != cols {
-                return Err(ClusterError::FeatureMeta {
-                    what,
-                    len: v.len(),
-                    cols,
-                });
-            }
-        }
-        if let Some(i) = data.iter().position(|v| v.is_infinite()) {
-            return Err(ClusterError::NonFinite {
-                row: i / cols,
-                col: i % cols,
-                value: data[i],
-            });
-        }
-        Ok(Self {
-            data,
-            rows,
-            cols,
-            names,
-            units,
-        })
-    }
-
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Number of columns (features).
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
-    /// Feature names, one per column.
-    pub fn names(&self) -> &'a [String] {
-        self.names
-    }
-
-    /// Value at (`row`, `col`); NaN when missing.
-    pub fn get(&self, row: usize, col: usize) -> f64 {
-        self.data[row * self.cols + col]
-    }
-}
+use super::ClusterError;
+use super::surrogate::{SurrogateTree, TreeParams, fit_surrogate};
+pub use super::table::FeatureTable;
 
 /// Knobs of [`profile_segments`]. Unknown keys are rejected; every field has a default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -354,7 +285,12 @@ pub fn profile_segments(
         .map(|s| segment_profile(s, size[s], x.rows(), &features, &per_seg[s], cfg))
         .collect();
     let medians: Vec<f64> = features.iter().map(|f| f.median.unwrap_or(0.0)).collect();
-    let surrogate = fit_surrogate(x, labels, k, &medians, cfg, seed)?;
+    let params = TreeParams {
+        max_depth: cfg.tree_max_depth,
+        max_rows: cfg.tree_max_rows,
+        min_leaf_share: cfg.tree_min_leaf_share,
+    };
+    let surrogate = fit_surrogate(x, labels, k, &medians, &params, seed)?;
     Ok(SegmentProfiles {
         rows: x.rows(),
         k,

@@ -19,7 +19,7 @@ use linfa_trees::{DecisionTree, TreeNode};
 use ndarray::{Array1, Array2};
 use serde::Serialize;
 
-use super::profile::{FeatureTable, ProfileConfig};
+use super::table::FeatureTable;
 use super::{ClusterError, sample_rows};
 
 /// One condition of a rule: `lower <= feature < upper` (either bound may be absent), in the
@@ -268,13 +268,24 @@ fn rule_text(conditions: &[Condition], segment: usize, n: u64, purity: f64) -> S
     format!("{lhs} → segment {segment} (n={n}, purity {purity:.2})")
 }
 
+/// Size limits of the surrogate tree (from `ProfileConfig`'s `tree_*` fields).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TreeParams {
+    /// Depth limit.
+    pub max_depth: usize,
+    /// The tree is fit on a seeded sample of at most this many rows.
+    pub max_rows: usize,
+    /// Minimum share of the fit rows in a leaf (at least one row).
+    pub min_leaf_share: f64,
+}
+
 /// Fits the surrogate tree (see the module docs). `medians` (one per column) fill missing values.
 pub(crate) fn fit_surrogate(
     x: FeatureTable,
     labels: &[usize],
     k: usize,
     medians: &[f64],
-    cfg: &ProfileConfig,
+    cfg: &TreeParams,
     seed: u64,
 ) -> Result<SurrogateTree, ClusterError> {
     let cols = x.cols();
@@ -284,7 +295,7 @@ pub(crate) fn fit_surrogate(
             *o = if v.is_nan() { medians[j] } else { v };
         }
     };
-    let idx = sample_rows(x.rows(), cfg.tree_max_rows, seed);
+    let idx = sample_rows(x.rows(), cfg.max_rows, seed);
     let mut fit_x = Array2::<f64>::zeros((idx.len(), cols));
     for (r, &i) in idx.iter().enumerate() {
         imputed_row(
@@ -296,9 +307,9 @@ pub(crate) fn fit_surrogate(
         );
     }
     let fit_y: Array1<usize> = idx.iter().map(|&i| labels[i]).collect();
-    let min_leaf = (cfg.tree_min_leaf_share * idx.len() as f64).max(1.0) as f32;
+    let min_leaf = (cfg.min_leaf_share * idx.len() as f64).max(1.0) as f32;
     let tree = DecisionTree::params()
-        .max_depth(Some(cfg.tree_max_depth))
+        .max_depth(Some(cfg.max_depth))
         .min_weight_leaf(min_leaf)
         .min_weight_split(2.0 * min_leaf)
         .fit(&DatasetBase::new(fit_x, fit_y))
@@ -316,7 +327,7 @@ pub(crate) fn fit_surrogate(
     let mut leaves = Vec::new();
     root.rules(x.names(), &mut Vec::new(), &mut leaves);
     Ok(SurrogateTree {
-        max_depth: cfg.tree_max_depth,
+        max_depth: cfg.max_depth,
         fit_rows: idx.len(),
         fidelity: root.hits() as f64 / x.rows() as f64,
         leaves,

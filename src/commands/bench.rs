@@ -17,16 +17,17 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
-use crate::config::ncf::{EmbeddingUpdates, NcfKind};
-use crate::config::{
-    Activation, AutoencoderConfig, DecConfig, DecMode, Noise, OptimizerKind, TrainConfig,
-};
+use crate::config::{OptimizerKind, TrainConfig};
 use crate::data::interactions::{LeaveLastOut, Pair, PositiveSet};
 use crate::data::preprocess::{FeatureGroup, FeatureLayout, Features};
 use crate::error::UsageError;
 use crate::models::autoencoder::{AutoencoderArch, AutoencoderTask, ReconstructionLoss, embed};
+use crate::models::autoencoder::{AutoencoderConfig, Noise};
 use crate::models::dec::{Dec, DecTask, argmax_rows, assign_rows};
-use crate::models::ncf::score::NcfModel;
+use crate::models::dec::{DecConfig, DecMode};
+use crate::models::mlp::Activation;
+use crate::models::ncf::infer::NcfModel;
+use crate::models::ncf::{EmbeddingUpdates, NcfKind};
 use crate::models::ncf::{NcfArch, NcfTask};
 use crate::models::vae::{ElboLoss, Heads, VaeArch};
 use crate::train::{Optimizers, Task, train_step};
@@ -51,32 +52,70 @@ pub enum BenchModel {
 }
 
 /// Options of `teleseg bench`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
+    /// Which training step.
+    #[arg(value_enum)]
     pub model: BenchModel,
+    /// Rows of the synthetic N(0, 1) input.
+    #[arg(long, default_value_t = 16_384)]
     pub rows: usize,
+    /// Input features.
+    #[arg(long, default_value_t = 64)]
     pub input: usize,
+    /// Hidden widths of the encoder (mirrored in the decoder), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "256,128")]
     pub hidden: Vec<usize>,
+    /// Embedding width.
+    #[arg(long, default_value_t = 16)]
     pub latent: usize,
+    /// Clusters (dec).
+    #[arg(long, default_value_t = 8)]
     pub k: usize,
+    /// Rows per step.
+    #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 300)]
     pub steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 20)]
     pub warmup: usize,
+    /// The global `--seed` (42 when not given).
+    #[arg(skip = 42u64)]
     pub seed: u64,
-    /// NCF users (ncf); `score` uses `rows` users.
+    /// Users of the NCF interactions (ncf; score uses --rows customers).
+    #[arg(long, default_value_t = 50_000)]
     pub users: usize,
-    /// NCF items (ncf) or offers to rank (score).
+    /// Offers: NCF items (ncf) or offers ranked per customer (score).
+    #[arg(long, default_value_t = 500)]
     pub items: usize,
-    /// NCF embedding width.
+    /// NCF embedding width (ncf, score).
+    #[arg(long, default_value_t = 32)]
     pub factors: usize,
-    /// NeuMF MLP tower widths.
+    /// NeuMF MLP tower widths, comma-separated (ncf, score).
+    #[arg(long, value_delimiter = ',', default_value = "64,32,16,8")]
     pub mlp: Vec<usize>,
     /// Negatives per positive (ncf).
+    #[arg(long, default_value_t = 4)]
     pub negatives: usize,
     /// Offers returned per customer (score).
+    #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// NCF: update whole embedding tables with Adam (`model.embedding_updates = "dense"`)
+    /// instead of lazy Adam on the batch's rows.
+    #[arg(long)]
+    pub dense_embeddings: bool,
+}
+
+impl BenchArgs {
     /// How NCF steps update the embedding tables.
-    pub embedding_updates: EmbeddingUpdates,
+    pub fn embedding_updates(&self) -> EmbeddingUpdates {
+        match self.dense_embeddings {
+            true => EmbeddingUpdates::Dense,
+            false => EmbeddingUpdates::Sparse,
+        }
+    }
 }
 
 /// The measurement, printed as one JSON line.
@@ -171,15 +210,7 @@ pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<B
             final_loss = l;
         }
         BenchModel::Autoencoder => {
-            let task = AutoencoderTask::new(
-                &features,
-                &features,
-                &layout,
-                &cfg,
-                device,
-                vec![],
-                Default::default(),
-            );
+            let task = AutoencoderTask::new(&features, &features, &layout, &cfg, device);
             let mut model = arch.init(&ad);
             let mut start = Instant::now();
             for step in 0..total {
@@ -204,8 +235,6 @@ pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<B
                 &dec_cfg,
                 Some(ReconstructionLoss::new(&layout, 0.0, device)),
                 device,
-                vec![],
-                Default::default(),
             );
             // Centroids = embeddings of the first k rows (as a k-means++ seed would pick rows).
             let ae = arch.init(&ad);
@@ -347,17 +376,8 @@ fn ncf_steps(
         test: Vec::new(),
     };
     let all = PositiveSet::new(args.users, args.items, &pos);
-    let mut task = NcfTask::new(
-        &split,
-        &all,
-        args.negatives,
-        args.seed,
-        0.0,
-        device,
-        vec![],
-        Default::default(),
-    )
-    .with_embedding_updates(args.embedding_updates);
+    let mut task = NcfTask::new(&split, &all, args.negatives, args.seed, 0.0, device)
+        .with_embedding_updates(args.embedding_updates());
     let n = task.train_len();
     if n < args.batch_size {
         return Err(UsageError(format!(
@@ -472,7 +492,7 @@ mod tests {
             mlp: vec![8, 4],
             negatives: 2,
             top: 3,
-            embedding_updates: EmbeddingUpdates::Sparse,
+            dense_embeddings: false,
         }
     }
 

@@ -9,11 +9,20 @@ use crate::data::schema::Schema;
 use crate::data::split::split_indices;
 
 /// Options of `teleseg data check`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct DataCheckArgs {
+    /// Schema TOML.
+    #[arg(long)]
     pub schema: PathBuf,
+    /// Customer CSV or Parquet (`.parquet`/`.pq`).
+    #[arg(long)]
     pub input: PathBuf,
+    /// What to do with a row that breaks a cell rule: `error` (default: stop, naming
+    /// file:line:column and the rule) or `skip` (count it and report the first reasons).
+    #[arg(long, value_enum, default_value_t = OnBadRow::Error)]
     pub on_bad_row: OnBadRow,
+    /// The global `--seed` (42 when not given): the split whose train rows fit the clipping.
+    #[arg(skip = 42u64)]
     pub seed: u64,
 }
 

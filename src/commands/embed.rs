@@ -7,16 +7,30 @@ use anyhow::Context;
 
 use crate::checkpoint::{self, RunDir};
 use crate::data::reader::{OnBadRow, ReadOptions};
-use crate::score::{EmbeddingModel, RawInput};
+use crate::models::autoencoder::{EmbeddingModel, RawInput};
 
 /// Options of `teleseg embed`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct EmbedArgs {
+    /// Run folder or model.safetensors of an autoencoder run.
+    #[arg(long)]
     pub checkpoint: PathBuf,
+    /// Customer CSV or Parquet (`.parquet`/`.pq`) with the columns of the checkpoint's schema
+    /// (target columns optional).
+    #[arg(long)]
     pub input: PathBuf,
+    /// Output CSV (written atomically).
+    #[arg(long)]
     pub output: PathBuf,
+    /// Rows per inference batch (at least 1).
+    #[arg(long, default_value_t = 4096, value_parser = crate::commands::at_least_one)]
     pub batch_size: usize,
+    /// What to do with a row that breaks a cell rule: `error` (default: stop, naming
+    /// file:line:column and the rule) or `skip` (count it and report the first reasons).
+    #[arg(long, value_enum, default_value_t = OnBadRow::Error)]
     pub on_bad_row: OnBadRow,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
     pub force: bool,
 }
 

@@ -21,14 +21,30 @@ pub enum DataFormat {
 }
 
 /// Options of `teleseg generate`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct GenerateArgs {
+    /// Number of customers.
+    #[arg(long, default_value_t = 20_000)]
     pub customers: usize,
+    /// The global `--seed` (42 when not given).
+    #[arg(skip = 42u64)]
     pub seed: u64,
+    /// Number of offers in the catalogue (at least 30 recommended).
+    #[arg(long, default_value_t = 40)]
     pub offers: usize,
+    /// Output folder (created).
+    #[arg(long)]
     pub out: PathBuf,
+    /// Replace the data files if the folder already holds a data set.
+    #[arg(long)]
     pub force: bool,
+    /// Spread of customers around their persona, in (0, 4]: 1 is the realistic data set
+    /// where personas overlap; 0.5 separates them more (an easier clustering benchmark).
+    #[arg(long, default_value_t = 1.0)]
     pub persona_spread: f64,
+    /// Format of customers and interactions: `csv`, or `parquet` (customers.parquet and
+    /// interactions.parquet; needs the `parquet` cargo feature).
+    #[arg(long, value_enum, default_value = "csv")]
     pub format: DataFormat,
 }
 

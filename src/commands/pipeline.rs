@@ -14,17 +14,27 @@ use anyhow::Context;
 
 use crate::checkpoint::{self, RunDir};
 use crate::commands::embed::embeddings_csv;
-use crate::commands::train::{TrainReport, run_autoencoder_job, run_dec_job, write_segments};
-use crate::commands::{Globals, new_run_dir};
-use crate::config::{self, PipelineJob};
+use crate::config;
+use crate::data::labels::write_labels;
 use crate::data::reader::ReadOptions;
-use crate::score::{EmbeddingModel, RawInput};
+use crate::job::{self, Globals, ensure_data, new_run_dir};
+use crate::models::autoencoder::{EmbeddingModel, RawInput, TrainReport, run_autoencoder_job};
+use crate::models::dec::{run_dec_job, write_segments};
+use crate::models::ncf::{self, NcfJob, NcfReport};
+use crate::models::vae::{VaeReport, run_vae_job};
+use crate::pipeline::PipelineJob;
 
 /// Options of `teleseg pipeline`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct PipelineArgs {
+    /// Pipeline config TOML (default: the embedded configs/pipeline.toml).
+    #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Override one config value, e.g. `--set autoencoder.train.epochs=5` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// Replace an existing run folder of the same name.
+    #[arg(long)]
     pub force: bool,
 }
 
@@ -43,9 +53,9 @@ pub struct PipelineReport {
     pub collapsed: bool,
     pub customers: usize,
     /// The VAE stage (`vae/`), when enabled.
-    pub vae: Option<crate::commands::vae::VaeReport>,
+    pub vae: Option<VaeReport>,
     /// The NCF offer stage (`ncf/`), run when the data has an `interactions.csv`.
-    pub ncf: Option<crate::commands::ncf::NcfReport>,
+    pub ncf: Option<NcfReport>,
     /// `ncf/recommendations.csv`: top offers of every customer.
     pub recommendations: Option<PathBuf>,
     /// `scores.csv`: every customer scored with the bundle (`teleseg score` on the run).
@@ -54,6 +64,106 @@ pub struct PipelineReport {
     pub score_rows_per_s: f64,
     /// `(stage, seconds)` in order.
     pub stages: Vec<(String, f64)>,
+    /// The backend that ran it, in words.
+    pub backend: String,
+}
+
+impl std::fmt::Display for PipelineReport {
+    /// The closing summary of `teleseg pipeline`: timings, then where everything is.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self;
+        writeln!(f, "{}", r.autoencoder.data_summary)?;
+        writeln!(
+            f,
+            "pipeline done in {:.1}s ({} customers, backend {})",
+            r.stages.iter().map(|s| s.1).sum::<f64>(),
+            r.customers,
+            r.backend
+        )?;
+        for (stage, secs) in &r.stages {
+            writeln!(f, "  {stage:<12} {secs:>7.1}s")?;
+        }
+        writeln!(
+            f,
+            "  autoencoder: best validation loss {:.5} at epoch {} ({:.0} samples/s)",
+            r.autoencoder.best_valid_loss, r.autoencoder.best_epoch, r.autoencoder.samples_per_s
+        )?;
+        writeln!(f, "run folder:  {}", r.run.display())?;
+        let checkpoint = r.run.join("autoencoder/model.safetensors");
+        writeln!(f, "checkpoint:  {}", checkpoint.display())?;
+        writeln!(f, "embeddings:  {}", r.embeddings.display())?;
+        if let (Some(n), Some(rec)) = (&r.ncf, &r.recommendations) {
+            let (m, p) = (
+                &n.evaluation.model_metrics.full,
+                &n.evaluation.popularity.full,
+            );
+            let features = match n.evaluation.user_features {
+                0 => String::new(),
+                f => format!(" + {f} customer features"),
+            };
+            writeln!(
+                f,
+                "offers:      {} (ncf {:?}{features}: full-ranking HR@{} {:.4} vs popularity {:.4})",
+                rec.display(),
+                n.kind,
+                n.evaluation.k,
+                m.hr,
+                p.hr
+            )?;
+        }
+        writeln!(
+            f,
+            "segments:    {} (sizes {:?}{})",
+            r.segments.display(),
+            r.segment_sizes,
+            if r.collapsed { ", COLLAPSED" } else { "" }
+        )?;
+        if let Some(v) = &r.vae {
+            let synthetic = v.run.join("synthetic.csv");
+            write!(f, "synthetic:   {}\n{}", synthetic.display(), v.quality)?;
+        }
+        writeln!(
+            f,
+            "scores:      {} ({:.0} customers/s)",
+            r.scores.display(),
+            r.score_rows_per_s
+        )?;
+        write!(f, "report:      {}", r.report.display())
+    }
+}
+
+/// The stages run so far, in order, each timed; family stages run in their own sub-folder.
+struct Stages<'a> {
+    run: &'a RunDir,
+    on_stage: &'a dyn Fn(&str),
+    done: Vec<(String, f64)>,
+}
+
+impl Stages<'_> {
+    /// Runs stage `name` (announced as `name: what`) and records its wall time.
+    fn run<T>(
+        &mut self,
+        name: &str,
+        what: &str,
+        f: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        match what {
+            "" => (self.on_stage)(name),
+            _ => (self.on_stage)(&format!("{name}: {what}")),
+        }
+        let t = Instant::now();
+        let out = f()?;
+        self.done
+            .push((name.to_string(), t.elapsed().as_secs_f64()));
+        Ok(out)
+    }
+
+    /// `RUN/<name>/`, created: the run folder of a family stage.
+    fn folder(&self, name: &str) -> anyhow::Result<RunDir> {
+        let root = self.run.root.join(name);
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        Ok(RunDir { root })
+    }
 }
 
 /// Runs the pipeline. `on_stage` is called when each stage starts (the CLI prints a line).
@@ -62,179 +172,156 @@ pub fn run(
     globals: &Globals,
     on_stage: &dyn Fn(&str),
 ) -> anyhow::Result<PipelineReport> {
-    let mut job: PipelineJob = config::load(
-        args.config.as_deref(),
-        config::PIPELINE_DEFAULT,
-        &args.overrides,
-    )?;
-    if let Some(seed) = globals.seed {
-        job.seed = config::Seed(seed);
-    }
+    let job: PipelineJob = job::load_config(args.config.as_deref(), &args.overrides, globals)?;
     let run = new_run_dir(&job.output, "pipeline", args.force)?;
     checkpoint::write_atomic(&run.config(), config::to_toml(&job).as_bytes())?;
-    let mut stages = Vec::new();
-
-    // The autoencoder stage generates (or reads) the data into the pipeline's data/ folder.
-    on_stage("autoencoder: data + training");
-    let t = Instant::now();
-    let mut ae_job = job.autoencoder_job();
-    if ae_job.data.customers.is_none() {
-        // Generate once at the pipeline level so every later stage sees the same files.
-        let data_dir = run.root.join("data");
-        crate::data::generate::generate(&job.data.generate_options(job.seed.0, data_dir.clone()))
-            .context("generating the synthetic data set")?;
-        ae_job.data.customers = Some(data_dir.join("customers.csv"));
-        ae_job.data.schema = Some(data_dir.join("schema.toml"));
-    }
-    let ae_run = RunDir {
-        root: run.root.join("autoencoder"),
+    let mut stages = Stages {
+        run: &run,
+        on_stage,
+        done: Vec::new(),
     };
-    std::fs::create_dir_all(&ae_run.root)
-        .with_context(|| format!("creating {}", ae_run.root.display()))?;
-    let autoencoder = run_autoencoder_job(&ae_job, &ae_run, &Default::default(), globals)?;
-    stages.push(("autoencoder".to_string(), t.elapsed().as_secs_f64()));
+    let ae_run = stages.folder("autoencoder")?;
+    let (data, autoencoder) = stages.run("autoencoder", "data + training", || {
+        // Generated once at the pipeline level (into data/) so every stage sees the same files.
+        let data = ensure_data(&job.data, job.seed.0, &run)?;
+        let mut ae_job = job.autoencoder_job();
+        ae_job.data = data.clone();
+        let report = run_autoencoder_job(&ae_job, &ae_run, &Default::default(), globals)?;
+        Ok((data, report))
+    })?;
+    let customers = data
+        .customers
+        .clone()
+        .expect("ensure_data names the customers");
+    let read_opts = ReadOptions {
+        on_bad_row: data.on_bad_row,
+    };
 
-    on_stage("embed: every customer");
-    let t = Instant::now();
-    let model = EmbeddingModel::load(&ae_run.model(), &globals.backend.device)?;
-    let customers = ae_job.data.customers.clone().expect("set above");
-    let table = model.read(
-        &customers,
-        &ReadOptions {
-            on_bad_row: ae_job.data.on_bad_row,
-        },
-    )?;
-    let features = model.features(&table)?;
-    let z = model.embed(&features, 4096);
-    let text = embeddings_csv(&table.ids, &z, model.arch.latent);
     let embeddings = run.root.join("embeddings.csv");
-    checkpoint::write_atomic(&embeddings, &text)?;
-    stages.push(("embed".to_string(), t.elapsed().as_secs_f64()));
+    let table = stages.run("embed", "every customer", || {
+        let model = EmbeddingModel::load(&ae_run.model(), &globals.backend.device)?;
+        let table = model.read(&customers, &read_opts)?;
+        let z = model.embed(&model.features(&table)?, 4096);
+        let text = embeddings_csv(&table.ids, &z, model.arch.latent);
+        checkpoint::write_atomic(&embeddings, &text)?;
+        Ok(table)
+    })?;
 
-    on_stage("dec: clustering + baselines");
-    let t = Instant::now();
-    let mut dec_job = job.dec_job();
-    dec_job.data = ae_job.data.clone();
-    dec_job.dec.autoencoder = Some(ae_run.root.clone());
-    let dec_run = RunDir {
-        root: run.root.join("dec"),
-    };
-    std::fs::create_dir_all(&dec_run.root)
-        .with_context(|| format!("creating {}", dec_run.root.display()))?;
-    let dec = run_dec_job(&dec_job, &dec_run, globals)?;
-    write_segments(&dec_job, &dec)?;
-    stages.push(("dec".to_string(), t.elapsed().as_secs_f64()));
+    let dec_run = stages.folder("dec")?;
+    let dec = stages.run("dec", "clustering + baselines", || {
+        let mut dec_job = job.dec_job();
+        dec_job.data = data.clone();
+        dec_job.dec.autoencoder = Some(ae_run.root.clone());
+        let dec = run_dec_job(&dec_job, &dec_run, globals)?;
+        write_segments(&dec_job, &dec)?;
+        write_labels(
+            &dec_run.root.join("segments.csv"),
+            "segment",
+            &dec.ids,
+            &dec.labels,
+        )?;
+        Ok(dec)
+    })?;
 
-    let vae = if job.vae.enabled {
-        on_stage("vae: synthetic profiles per segment + quality report");
-        let t = Instant::now();
-        let labels = dec_run.root.join("segments.csv");
-        let mut text = String::from("customer_id,segment\n");
-        for (id, s) in dec.ids.iter().zip(&dec.labels) {
-            text.push_str(&format!("{id},{s}\n"));
+    let vae = match job.vae.enabled {
+        true => {
+            let vae_run = stages.folder("vae")?;
+            Some(stages.run(
+                "vae",
+                "synthetic profiles per segment + quality report",
+                || {
+                    let mut vae_job = job.vae_job();
+                    vae_job.data = data.clone();
+                    vae_job.vae.segments = Some(dec_run.root.join("segments.csv"));
+                    vae_job.vae.segment_model = Some(dec_run.root.clone());
+                    run_vae_job(&vae_job, &vae_run, globals)
+                },
+            )?)
         }
-        checkpoint::write_atomic(&labels, text.as_bytes())?;
-        let mut vae_job = job.vae_job();
-        vae_job.data = ae_job.data.clone();
-        vae_job.vae.segments = Some(labels);
-        vae_job.vae.segment_model = Some(dec_run.root.clone());
-        let vae_run = RunDir {
-            root: run.root.join("vae"),
-        };
-        std::fs::create_dir_all(&vae_run.root)
-            .with_context(|| format!("creating {}", vae_run.root.display()))?;
-        let r = crate::commands::vae::run_vae_job(&vae_job, &vae_run, globals)?;
-        stages.push(("vae".to_string(), t.elapsed().as_secs_f64()));
-        Some(r)
-    } else {
-        None
+        false => None,
     };
 
     // NCF offers (generated data, or customer data with an interactions.csv next to it): the
     // embedded configs/ncf.toml with the pipeline's seed; new customers through their DEC segment.
     let data_dir = customers.parent().map(PathBuf::from).unwrap_or_default();
-    let (mut ncf, mut recommendations) = (None, None);
     // interactions.csv, or interactions.parquet next to customers in Parquet.
     let interactions_file = ["interactions.csv", "interactions.parquet"]
         .iter()
         .map(|n| data_dir.join(n))
         .find(|p| p.is_file());
+    let (mut ncf, mut recommendations) = (None, None);
     if let Some(interactions_file) = &interactions_file {
-        on_stage("ncf: offer recommendation");
-        let t = Instant::now();
-        let mut ncf_job: config::NcfJob = config::parse(config::NCF_DEFAULT, "ncf", &[])?;
-        ncf_job.seed = job.seed;
-        ncf_job.data.interactions = Some(interactions_file.clone());
-        ncf_job.data.offers = Some(data_dir.join("offers.csv")).filter(|p| p.is_file());
-        // The customer table gives each user's features (model.user_features).
-        ncf_job.data.customers = Some(customers.clone());
-        ncf_job.data.schema = ae_job.data.schema.clone();
-        ncf_job.data.on_bad_row = ae_job.data.on_bad_row;
-        let ncf_run = RunDir {
-            root: run.root.join("ncf"),
-        };
-        std::fs::create_dir_all(&ncf_run.root)
-            .with_context(|| format!("creating {}", ncf_run.root.display()))?;
-        let ncf_report = crate::commands::ncf::run_ncf_job(&ncf_job, &ncf_run, globals)?;
-        // The customers' features come from `table` below (known and new alike), so the model
-        // is loaded without re-reading its training customers.
-        let model = crate::models::ncf::score::NcfModel::load_without_features(
-            &ncf_run.model(),
-            &globals.backend.device,
-        )?;
-        let ix = crate::commands::ncf::load_interactions(&ncf_job.data)?;
-        let segments: std::collections::HashMap<String, String> = dec
-            .ids
-            .iter()
-            .zip(&dec.labels)
-            .map(|(id, l)| (id.clone(), l.to_string()))
-            .collect();
-        let customer_x = match &model.input {
-            Some(input) => Some(input.rows_for(&table, &table.ids)?),
-            None => None,
-        };
-        recommendations = Some(crate::commands::ncf::write_recommendations(
-            &ncf_run,
-            &model,
-            &ix,
-            &table.ids,
-            customer_x.as_ref(),
-            Some(&segments),
-            ncf_job.sampling.k,
-        )?);
-        ncf = Some(ncf_report);
-        stages.push(("ncf".to_string(), t.elapsed().as_secs_f64()));
+        let ncf_run = stages.folder("ncf")?;
+        let (report, recs) = stages.run("ncf", "offer recommendation", || {
+            let mut ncf_job: NcfJob = config::parse(ncf::NCF_DEFAULT, "ncf", &[])?;
+            ncf_job.seed = job.seed;
+            ncf_job.data.interactions = Some(interactions_file.clone());
+            ncf_job.data.offers = Some(data_dir.join("offers.csv")).filter(|p| p.is_file());
+            // The customer table gives each user's features (model.user_features).
+            ncf_job.data.customers = Some(customers.clone());
+            ncf_job.data.schema = data.schema.clone();
+            ncf_job.data.on_bad_row = data.on_bad_row;
+            let report = ncf::run_ncf_job(&ncf_job, &ncf_run, globals)?;
+            // The customers' features come from `table` (known and new alike), so the model
+            // is loaded without re-reading its training customers.
+            let model = ncf::infer::NcfModel::load_without_features(
+                &ncf_run.model(),
+                &globals.backend.device,
+            )?;
+            let ix = ncf::load_interactions(&ncf_job.data)?;
+            let segments: std::collections::HashMap<String, String> = dec
+                .ids
+                .iter()
+                .zip(&dec.labels)
+                .map(|(id, l)| (id.clone(), l.to_string()))
+                .collect();
+            let customer_x = match &model.input {
+                Some(input) => Some(input.rows_for(&table, &table.ids)?),
+                None => None,
+            };
+            let recs = ncf::write_recommendations(
+                &ncf_run,
+                &model,
+                &ix,
+                &table.ids,
+                customer_x.as_ref(),
+                Some(&segments),
+                ncf_job.sampling.k,
+            )?;
+            Ok((report, recs))
+        })?;
+        ncf = Some(report);
+        recommendations = Some(recs);
     }
 
     // Score every customer with the bundle, as a production scorer would: raw CSV in,
     // segment + confidence + embedding (+ offers, excluding accepted ones) out.
-    on_stage("score: every customer with the bundle");
-    let t = Instant::now();
     let scores = run.root.join("scores.csv");
-    let interactions = interactions_file;
-    let score_args = crate::commands::score::ScoreArgs {
-        checkpoint: run.root.clone(),
-        input: customers.clone(),
-        output: scores.clone(),
-        with_q: false,
-        batch_size: 4096,
-        chunk_rows: crate::commands::score::DEFAULT_CHUNK_ROWS,
-        top_k: 10,
-        interactions: interactions
-            .filter(|p| p.is_file() && run.root.join("ncf/model.safetensors").is_file()),
-        on_bad_row: ae_job.data.on_bad_row,
-        force: true,
-    };
-    let scored =
-        crate::commands::score::run(&score_args, &globals.backend.device, &globals.progress)?;
-    stages.push(("score".to_string(), t.elapsed().as_secs_f64()));
+    let scored = stages.run("score", "every customer with the bundle", || {
+        let score_args = crate::commands::score::ScoreArgs {
+            checkpoint: run.root.clone(),
+            input: customers.clone(),
+            output: scores.clone(),
+            with_q: false,
+            batch_size: 4096,
+            chunk_rows: crate::commands::score::DEFAULT_CHUNK_ROWS,
+            top_k: 10,
+            interactions: interactions_file
+                .clone()
+                .filter(|p| p.is_file() && run.root.join("ncf/model.safetensors").is_file()),
+            on_bad_row: data.on_bad_row,
+            force: true,
+        };
+        crate::commands::score::run(&score_args, &globals.backend.device, &globals.progress)
+    })?;
 
     // The report shows summary.json, so it cannot time itself: its stage is only printed.
-    on_stage("report");
-    let t = Instant::now();
-    write_summary(&run, table.ids.len(), &stages)?;
-    let report = crate::report::write_report(&run.root)?;
-    stages.push(("report".to_string(), t.elapsed().as_secs_f64()));
+    let mut done = std::mem::take(&mut stages.done);
+    let report = stages.run("report", "", || {
+        write_summary(&run, table.ids.len(), &done)?;
+        crate::report::write_report(&run.root)
+    })?;
+    done.extend(stages.done);
     let root = run.root.clone();
     run.commit()?;
 
@@ -252,7 +339,8 @@ pub fn run(
         recommendations,
         scores,
         score_rows_per_s: scored.rows_per_s,
-        stages,
+        stages: done,
+        backend: globals.backend.description.clone(),
     })
 }
 

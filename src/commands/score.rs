@@ -25,36 +25,61 @@ use crate::data::interactions::load_teleseg;
 use crate::data::parquet::{TableSink, score_column_kind};
 use crate::data::reader::{OnBadRow, ReadOptions};
 use crate::data::table::RawTable;
-use crate::models::ncf::score::{ColdStart, NcfModel, RankedOffers, rank_customers};
+use crate::models::autoencoder::RawInput;
+use crate::models::dec::{SegmentModel, Segments};
+use crate::models::ncf::infer::{ColdStart, NcfModel, RankedOffers, rank_customers};
 use crate::progress::Progress;
-use crate::score::{RawInput, SegmentModel, Segments};
 
 /// Rows read, preprocessed and scored at a time by default.
 pub const DEFAULT_CHUNK_ROWS: usize = 65_536;
 
 /// Options of `teleseg score`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ScoreArgs {
+    /// A pipeline run folder (segments from dec/, offers from ncf/), or a dec run folder or
+    /// its model.safetensors (segments only).
+    #[arg(long)]
     pub checkpoint: PathBuf,
+    /// Customer CSV or Parquet (`.parquet`/`.pq`) with the columns of the checkpoint's schema
+    /// (target columns optional).
+    #[arg(long)]
     pub input: PathBuf,
+    /// Output CSV, or Parquet when the name ends in `.parquet`/`.pq` (written
+    /// atomically).
+    #[arg(long)]
     pub output: PathBuf,
-    /// Also write the soft assignment `q0..q{k-1}`.
+    /// Also write the soft assignment q0..q{k-1}.
+    #[arg(long)]
     pub with_q: bool,
-    /// Rows per inference batch.
+    /// Rows per inference batch (at least 1).
+    #[arg(long, default_value_t = 4096, value_parser = crate::commands::at_least_one)]
     pub batch_size: usize,
-    /// Rows read and preprocessed at a time (bounds memory).
+    /// Rows read and preprocessed at a time: the input is streamed, so memory stays bounded
+    /// by this whatever the file size (at least 1).
+    #[arg(long, default_value_t = DEFAULT_CHUNK_ROWS, value_parser = crate::commands::at_least_one)]
     pub chunk_rows: usize,
-    /// Offers per customer when the checkpoint has an NCF model.
+    /// Offers per customer, written when --checkpoint is a pipeline run with an ncf/ model
+    /// (columns offers, offer_scores, offer_source; at least 1).
+    #[arg(long, default_value_t = 10, value_parser = crate::commands::at_least_one)]
     pub top_k: usize,
-    /// Accepted offers (`interactions.csv`) never to recommend again.
+    /// Accepted offers (interactions.csv or .parquet, teleseg format) that must not be
+    /// recommended again.
+    #[arg(long)]
     pub interactions: Option<PathBuf>,
+    /// What to do with a row that breaks a cell rule: `error` (default: stop, naming
+    /// file:line:column and the rule) or `skip` (count it and report the first reasons).
+    #[arg(long, value_enum, default_value_t = OnBadRow::Error)]
     pub on_bad_row: OnBadRow,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
     pub force: bool,
 }
 
 /// What `teleseg score` did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreSummary {
+    /// The file written.
+    pub output: PathBuf,
     /// Rows scored and written.
     pub rows: usize,
     /// Bad rows skipped (`--on-bad-row skip`).
@@ -88,7 +113,7 @@ impl OfferRanker {
         let model = NcfModel::load_without_features(&run.join("ncf"), device)?;
         let labels = run.join("dec/segments.csv");
         let segments = if labels.is_file() {
-            crate::commands::segments::read_labels(&labels)?
+            crate::models::dec::segments::read_labels(&labels)?
         } else {
             HashMap::new()
         };
@@ -244,6 +269,7 @@ pub fn run(
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     let summary = ScoreSummary {
+        output: args.output.clone(),
         rows,
         skipped: batches.report().skipped_total,
         rows_per_s: rows as f64 / secs.max(1e-9),
@@ -293,5 +319,21 @@ pub fn scores_rows(
             write!(out, ",{v}").expect("vec write");
         }
         out.push(b'\n');
+    }
+}
+
+impl std::fmt::Display for ScoreSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "scored {} customers into {} ({:.0} rows/s",
+            self.rows,
+            self.output.display(),
+            self.rows_per_s
+        )?;
+        if self.skipped > 0 {
+            write!(f, ", {} bad rows skipped", self.skipped)?;
+        }
+        write!(f, ")")
     }
 }

@@ -35,6 +35,25 @@ mod customers;
 mod offers;
 mod personas;
 mod sampling;
+impl std::fmt::Display for GenerateSummary {
+    /// One line: what was written where.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dir = self
+            .files
+            .first()
+            .and_then(|p| p.parent())
+            .map_or_else(String::new, |d| d.display().to_string());
+        write!(
+            f,
+            "wrote {} customers, {} offers, {} interactions ({} personas) to {dir}",
+            self.customers,
+            self.offers,
+            self.interactions,
+            self.personas.len()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -375,11 +394,8 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
 
 /// SplitMix64 of `seed` and `stream`: independent, well-spread seeds for each block.
 fn mix(seed: u64, stream: u64) -> u64 {
-    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    let z = seed ^ stream.wrapping_mul(crate::seed::GOLDEN).rotate_left(17);
+    crate::seed::splitmix64(z.wrapping_add(crate::seed::GOLDEN))
 }
 
 impl From<CheckpointError> for GenerateError {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod generate;
 pub mod impressions;
 pub mod interactions;
+pub mod labels;
 pub mod modenorm;
 pub mod parquet;
 pub mod preprocess;

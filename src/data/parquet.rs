@@ -486,7 +486,7 @@ mod imp {
                     ColKind::TimestampMillis => {
                         let vals = present
                             .map(|v| {
-                                crate::data::interactions::parse_time(v)
+                                crate::date::parse_time(v)
                                     .map(|s| s * 1_000)
                                     .ok_or_else(|| bad(v))
                             })

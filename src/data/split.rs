@@ -98,19 +98,10 @@ pub fn fnv1a_64(bytes: &[u8]) -> u64 {
     fnv1a_extend(FNV_OFFSET, bytes)
 }
 
-/// The SplitMix64 finalizer: a bijective bit mixer.
-fn splitmix64_mix(mut h: u64) -> u64 {
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
-}
-
 /// The stable 64-bit hash of `(seed, id)` behind [`assign_split`] (steps 1–2 of the module docs).
 pub fn split_hash(seed: u64, id: &str) -> u64 {
     let h = fnv1a_extend(FNV_OFFSET, &seed.to_le_bytes());
-    splitmix64_mix(fnv1a_extend(h, id.as_bytes()))
+    crate::seed::splitmix64(fnv1a_extend(h, id.as_bytes()))
 }
 
 /// The split of customer `id` for `seed`; `valid_fraction` and `test_fraction` are the expected

@@ -13,8 +13,29 @@ use burn::nn::{
 };
 use burn::tensor::activation::{gelu, leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
-use crate::config::{Activation, Norm};
+/// Hidden-layer activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    Gelu,
+    Tanh,
+    /// Leaky ReLU with slope 0.01.
+    LeakyRelu,
+}
+
+/// Normalisation after each hidden linear layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    None,
+    /// Layer normalisation (per row; identical at train and score time).
+    Layer,
+    /// Batch normalisation (running statistics at score time).
+    Batch,
+}
 
 /// A normalisation layer of a hidden block.
 #[derive(Module, Debug)]

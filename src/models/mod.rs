@@ -1,4 +1,5 @@
-//! Model families, one per file, built from the shared [`mlp`] block.
+//! Model families, one folder each (config, model and task, job, inference), built from the
+//! shared [`mlp`] block.
 
 pub mod autoencoder;
 pub mod dec;

@@ -28,7 +28,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::checkpoint::{self, CheckpointError, NamedTensor, RunDir};
+use crate::checkpoint::{self, CheckpointError, Header, RunDir};
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::progress::Progress;
 pub use schedule::learning_rate;
@@ -80,9 +80,6 @@ pub trait Task {
     fn on_step(&mut self, _model: &Self::Model, _step: u64) -> anyhow::Result<StepControl> {
         Ok(StepControl::Continue)
     }
-    /// The tensors and metadata of a checkpoint of `model` (a `valid()` copy): model weights
-    /// plus the family's preprocessing and scoring tensors.
-    fn bundle(&self, model: &Self::Model) -> (Vec<NamedTensor>, BTreeMap<String, String>);
 }
 
 /// What a step hook tells the loop.
@@ -194,6 +191,9 @@ pub struct FitOptions<'a> {
     pub label: &'a str,
     /// Stop after this many epochs of this call (as an interruption would; resumable).
     pub stop_after_epochs: Option<usize>,
+    /// What every checkpoint of the run holds besides the weights (config, schema,
+    /// preprocessing, scoring tables): written around the model by [`fit`] and nowhere else.
+    pub header: &'a Header,
 }
 
 /// A model and optimizer restored from `RUN/last` for exact resume.
@@ -205,11 +205,7 @@ pub struct Resumed<M> {
 }
 
 fn mix(seed: u64, epoch: usize) -> u64 {
-    // SplitMix64 finaliser of (seed, epoch): well-spread, stable across platforms.
-    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::seed::derive(seed, epoch as u64)
 }
 
 /// Builds the configured optimizer.
@@ -318,27 +314,25 @@ fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<(), Checkpoint
     checkpoint::write_atomic(path, text.as_bytes())
 }
 
-/// Writes a model file: the task's bundle plus epoch and loss metadata.
-fn write_model<T: Task>(
-    task: &T,
-    model: &T::Model,
+/// Writes a model file: the run's header around `model`, plus epoch and loss metadata.
+fn write_model<M: Module>(
+    header: &Header,
+    model: &M,
     path: &Path,
     epoch: usize,
     valid_loss: f64,
 ) -> Result<(), CheckpointError> {
-    let (tensors, mut meta) = task.bundle(model);
-    meta.insert(checkpoint::keys::EPOCH.to_string(), epoch.to_string());
-    meta.insert(
-        checkpoint::keys::VALID_LOSS.to_string(),
-        format!("{valid_loss:.6e}"),
-    );
-    checkpoint::write_atomic(path, &checkpoint::to_safetensors_bytes(&tensors, &meta))
+    let extra = [
+        (checkpoint::keys::EPOCH, epoch.to_string()),
+        (checkpoint::keys::VALID_LOSS, format!("{valid_loss:.6e}")),
+    ];
+    checkpoint::write_atomic(path, &header.file_bytes(model, &extra))
 }
 
 /// Writes `RUN/last` as a unit: into `last.tmp`, then swapped in by rename.
-fn write_last<T: Task>(
-    task: &T,
-    model: &T::Model,
+fn write_last<M: Module>(
+    header: &Header,
+    model: &M,
     optim: &ModuleOptimizer,
     state: &TrainState,
     run: &RunDir,
@@ -355,7 +349,7 @@ fn write_last<T: Task>(
     }
     std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
     write_model(
-        task,
+        header,
         &model.valid(),
         &tmp.join("model.safetensors"),
         state.epochs_done,
@@ -619,7 +613,13 @@ pub fn fit<T: Task>(
             state.best_valid_loss = monitored;
             state.best_epoch = epoch;
             state.epochs_without_improvement = 0;
-            write_model(task, &eval_model, &opts.run.model(), epoch, monitored)?;
+            write_model(
+                opts.header,
+                &eval_model,
+                &opts.run.model(),
+                epoch,
+                monitored,
+            )?;
         } else {
             state.epochs_without_improvement += 1;
         }
@@ -650,14 +650,14 @@ pub fn fit<T: Task>(
         write_metrics(&opts.run.metrics(), &history)?;
         if cfg.checkpoint_every > 0 && (epoch + 1) % cfg.checkpoint_every == 0 {
             write_model(
-                task,
+                opts.header,
                 &eval_model,
                 &opts.run.epoch(epoch + 1).join("model.safetensors"),
                 epoch,
                 valid_loss,
             )?;
         }
-        write_last(task, &model, &optim.dense, &state, opts.run)?;
+        write_last(opts.header, &model, &optim.dense, &state, opts.run)?;
         if let Some(reason) = hook_stop {
             tracing::info!(label = opts.label, epoch, ?reason, "stopped by the task");
             stop = reason;
@@ -718,9 +718,6 @@ mod tests {
         fn valid_loss(&self, model: &Linear, rows: Tensor<1, Int>) -> BatchLoss {
             self.train_loss(model, rows)
         }
-        fn bundle(&self, model: &Linear) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
-            (checkpoint::module_tensors(model), BTreeMap::new())
-        }
     }
 
     #[test]
@@ -751,6 +748,7 @@ mod tests {
             progress: &progress,
             label: "test",
             stop_after_epochs: None,
+            header: &Header::default(),
         };
         let ad = plain.clone().autodiff();
         let model = LinearConfig::new(2, 1).init(&ad);

@@ -1,15 +1,15 @@
 //! DEC / IDEC: recovery of planted clusters, the collapse guard, and the `train dec` / `score`
 //! commands.
 
-use std::collections::BTreeMap;
-
 use burn::tensor::Device;
 use teleseg::checkpoint::{Checkpoint, RunDir};
 use teleseg::cluster::adjusted_rand_index;
-use teleseg::config::{self, AutoencoderConfig, DecConfig, DecMode, TrainConfig};
+use teleseg::config::{self, TrainConfig};
 use teleseg::data::preprocess::{FeatureGroup, FeatureLayout, Features};
 use teleseg::models::autoencoder::{AutoencoderArch, AutoencoderTask, embed};
+use teleseg::models::autoencoder::{AutoencoderConfig, Noise};
 use teleseg::models::dec::{self, Dec, DecTask};
+use teleseg::models::dec::{DecConfig, DecMode};
 use teleseg::progress::Progress;
 use teleseg::train::{self, FitOptions, StopReason};
 
@@ -77,7 +77,7 @@ fn blob_dec(cfg: &DecConfig) -> (Vec<usize>, Vec<usize>, Vec<dec::Refresh>, Stop
     let ae_cfg = AutoencoderConfig {
         hidden: vec![16],
         latent: 3,
-        noise: config::Noise::None,
+        noise: Noise::None,
         ..AutoencoderConfig::default()
     };
     let arch = AutoencoderArch::new(x.cols, &ae_cfg);
@@ -91,17 +91,10 @@ fn blob_dec(cfg: &DecConfig) -> (Vec<usize>, Vec<usize>, Vec<dec::Refresh>, Stop
         rows: 0,
         cols: x.cols,
     };
-    let mut ae_task = AutoencoderTask::new(
-        &x,
-        &empty,
-        &layout,
-        &ae_cfg,
-        &device,
-        Vec::new(),
-        BTreeMap::new(),
-    );
+    let mut ae_task = AutoencoderTask::new(&x, &empty, &layout, &ae_cfg, &device);
     let progress = Progress::hidden();
     let ae_train = loop_config(40, 32);
+    let header = teleseg::checkpoint::Header::default();
     let fit_opts = |train, run, label| FitOptions {
         train,
         seed: 7,
@@ -110,6 +103,7 @@ fn blob_dec(cfg: &DecConfig) -> (Vec<usize>, Vec<usize>, Vec<dec::Refresh>, Stop
         progress: &progress,
         label,
         stop_after_epochs: None,
+        header: &header,
     };
     let ae = train::fit(
         &mut ae_task,
@@ -129,7 +123,7 @@ fn blob_dec(cfg: &DecConfig) -> (Vec<usize>, Vec<usize>, Vec<dec::Refresh>, Stop
         root: dir.path().join("dec"),
     };
     std::fs::create_dir_all(&dec_run.root).unwrap();
-    let mut task = DecTask::new(&x, &empty, cfg, None, &device, Vec::new(), BTreeMap::new());
+    let mut task = DecTask::new(&x, &empty, cfg, None, &device);
     let outcome = train::fit(
         &mut task,
         model,

@@ -7,6 +7,7 @@ mod cli;
 mod clustering;
 mod common;
 mod fuzz;
+mod layout;
 mod ncf;
 mod parquet;
 mod training;

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use teleseg::backend::BackendChoice;
 use teleseg::checkpoint::RunDir;
-use teleseg::commands::ncf::{NcfReport, run_ncf_job};
-use teleseg::config::{self, NCF_DEFAULT, NcfJob};
+use teleseg::config;
 use teleseg::data::interactions::load_teleseg;
 use teleseg::eval::ranking::{Scorer, rank_of};
-use teleseg::models::ncf::score::{ColdStart, NcfModel};
+use teleseg::models::ncf::infer::{ColdStart, NcfModel};
+use teleseg::models::ncf::{NCF_DEFAULT, NcfJob};
+use teleseg::models::ncf::{NcfReport, run_ncf_job};
 
 use crate::common::{TRAINING, globals, run, serial, teleseg};
 

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Int, Tensor};
 use teleseg::backend::{self, BackendChoice};
 use teleseg::checkpoint::{Checkpoint, RunDir};
-use teleseg::commands::train::{RunControl, run_autoencoder_job};
-use teleseg::config::{self, AutoencoderJob};
+use teleseg::config;
 use teleseg::data::reader::ReadOptions;
+use teleseg::job::RunControl;
+use teleseg::models::autoencoder::run_autoencoder_job;
+use teleseg::models::autoencoder::{self, AutoencoderJob};
 use teleseg::models::autoencoder::{AutoencoderTask, features_tensor};
-use teleseg::score::{EmbeddingModel, RawInput};
+use teleseg::models::autoencoder::{EmbeddingModel, RawInput};
 use teleseg::train::{StopReason, Task, TrainError};
 
 use crate::common::{SMALL, TRAINING, dataset, globals, serial};
@@ -27,7 +29,7 @@ fn job(extra: &[&str]) -> AutoencoderJob {
         data.join("schema.toml").display().to_string()
     ));
     o.extend(extra.iter().map(|s| s.to_string()));
-    config::parse(config::AUTOENCODER_DEFAULT, "test", &o).unwrap()
+    config::parse(autoencoder::AUTOENCODER_DEFAULT, "test", &o).unwrap()
 }
 
 fn fresh_run() -> (tempfile::TempDir, RunDir) {
@@ -43,7 +45,7 @@ fn train(
     job: &AutoencoderJob,
     run: &RunDir,
     control: RunControl,
-) -> anyhow::Result<teleseg::commands::train::TrainReport> {
+) -> anyhow::Result<teleseg::models::autoencoder::TrainReport> {
     let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
     run_autoencoder_job(job, run, &control, &globals(BackendChoice::Flex))
 }
@@ -267,15 +269,7 @@ fn batch_loss_on(choice: BackendChoice) -> f64 {
         .unwrap();
     let f = m.features(&table).unwrap();
     let cfg = job(&[]).model;
-    let task = AutoencoderTask::new(
-        &f,
-        &f,
-        m.preprocessor.layout(),
-        &cfg,
-        &b.device,
-        vec![],
-        Default::default(),
-    );
+    let task = AutoencoderTask::new(&f, &f, m.preprocessor.layout(), &cfg, &b.device);
     let rows = Tensor::<1, Int>::arange(0..256, &b.device);
     let loss = task.valid_loss(&m.model, rows);
     assert_eq!(features_tensor(&f, &b.device).dims(), [f.rows, f.cols]);

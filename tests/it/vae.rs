@@ -7,11 +7,12 @@ use std::sync::OnceLock;
 
 use teleseg::backend::BackendChoice;
 use teleseg::checkpoint::RunDir;
-use teleseg::commands::vae::{VaeModel, VaeReport, run_vae_job};
-use teleseg::config::{self, VaeJob};
+use teleseg::config;
 use teleseg::data::reader::{ReadOptions, read_csv};
 use teleseg::data::schema::{Role, Schema};
 use teleseg::data::table::RawTable;
+use teleseg::models::vae::{self, VaeJob};
+use teleseg::models::vae::{VaeModel, VaeReport, run_vae_job};
 
 use crate::common::{TRAINING, globals, run, teleseg};
 
@@ -46,7 +47,7 @@ fn trained() -> &'static (PathBuf, VaeReport) {
         let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap().keep();
         let o = overrides(&dir);
-        let job: VaeJob = config::parse(config::VAE_DEFAULT, "test", &o).unwrap();
+        let job: VaeJob = config::parse(vae::VAE_DEFAULT, "test", &o).unwrap();
         let run_dir = RunDir {
             root: dir.join("vae"),
         };
@@ -349,7 +350,7 @@ fn same_seed_same_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = overrides(dir.path());
     o.extend(["train.epochs=2".to_string(), "sample.rows=50".to_string()]);
-    let job: VaeJob = config::parse(config::VAE_DEFAULT, "test", &o).unwrap();
+    let job: VaeJob = config::parse(vae::VAE_DEFAULT, "test", &o).unwrap();
     let train = |name: &str| {
         let run_dir = RunDir {
             root: dir.path().join(name),

@@ -173,21 +173,6 @@ fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: u32) {
     push_u64_padded(out, frac, width);
 }
 
-/// Days since 1970-01-01 → (year, month 1..=12, day 1..=31), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 fn push_2(out: &mut Vec<u8>, v: u32) {
     out.push(b'0' + (v / 10) as u8);
     out.push(b'0' + (v % 10) as u8);
@@ -196,7 +181,7 @@ fn push_2(out: &mut Vec<u8>, v: u32) {
 fn push_timestamp(out: &mut Vec<u8>, seconds: i64) {
     let days = seconds.div_euclid(86_400);
     let secs = seconds.rem_euclid(86_400) as u32;
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::date::civil_from_days(days);
     push_u64_padded(out, year.max(0) as u64, 4);
     out.push(b'-');
     push_2(out, month);

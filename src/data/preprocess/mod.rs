@@ -394,6 +394,33 @@ impl Preprocessor {
         &self.categorical
     }
 
+    /// The preprocessing part of a checkpoint (docs/checkpoint-format.md §3): the fitted
+    /// statistics as `preprocess.*` tensors, and the schema, this preprocessing and the feature
+    /// names as `teleseg.schema`, `teleseg.preprocess` and `teleseg.features` metadata.
+    pub fn bundle(
+        &self,
+        schema: &Schema,
+    ) -> (Vec<crate::checkpoint::NamedTensor>, [(String, String); 3]) {
+        use crate::checkpoint::{NamedTensor, keys};
+        let tensors = self
+            .tensors()
+            .into_iter()
+            .map(|(name, shape, values)| NamedTensor::new(name, shape, values))
+            .collect();
+        let meta = [
+            (
+                keys::SCHEMA.to_string(),
+                serde_json::to_string(schema).expect("schema serializes"),
+            ),
+            (keys::PREPROCESS.to_string(), self.to_json().to_string()),
+            (
+                keys::FEATURES.to_string(),
+                serde_json::to_string(&self.layout().names).expect("names serialize"),
+            ),
+        ];
+        (tensors, meta)
+    }
+
     /// The statistics as named f32 tensors `(name, shape, data)` for the checkpoint: see the
     /// module docs. Shapes are `[n_numeric_block]` and `[n_binary]` (possibly `[0]`).
     pub fn tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {

@@ -47,13 +47,13 @@ use rows::RowReader;
 use crate::data::split::fnv1a_64;
 
 /// What to do with a record that breaks a cell rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum OnBadRow {
     /// Stop at the first bad record with its error (the default).
     #[default]
     Error,
-    /// Leave bad records out, count them and keep the first reasons in [`ReadReport`].
+    /// Leave bad records out, count them and report the first reasons (in `ReadReport`).
     Skip,
 }
 

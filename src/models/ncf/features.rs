@@ -91,7 +91,7 @@ impl UserFeatureInput {
     /// The checkpoint's preprocessing part (docs/checkpoint-format.md §3): `preprocess.*`
     /// tensors and the `teleseg.schema`, `teleseg.preprocess`, `teleseg.features` metadata.
     pub fn bundle(&self) -> (Vec<NamedTensor>, [(String, String); 3]) {
-        crate::commands::train::preprocessing_bundle(&self.schema, &self.preprocessor)
+        self.preprocessor.bundle(&self.schema)
     }
 
     /// The feature rows of `users` (ids) from `table`, matched by customer id.

@@ -15,7 +15,7 @@
 //!   total width of the user parts) split in the order
 //!   `p` (GMF), `m` (MLP), `a` (MF), `c` (MF bias) over the parts the kind has. A customer
 //!   unknown at training time has no id row: cold start uses a segment's mean id row (or the
-//!   mean of all) plus `W x_u` (see [`score::ColdStart`]).
+//!   mean of all) plus `W x_u` (see [`infer::ColdStart`]).
 //!
 //! Tensor names (PyTorch layout): `gmf_user.weight` `[users, factors]` (p), `gmf_item.weight`
 //! `[items, factors]` (q), `mlp_user.weight` / `mlp_item.weight` `[users|items, mlp_layers[0]/2]`
@@ -23,10 +23,13 @@
 //! `predict.bias` `[1]`; MF: `mf_user.weight` (a), `mf_item.weight` (b), `mf_user_bias.weight`
 //! `[users, 1]` (c), `mf_item_bias.weight` `[items, 1]` (d); `item_bias.weight` `[items, 1]` (e).
 
+pub mod config;
 pub mod features;
-pub mod score;
+pub mod infer;
+pub mod job;
 
-use std::collections::BTreeMap;
+pub use config::*;
+pub use job::*;
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
@@ -35,13 +38,10 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, NamedTensor};
-use crate::config::{
-    Activation, Norm,
-    ncf::{EmbeddingUpdates, NcfKind},
-};
 use crate::data::interactions::{
     EpochSamples, LeaveLastOut, PositiveSet, epoch_len, sample_epoch, sample_epoch_mixed,
 };
+use crate::models::mlp::{Activation, Norm};
 use crate::models::mlp::{Mlp, MlpConfig};
 use crate::train::{BatchLoss, SparseIndex, Task};
 
@@ -469,12 +469,8 @@ pub fn bce_with_logits(logits: Tensor<1>, labels: Tensor<1>) -> Tensor<1> {
 }
 
 fn mix(seed: u64, epoch: usize) -> u64 {
-    // SplitMix64 of (seed, epoch), distinct from the loop's own per-epoch seed.
-    let mut z =
-        seed ^ 0x005E_ED0F_0FFE_u64 ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    // Offset from the loop's own per-epoch seed (`train::mix`), so the two streams differ.
+    crate::seed::derive(seed ^ 0x005E_ED0F_0FFE_u64, (epoch as u64).wrapping_add(1))
 }
 
 fn int_tensor(v: &[i64], device: &Device) -> Tensor<1, Int> {
@@ -656,8 +652,6 @@ pub struct NcfTask {
     /// customer features ([`NcfTask::with_user_features`]).
     user_x: Option<Tensor<2>>,
     device: Device,
-    bundle_tensors: Vec<NamedTensor>,
-    bundle_meta: BTreeMap<String, String>,
 }
 
 impl NcfTask {
@@ -671,8 +665,6 @@ impl NcfTask {
         seed: u64,
         l2: f64,
         device: &Device,
-        bundle_tensors: Vec<NamedTensor>,
-        bundle_meta: BTreeMap<String, String>,
     ) -> Self {
         let known = PositiveSet::new(all.n_users(), all.n_items(), &split.train);
         let len = epoch_len(&split.train, &known, ratio);
@@ -697,8 +689,6 @@ impl NcfTask {
             valid_rank: None,
             user_x: None,
             device: device.clone(),
-            bundle_tensors,
-            bundle_meta,
         }
     }
 
@@ -808,12 +798,6 @@ impl Task for NcfTask {
             Some(r) => r.loss(model, rows, &self.known, &self.device, self.user_x.as_ref()),
             None => self.valid.loss(model, rows, 0.0, self.user_x.as_ref()),
         }
-    }
-
-    fn bundle(&self, model: &Ncf) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
-        let mut tensors = checkpoint::module_tensors(model);
-        tensors.extend(self.bundle_tensors.iter().cloned());
-        (tensors, self.bundle_meta.clone())
     }
 }
 

@@ -15,6 +15,9 @@
 //! `decoder.layers.{i}.weight|bias`, `log_sigma` `[n_numeric]`.
 
 pub mod codec;
+pub mod config;
+pub mod infer;
+pub mod job;
 
 use std::collections::BTreeMap;
 
@@ -27,10 +30,12 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 pub use codec::{Codec, ColumnCodec, Encoded, Heads};
+pub use config::*;
+pub use infer::*;
+pub use job::*;
 
-use crate::checkpoint::{self, NamedTensor};
-use crate::config::{Activation, Norm, VaeConfig};
 use crate::data::table::RawTable;
+use crate::models::mlp::{Activation, Norm};
 use crate::models::mlp::{Mlp, MlpConfig};
 use crate::train::{BatchLoss, Task};
 
@@ -281,13 +286,11 @@ pub struct VaeTask {
     kl_weight: f64,
     kl_warmup_epochs: usize,
     beta: f64,
-    bundle_tensors: Vec<NamedTensor>,
-    bundle_meta: BTreeMap<String, String>,
 }
 
 impl VaeTask {
     /// Training and validation rows already encoded, with their segment indices (empty when
-    /// unconditional), and what every checkpoint carries besides the weights.
+    /// unconditional).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         arch: &VaeArch,
@@ -296,8 +299,6 @@ impl VaeTask {
         valid: (Encoded, Vec<usize>),
         cfg: &VaeConfig,
         device: &Device,
-        bundle_tensors: Vec<NamedTensor>,
-        bundle_meta: BTreeMap<String, String>,
     ) -> Self {
         let (w, n, s) = (arch.width, arch.n_numeric, arch.n_segments);
         Self {
@@ -307,8 +308,6 @@ impl VaeTask {
             kl_weight: cfg.kl_weight,
             kl_warmup_epochs: cfg.kl_warmup_epochs,
             beta: cfg.kl_weight,
-            bundle_tensors,
-            bundle_meta,
         }
     }
 
@@ -354,12 +353,6 @@ impl Task for VaeTask {
         let out = model.decode(mu.clone(), c);
         self.loss
             .loss(out, x, mask, model.sigma(), mu, logvar, self.kl_weight)
-    }
-
-    fn bundle(&self, model: &Vae) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
-        let mut tensors = checkpoint::module_tensors(model);
-        tensors.extend(self.bundle_tensors.iter().cloned());
-        (tensors, self.bundle_meta.clone())
     }
 }
 
@@ -552,8 +545,6 @@ mod tests {
             (empty, vec![]),
             &cfg,
             &d,
-            vec![],
-            BTreeMap::new(),
         );
         let betas: Vec<f64> = (0..6).map(|e| task.beta(e)).collect();
         assert_eq!(betas, vec![0.0, 0.125, 0.25, 0.375, 0.5, 0.5]);

@@ -18,15 +18,12 @@
 //! Tensor names: `autoencoder.encoder.layers.{i}.weight|bias`, `autoencoder.decoder...`,
 //! `centroids` (`[k, latent]`).
 
-use std::collections::BTreeMap;
-
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{self, NamedTensor};
+use super::{DecConfig, DecMode};
 use crate::cluster::{self, ClusterError, KMeansResult, Matrix};
-use crate::config::{DecConfig, DecMode};
 use crate::data::preprocess::Features;
 use crate::models::autoencoder::{Autoencoder, ReconstructionLoss, features_tensor};
 use crate::train::{BatchLoss, StepControl, StopReason, Task};
@@ -276,8 +273,6 @@ pub struct DecTask {
     labels: Option<Vec<usize>>,
     /// Every refresh so far, in order.
     pub refreshes: Vec<Refresh>,
-    bundle_tensors: Vec<NamedTensor>,
-    bundle_meta: BTreeMap<String, String>,
 }
 
 impl DecTask {
@@ -288,8 +283,6 @@ impl DecTask {
         cfg: &DecConfig,
         recon: Option<ReconstructionLoss>,
         device: &Device,
-        bundle_tensors: Vec<NamedTensor>,
-        bundle_meta: BTreeMap<String, String>,
     ) -> Self {
         Self {
             train_features: train.clone(),
@@ -301,8 +294,6 @@ impl DecTask {
             targets: None,
             labels: None,
             refreshes: Vec::new(),
-            bundle_tensors,
-            bundle_meta,
         }
     }
 
@@ -413,12 +404,6 @@ impl Task for DecTask {
             })),
             _ => Ok(StepControl::Continue),
         }
-    }
-
-    fn bundle(&self, model: &Dec) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
-        let mut tensors = checkpoint::module_tensors(model);
-        tensors.extend(self.bundle_tensors.iter().cloned());
-        (tensors, self.bundle_meta.clone())
     }
 }
 

@@ -20,6 +20,9 @@ use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, Sa
 use safetensors::{Dtype, SafeTensors};
 use thiserror::Error;
 
+mod header;
+pub use header::Header;
+
 /// The version of the bundle format this build writes. Readers accept this version and older.
 pub const FORMAT_VERSION: u32 = 1;
 

@@ -5,16 +5,14 @@
 //! Tensor names: `encoder.layers.{i}.weight|bias`, `decoder.layers.{i}.weight|bias` (see
 //! [`crate::models::mlp`]).
 
-use std::collections::BTreeMap;
-
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{self, NamedTensor};
-use crate::config::{Activation, AutoencoderConfig, Noise, Norm};
+use super::{AutoencoderConfig, Noise};
 use crate::data::preprocess::{FeatureGroup, FeatureLayout, Features};
+use crate::models::mlp::{Activation, Norm};
 use crate::models::mlp::{Mlp, MlpConfig};
 use crate::train::{BatchLoss, Task};
 
@@ -270,22 +268,16 @@ pub struct AutoencoderTask {
     loss: ReconstructionLoss,
     noise: Noise,
     noise_level: f64,
-    /// Preprocessing tensors and metadata written into every checkpoint.
-    bundle_tensors: Vec<NamedTensor>,
-    bundle_meta: BTreeMap<String, String>,
 }
 
 impl AutoencoderTask {
-    /// `train`/`valid` are preprocessed matrices; `bundle_tensors`/`bundle_meta` are what every
-    /// checkpoint carries besides the weights (preprocessing, schema, config).
+    /// `train`/`valid` are preprocessed matrices.
     pub fn new(
         train: &Features,
         valid: &Features,
         layout: &FeatureLayout,
         cfg: &AutoencoderConfig,
         device: &Device,
-        bundle_tensors: Vec<NamedTensor>,
-        bundle_meta: BTreeMap<String, String>,
     ) -> Self {
         Self {
             train: features_tensor(train, device),
@@ -293,8 +285,6 @@ impl AutoencoderTask {
             loss: ReconstructionLoss::new(layout, cfg.categorical_weight, device),
             noise: cfg.noise,
             noise_level: cfg.noise_level,
-            bundle_tensors,
-            bundle_meta,
         }
     }
 
@@ -338,12 +328,6 @@ impl Task for AutoencoderTask {
     fn valid_loss(&self, model: &Autoencoder, rows: Tensor<1, Int>) -> BatchLoss {
         let x = self.valid.clone().select(0, rows);
         self.loss.loss(model.forward(x.clone()), x)
-    }
-
-    fn bundle(&self, model: &Autoencoder) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
-        let mut tensors = checkpoint::module_tensors(model);
-        tensors.extend(self.bundle_tensors.iter().cloned());
-        (tensors, self.bundle_meta.clone())
     }
 }
 

@@ -1,5 +1,6 @@
-//! Scoring with a checkpoint: raw customer rows in, embeddings out. Used by `teleseg embed`,
-//! `teleseg score` and Rust callers.
+//! Scoring with an autoencoder checkpoint: raw customer rows in, embeddings out (`teleseg
+//! embed`, the embedding columns of `teleseg score`, Rust callers). [`RawInput`] is what every
+//! scoring model shares: the checkpoint's schema and fitted preprocessing.
 
 use std::path::Path;
 
@@ -10,8 +11,8 @@ use crate::data::preprocess::{Features, Preprocessor};
 use crate::data::reader::{CsvBatches, ReadOptions, read_csv};
 use crate::data::schema::Schema;
 use crate::data::table::RawTable;
-use crate::models::autoencoder::{self, Autoencoder, AutoencoderArch, embed};
-use crate::models::dec::{self, Dec, DecHead};
+
+use super::{Autoencoder, AutoencoderArch, KIND, embed};
 
 /// An autoencoder checkpoint ready to score: schema, preprocessing and model (plain device).
 pub struct EmbeddingModel {
@@ -60,19 +61,10 @@ impl RawInput for EmbeddingModel {
     }
 }
 
-impl RawInput for SegmentModel {
-    fn schema(&self) -> &Schema {
-        &self.schema
-    }
-    fn preprocessor(&self) -> &Preprocessor {
-        &self.preprocessor
-    }
-}
-
 impl EmbeddingModel {
     /// Loads `model.safetensors` (or a run folder) of kind `autoencoder` onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<EmbeddingModel, CheckpointError> {
-        EmbeddingModel::from_checkpoint(&Checkpoint::read(path, Some(autoencoder::KIND))?, device)
+        EmbeddingModel::from_checkpoint(&Checkpoint::read(path, Some(KIND))?, device)
     }
 
     /// Builds the model from a checkpoint already read (its kind is not checked again).
@@ -98,7 +90,7 @@ impl EmbeddingModel {
 }
 
 /// Schema, preprocessing and autoencoder architecture of a checkpoint, checked for consistency.
-fn read_common(
+pub(crate) fn read_common(
     ck: &Checkpoint,
     path: &Path,
 ) -> Result<(Schema, Preprocessor, AutoencoderArch), CheckpointError> {
@@ -123,84 +115,4 @@ fn read_common(
         });
     }
     Ok((schema, preprocessor, arch))
-}
-
-/// A `dec` checkpoint ready to score: embeddings plus segments from the Student-t assignment.
-pub struct SegmentModel {
-    pub schema: Schema,
-    pub preprocessor: Preprocessor,
-    pub arch: AutoencoderArch,
-    pub head: DecHead,
-    pub model: Dec,
-    pub device: Device,
-}
-
-/// Scores of a batch of customers.
-pub struct Segments {
-    /// Embeddings `[rows, latent]` row-major.
-    pub z: Vec<f32>,
-    /// Soft assignments `[rows, k]` row-major (rows sum to 1).
-    pub q: Vec<f32>,
-    /// `argmax_j q_ij` per row.
-    pub segment: Vec<usize>,
-    /// `max_j q_ij` per row.
-    pub confidence: Vec<f32>,
-}
-
-impl Segments {
-    /// Row `i` alone (for writing rows one at a time).
-    pub fn slice(&self, i: usize) -> Segments {
-        let latent = self.z.len() / self.segment.len().max(1);
-        let k = self.q.len() / self.segment.len().max(1);
-        Segments {
-            z: self.z[i * latent..(i + 1) * latent].to_vec(),
-            q: self.q[i * k..(i + 1) * k].to_vec(),
-            segment: vec![self.segment[i]],
-            confidence: vec![self.confidence[i]],
-        }
-    }
-}
-
-impl SegmentModel {
-    /// Loads `model.safetensors` (or a run folder) of kind `dec` onto `device`.
-    pub fn load(path: &Path, device: &Device) -> Result<SegmentModel, CheckpointError> {
-        SegmentModel::from_checkpoint(&Checkpoint::read(path, Some(dec::KIND))?, device)
-    }
-
-    /// Builds the model from a checkpoint already read (its kind is not checked again).
-    pub fn from_checkpoint(
-        ck: &Checkpoint,
-        device: &Device,
-    ) -> Result<SegmentModel, CheckpointError> {
-        let (schema, preprocessor, arch) = read_common(ck, &ck.path)?;
-        let head: DecHead = ck.meta_json(dec::META_HEAD)?;
-        let zeros = vec![0.0f32; head.k * arch.latent];
-        let model = ck.load_module(Dec::new(arch.init(device), &zeros, head.k, device))?;
-        Ok(SegmentModel {
-            schema,
-            preprocessor,
-            arch,
-            head,
-            model,
-            device: device.clone(),
-        })
-    }
-
-    /// Embeddings, soft assignments, segments and confidences, in batches of `batch_size`.
-    pub fn score(&self, features: &Features, batch_size: usize) -> Segments {
-        let (z, q) = dec::assign_rows(
-            &self.model,
-            features,
-            self.head.alpha,
-            batch_size,
-            &self.device,
-        );
-        let (segment, confidence) = dec::argmax_rows(&q, self.head.k);
-        Segments {
-            z,
-            q,
-            segment,
-            confidence,
-        }
-    }
 }

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Activation, Check, ConfigError, DataConfig, OutputConfig, Seed, TrainConfig, at_least,
-    non_negative,
+use crate::config::{
+    Check, ConfigError, DataConfig, OutputConfig, Seed, TrainConfig, at_least, non_negative,
 };
+use crate::models::mlp::Activation;
 
 /// How numeric columns are represented to the VAE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,22 +202,19 @@ impl Check for VaeStage {
     }
 }
 
-impl super::PipelineJob {
-    /// The VAE job this pipeline runs after its DEC stage (segments are set by the pipeline).
-    pub fn vae_job(&self) -> VaeJob {
-        VaeJob {
-            seed: self.seed,
-            data: self.data.clone(),
-            vae: self.vae.model.clone(),
-            train: self.vae.train.clone(),
-            sample: self.vae.sample.clone(),
-            output: self.output.clone(),
-        }
+/// The embedded default of `teleseg train vae` (same text as `configs/vae.toml`).
+pub const VAE_DEFAULT: &str = include_str!("../../../configs/vae.toml");
+
+impl crate::job::JobConfig for VaeJob {
+    const KIND: &'static str = crate::models::vae::KIND;
+    const DEFAULT: &'static str = VAE_DEFAULT;
+    fn seed_mut(&mut self) -> &mut Seed {
+        &mut self.seed
+    }
+    fn output(&self) -> &OutputConfig {
+        &self.output
     }
 }
-
-/// The embedded default of `teleseg train vae` (same text as `configs/vae.toml`).
-pub const VAE_DEFAULT: &str = include_str!("../../configs/vae.toml");
 
 #[cfg(test)]
 mod tests {
@@ -225,7 +222,7 @@ mod tests {
 
     fn job(o: &[&str]) -> Result<VaeJob, ConfigError> {
         let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
-        super::super::parse(VAE_DEFAULT, "test", &o).map_err(ConfigError::into_rule)
+        crate::config::parse(VAE_DEFAULT, "test", &o).map_err(ConfigError::into_rule)
     }
 
     #[test]

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
+use crate::config::{
     Check, ConfigError, OptimizerKind, OutputConfig, Schedule, Seed, TrainConfig, at_least,
     fraction, non_negative, positive,
 };
 
 /// The embedded default of `teleseg train ncf` (same text as `configs/ncf.toml`).
-pub const NCF_DEFAULT: &str = include_str!("../../configs/ncf.toml");
+pub const NCF_DEFAULT: &str = include_str!("../../../configs/ncf.toml");
 
 /// Input format of the interactions file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,6 +349,17 @@ impl Check for NcfJob {
             ));
         }
         self.train.check()
+    }
+}
+
+impl crate::job::JobConfig for NcfJob {
+    const KIND: &'static str = crate::models::ncf::KIND;
+    const DEFAULT: &'static str = NCF_DEFAULT;
+    fn seed_mut(&mut self) -> &mut Seed {
+        &mut self.seed
+    }
+    fn output(&self) -> &OutputConfig {
+        &self.output
     }
 }
 

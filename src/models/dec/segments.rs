@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use super::{CollapseCheck, DecJob, DecMode, DecReport, Refresh};
 use crate::checkpoint;
 use crate::cluster::{self, Matrix};
-use crate::commands::train::DecReport;
-use crate::models::dec::{CollapseCheck, Refresh};
 use crate::train::StopReason;
 
 /// External metrics of one clustering against true labels.
@@ -73,7 +72,7 @@ pub struct SegmentsFile {
 /// schema's units), binary columns and each category level as shares of customers
 /// (`plan=prepaid_basic`, unit "share"), so a persona can say "plan=prepaid_basic 3.1×".
 fn profiles(
-    data: &crate::commands::PreparedData,
+    data: &crate::job::PreparedData,
     labels: &[usize],
     k: usize,
     seed: u64,
@@ -132,8 +131,8 @@ fn attributions(
     k: usize,
     seed: u64,
 ) -> anyhow::Result<crate::eval::attribution::Attributions> {
-    use crate::score::RawInput;
-    let model = crate::score::SegmentModel::load(
+    use crate::models::autoencoder::RawInput;
+    let model = super::SegmentModel::load(
         &report.run.join("model.safetensors"),
         &burn::tensor::Device::flex(),
     )?;
@@ -142,32 +141,9 @@ fn attributions(
     })
 }
 
-/// Reads a label CSV `customer_id,<label>`: the column named `persona`, else the second one.
+/// Reads true labels `customer_id,persona` (the column `persona`, else the second).
 pub fn read_labels(path: &Path) -> anyhow::Result<HashMap<String, String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .with_context(|| format!("{}: empty label file", path.display()))?
-        .split(',')
-        .collect();
-    let col = header
-        .iter()
-        .position(|h| h.trim() == "persona")
-        .unwrap_or(1);
-    anyhow::ensure!(
-        header.len() > col,
-        "{}: expected customer_id,<label> columns",
-        path.display()
-    );
-    Ok(lines
-        .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            Some((f.first()?.to_string(), f.get(col)?.to_string()))
-        })
-        .collect())
+    crate::data::labels::read_labels(path, "persona")
 }
 
 /// True labels of `ids` as indices (ids missing from the file: `None` overall).
@@ -196,7 +172,7 @@ pub fn external(truth: &[usize], pred: &[usize]) -> anyhow::Result<External> {
 pub fn summarize(
     report: &DecReport,
     mode: &str,
-    dec: &crate::config::DecConfig,
+    dec: &super::DecConfig,
     n_init: usize,
     seed: u64,
     labels_file: Option<&Path>,
@@ -343,4 +319,27 @@ pub fn evaluate(run: &Path, labels: &Path) -> anyhow::Result<String> {
         ));
     }
     Ok(out)
+}
+
+/// Writes `RUN/segments.json` (labels from `personas.csv` next to the customers when present).
+pub fn write_segments(job: &DecJob, report: &DecReport) -> anyhow::Result<()> {
+    let personas = report
+        .data
+        .customers_path
+        .parent()
+        .map(|d| d.join("personas.csv"))
+        .filter(|p| p.is_file());
+    let mode = match job.dec.mode {
+        DecMode::Dec => "dec",
+        DecMode::Idec => "idec",
+    };
+    let s = summarize(
+        report,
+        mode,
+        &job.dec,
+        job.dec.n_init.min(3),
+        job.seed.0,
+        personas.as_deref(),
+    )?;
+    write(&report.run.join("segments.json"), &s)
 }

@@ -13,9 +13,6 @@ use thiserror::Error;
 
 use crate::data::OnBadRow;
 
-pub mod ncf;
-pub use ncf::{NCF_DEFAULT, NcfJob};
-
 /// Every way a configuration can be wrong. Messages name the field and the rule.
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
@@ -160,7 +157,7 @@ fn parse_literal(raw: &str) -> toml::Value {
     }
 }
 
-fn positive(field: &'static str, value: f64) -> Result<(), ConfigError> {
+pub(crate) fn positive(field: &'static str, value: f64) -> Result<(), ConfigError> {
     if value > 0.0 && value.is_finite() {
         Ok(())
     } else {
@@ -168,7 +165,7 @@ fn positive(field: &'static str, value: f64) -> Result<(), ConfigError> {
     }
 }
 
-fn non_negative(field: &'static str, value: f64) -> Result<(), ConfigError> {
+pub(crate) fn non_negative(field: &'static str, value: f64) -> Result<(), ConfigError> {
     if value >= 0.0 && value.is_finite() {
         Ok(())
     } else {
@@ -176,7 +173,7 @@ fn non_negative(field: &'static str, value: f64) -> Result<(), ConfigError> {
     }
 }
 
-fn at_least(field: &'static str, min: usize, value: usize) -> Result<(), ConfigError> {
+pub(crate) fn at_least(field: &'static str, min: usize, value: usize) -> Result<(), ConfigError> {
     if value >= min {
         Ok(())
     } else {
@@ -184,7 +181,7 @@ fn at_least(field: &'static str, min: usize, value: usize) -> Result<(), ConfigE
     }
 }
 
-fn fraction(field: &'static str, value: f64) -> Result<(), ConfigError> {
+pub(crate) fn fraction(field: &'static str, value: f64) -> Result<(), ConfigError> {
     if (0.0..1.0).contains(&value) {
         Ok(())
     } else {
@@ -375,94 +372,6 @@ impl Check for TrainConfig {
     }
 }
 
-/// Hidden-layer activation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    Relu,
-    Gelu,
-    Tanh,
-    /// Leaky ReLU with slope 0.01.
-    LeakyRelu,
-}
-
-/// Normalisation after each hidden linear layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Norm {
-    None,
-    /// Layer normalisation (per row; identical at train and score time).
-    Layer,
-    /// Batch normalisation (running statistics at score time).
-    Batch,
-}
-
-/// Input corruption for a denoising autoencoder (training only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Noise {
-    None,
-    /// Adds N(0, noise_level²) to every input feature.
-    Gaussian,
-    /// Zeroes each input feature with probability noise_level.
-    Masking,
-}
-
-/// Autoencoder architecture.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AutoencoderConfig {
-    /// Encoder hidden widths, input side first; the decoder mirrors them. Default [256, 128].
-    pub hidden: Vec<usize>,
-    /// Embedding width. Default 8.
-    pub latent: usize,
-    /// Hidden activation. Default `relu`.
-    pub activation: Activation,
-    /// Dropout probability after each hidden activation. Default 0.
-    pub dropout: f64,
-    /// `none` (default), `layer` or `batch`.
-    pub norm: Norm,
-    /// Denoising corruption: `none`, `gaussian` (default) or `masking`.
-    pub noise: Noise,
-    /// Noise standard deviation (gaussian) or masking probability. Default 0.1.
-    pub noise_level: f64,
-    /// Weight of the categorical (cross-entropy) part of the reconstruction loss. Default 0.1.
-    pub categorical_weight: f64,
-}
-
-impl Default for AutoencoderConfig {
-    fn default() -> Self {
-        Self {
-            hidden: vec![256, 128],
-            latent: 8,
-            activation: Activation::Relu,
-            dropout: 0.0,
-            norm: Norm::None,
-            noise: Noise::Gaussian,
-            noise_level: 0.1,
-            categorical_weight: 0.1,
-        }
-    }
-}
-
-impl Check for AutoencoderConfig {
-    fn check(&self) -> Result<(), ConfigError> {
-        if self.hidden.contains(&0) {
-            return Err(ConfigError::ZeroWidth {
-                field: "model.hidden",
-            });
-        }
-        at_least("model.latent", 1, self.latent)?;
-        fraction("model.dropout", self.dropout)?;
-        non_negative("model.noise_level", self.noise_level)?;
-        non_negative("model.categorical_weight", self.categorical_weight)?;
-        if self.noise == Noise::Masking && !(self.noise_level > 0.0 && self.noise_level < 1.0) {
-            return Err(ConfigError::MaskingLevel(self.noise_level));
-        }
-        Ok(())
-    }
-}
-
 /// Where runs are written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -482,231 +391,6 @@ impl Default for OutputConfig {
     }
 }
 
-/// `teleseg train autoencoder`: everything one autoencoder run needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct AutoencoderJob {
-    /// Seed of data generation, the split, initial weights, shuffling and noise. Default 42.
-    pub seed: Seed,
-    pub data: DataConfig,
-    pub model: AutoencoderConfig,
-    pub train: TrainConfig,
-    pub output: OutputConfig,
-}
-
-impl Check for AutoencoderJob {
-    fn check(&self) -> Result<(), ConfigError> {
-        self.data.check()?;
-        self.model.check()?;
-        self.train.check()
-    }
-}
-
-/// DEC (Xie et al. 2016) or IDEC (Guo et al. 2017, DEC + reconstruction loss).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecMode {
-    /// KL(P‖Q) only: the decoder is not trained.
-    Dec,
-    /// KL(P‖Q) + `gamma ×` reconstruction loss: keeps the embedding's local structure.
-    Idec,
-}
-
-/// Settings of the DEC / IDEC clustering phase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DecConfig {
-    /// Number of clusters (segments). Default 8.
-    pub k: usize,
-    /// Degrees of freedom of the Student-t kernel. Default 1 (the paper's).
-    pub alpha: f64,
-    /// `dec` or `idec` (default).
-    pub mode: DecMode,
-    /// Weight of the reconstruction loss in `idec` mode. Default 0.1 (the IDEC paper's).
-    pub gamma: f64,
-    /// Optimizer steps between refreshes of the target distribution P. Default 140.
-    pub update_interval: u64,
-    /// Stop when the share of labels changed between two refreshes is below this. Default 0.001.
-    pub tol: f64,
-    /// k-means++ restarts of the centroid initialisation. Default 10.
-    pub n_init: usize,
-    /// Whitened initialisation (default true): after a first k-means on the pretrained embedding,
-    /// the latent space is re-expressed so that the pooled within-cluster covariance of that
-    /// partition is the identity (folded into the encoder's last layer and the decoder's first,
-    /// see `cluster::whiten`), and k-means++ runs again there. The Student-t kernel then measures
-    /// Mahalanobis rather than Euclidean distance. On generated data (20k customers) it lifted
-    /// IDEC's persona ARI from 0.763 / 0.736 to 0.783 / 0.773 (seeds 42 / 7; docs/clustering.md).
-    pub whiten: bool,
-    /// Keep the encoder's last layer (the linear map into the latent space) fixed while
-    /// clustering (default true); the layers before it and the decoder still train. Otherwise the
-    /// KL loss sharpens `q` by stretching the latent coordinates, which undoes the whitened
-    /// metric. Measured with `whiten` on the same data: ARI 0.783 / 0.773 trained vs 0.798 /
-    /// 0.785 fixed.
-    pub freeze_latent_layer: bool,
-    /// Collapse when fewer non-empty clusters than this remain (checked when k ≥ this). Default 3.
-    pub collapse_min_clusters: usize,
-    /// Collapse when one cluster holds more than this share of rows. Default 0.8.
-    pub collapse_max_share: f64,
-    /// Start from this autoencoder run (or `model.safetensors`) instead of pretraining one.
-    pub autoencoder: Option<PathBuf>,
-    /// Classical baselines compared with DEC in `segments.json`, each `<algorithm>_<input>`:
-    /// algorithm `kmeans`, `gmm`, `ward` or `dbscan`; input `raw` (the preprocessed features)
-    /// or `embedding` (the pretrained autoencoder's). Default: kmeans_raw, kmeans_embedding,
-    /// gmm_embedding, ward_embedding. A baseline that fails is logged and left out.
-    pub baselines: Vec<BaselineMethod>,
-    /// DBSCAN neighbourhood radius (Euclidean, in the input's units). Default 0.5.
-    pub dbscan_eps: f64,
-    /// DBSCAN rows within `dbscan_eps` (itself included) that make a core row. Default 5.
-    pub dbscan_min_points: usize,
-    /// The clustering phase's training loop. Defaults: 20 epochs, batch 256, AdamW lr 1e-3,
-    /// constant rate, no warm-up, no early stopping (convergence is `tol`).
-    pub train: TrainConfig,
-}
-
-/// A classical baseline of `segments.json`: an algorithm on an input space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BaselineMethod {
-    KmeansRaw,
-    KmeansEmbedding,
-    GmmRaw,
-    GmmEmbedding,
-    WardRaw,
-    WardEmbedding,
-    DbscanRaw,
-    DbscanEmbedding,
-}
-
-impl BaselineMethod {
-    /// The algorithm.
-    pub fn algorithm(self) -> crate::cluster::Baseline {
-        use crate::cluster::Baseline;
-        match self {
-            Self::KmeansRaw | Self::KmeansEmbedding => Baseline::Kmeans,
-            Self::GmmRaw | Self::GmmEmbedding => Baseline::Gmm,
-            Self::WardRaw | Self::WardEmbedding => Baseline::Ward,
-            Self::DbscanRaw | Self::DbscanEmbedding => Baseline::Dbscan,
-        }
-    }
-
-    /// Whether it clusters the embeddings (else the preprocessed features).
-    pub fn on_embedding(self) -> bool {
-        matches!(
-            self,
-            Self::KmeansEmbedding
-                | Self::GmmEmbedding
-                | Self::WardEmbedding
-                | Self::DbscanEmbedding
-        )
-    }
-
-    /// The name used in config and in `segments.json` (`kmeans_raw`, ...).
-    pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .expect("unit variants serialize to strings")
-    }
-}
-
-/// The clustering phase's default loop settings (see [`DecConfig::train`]).
-pub fn dec_train_default() -> TrainConfig {
-    TrainConfig {
-        epochs: 20,
-        schedule: Schedule::Constant,
-        warmup_epochs: 0,
-        patience: 0,
-        ..TrainConfig::default()
-    }
-}
-
-impl Default for DecConfig {
-    fn default() -> Self {
-        Self {
-            k: 8,
-            alpha: 1.0,
-            mode: DecMode::Idec,
-            gamma: 0.1,
-            update_interval: 140,
-            tol: 0.001,
-            n_init: 10,
-            whiten: true,
-            freeze_latent_layer: true,
-            collapse_min_clusters: 3,
-            collapse_max_share: 0.8,
-            autoencoder: None,
-            baselines: vec![
-                BaselineMethod::KmeansRaw,
-                BaselineMethod::KmeansEmbedding,
-                BaselineMethod::GmmEmbedding,
-                BaselineMethod::WardEmbedding,
-            ],
-            dbscan_eps: 0.5,
-            dbscan_min_points: 5,
-            train: dec_train_default(),
-        }
-    }
-}
-
-impl Check for DecConfig {
-    fn check(&self) -> Result<(), ConfigError> {
-        at_least("dec.k", 2, self.k)?;
-        positive("dec.alpha", self.alpha)?;
-        non_negative("dec.gamma", self.gamma)?;
-        at_least("dec.update_interval", 1, self.update_interval as usize)?;
-        fraction("dec.tol", self.tol)?;
-        at_least("dec.n_init", 1, self.n_init)?;
-        at_least("dec.collapse_min_clusters", 1, self.collapse_min_clusters)?;
-        positive("dec.dbscan_eps", self.dbscan_eps)?;
-        at_least("dec.dbscan_min_points", 1, self.dbscan_min_points)?;
-        if !(self.collapse_max_share > 0.0 && self.collapse_max_share <= 1.0) {
-            return Err(ConfigError::NotAShare {
-                field: "dec.collapse_max_share",
-                value: self.collapse_max_share,
-            });
-        }
-        self.train.check()
-    }
-}
-
-/// `teleseg train dec`: pretrain (or load) an autoencoder, then DEC / IDEC.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct DecJob {
-    /// Seed of every stage. Default 42.
-    pub seed: Seed,
-    pub data: DataConfig,
-    /// The pretraining stage (unused when `dec.autoencoder` is set).
-    pub autoencoder: AutoencoderStage,
-    pub dec: DecConfig,
-    pub output: OutputConfig,
-}
-
-impl Check for DecJob {
-    fn check(&self) -> Result<(), ConfigError> {
-        self.data.check()?;
-        self.autoencoder.model.check()?;
-        self.autoencoder.train.check()?;
-        self.dec.check()
-    }
-}
-
-impl DecJob {
-    /// The pretraining job.
-    pub fn autoencoder_job(&self) -> AutoencoderJob {
-        AutoencoderJob {
-            seed: self.seed,
-            data: self.data.clone(),
-            model: self.autoencoder.model.clone(),
-            train: self.autoencoder.train.clone(),
-            output: self.output.clone(),
-        }
-    }
-}
-
-/// The embedded default of `teleseg train dec` (same text as `configs/dec.toml`).
-pub const DEC_DEFAULT: &str = include_str!("../configs/dec.toml");
-
 /// A seed with default 42 (a newtype so `#[serde(default)]` gives 42, not 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -718,78 +402,6 @@ impl Default for Seed {
     }
 }
 
-/// The embedded default of `teleseg train autoencoder` (same text as `configs/autoencoder.toml`).
-pub const AUTOENCODER_DEFAULT: &str = include_str!("../configs/autoencoder.toml");
-/// The embedded default of `teleseg pipeline` (same text as `configs/pipeline.toml`).
-pub const PIPELINE_DEFAULT: &str = include_str!("../configs/pipeline.toml");
-
-/// `teleseg pipeline`: the main job, end to end.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct PipelineJob {
-    /// Seed of every stage. Default 42.
-    pub seed: Seed,
-    pub data: DataConfig,
-    /// The autoencoder stage.
-    pub autoencoder: AutoencoderStage,
-    /// The DEC / IDEC stage (`dec.autoencoder` is ignored: the pipeline's own is used).
-    pub dec: DecConfig,
-    /// The VAE stage (synthetic profiles per DEC segment and their quality report).
-    pub vae: VaeStage,
-    pub output: OutputConfig,
-}
-
-/// Model and training settings of the pipeline's autoencoder stage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct AutoencoderStage {
-    pub model: AutoencoderConfig,
-    pub train: TrainConfig,
-}
-
-impl Check for PipelineJob {
-    fn check(&self) -> Result<(), ConfigError> {
-        self.data.check()?;
-        self.autoencoder.model.check()?;
-        self.autoencoder.train.check()?;
-        self.dec.check()?;
-        match self.vae.enabled {
-            // The VAE stage needs what `train vae` needs (a test split as its holdout).
-            true => self.vae_job().check(),
-            false => self.vae.check(),
-        }
-    }
-}
-
-impl PipelineJob {
-    /// The DEC job this pipeline runs after its autoencoder stage.
-    pub fn dec_job(&self) -> DecJob {
-        DecJob {
-            seed: self.seed,
-            data: self.data.clone(),
-            autoencoder: self.autoencoder.clone(),
-            dec: self.dec.clone(),
-            output: self.output.clone(),
-        }
-    }
-
-    /// The autoencoder job this pipeline runs.
-    pub fn autoencoder_job(&self) -> AutoencoderJob {
-        AutoencoderJob {
-            seed: self.seed,
-            data: self.data.clone(),
-            model: self.autoencoder.model.clone(),
-            train: self.autoencoder.train.clone(),
-            output: self.output.clone(),
-        }
-    }
-}
-
-mod vae;
-pub use vae::{
-    NumericEncoding, SampleConfig, VAE_DEFAULT, VaeConfig, VaeJob, VaeStage, vae_train_default,
-};
-
 /// Serializes any config to TOML (the resolved config saved with each run).
 pub fn to_toml<T: Serialize>(config: &T) -> String {
     toml::to_string_pretty(config).expect("configs always serialize")
@@ -798,135 +410,9 @@ pub fn to_toml<T: Serialize>(config: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dec_rule(f: impl FnOnce(&mut DecConfig)) -> ConfigError {
-        let mut c = DecConfig::default();
-        f(&mut c);
-        c.check().unwrap_err()
-    }
-
-    #[test]
-    fn dec_default_is_valid() {
-        assert_eq!(DecConfig::default().check(), Ok(()));
-    }
-
-    #[test]
-    fn dec_k_at_least_2() {
-        assert!(matches!(
-            dec_rule(|c| c.k = 1),
-            ConfigError::TooSmall { field: "dec.k", .. }
-        ));
-    }
-
-    #[test]
-    fn dec_alpha_positive() {
-        assert!(matches!(
-            dec_rule(|c| c.alpha = 0.0),
-            ConfigError::NotPositive {
-                field: "dec.alpha",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn dec_gamma_not_negative() {
-        assert!(matches!(
-            dec_rule(|c| c.gamma = -0.1),
-            ConfigError::Negative {
-                field: "dec.gamma",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn dec_update_interval_at_least_1() {
-        assert!(matches!(
-            dec_rule(|c| c.update_interval = 0),
-            ConfigError::TooSmall {
-                field: "dec.update_interval",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn dec_tol_is_fraction() {
-        assert!(matches!(
-            dec_rule(|c| c.tol = 1.5),
-            ConfigError::NotAFraction {
-                field: "dec.tol",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn dec_n_init_at_least_1() {
-        assert!(matches!(
-            dec_rule(|c| c.n_init = 0),
-            ConfigError::TooSmall {
-                field: "dec.n_init",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn dec_collapse_min_clusters_at_least_1() {
-        assert!(matches!(
-            dec_rule(|c| c.collapse_min_clusters = 0),
-            ConfigError::TooSmall {
-                field: "dec.collapse_min_clusters",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn dec_collapse_max_share_is_share() {
-        assert!(matches!(
-            dec_rule(|c| c.collapse_max_share = 0.0),
-            ConfigError::NotAShare {
-                field: "dec.collapse_max_share",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn dec_baselines_parse_by_name_and_unknown_ones_are_rejected() {
-        let c: DecConfig =
-            toml::from_str("baselines = [\"ward_raw\", \"dbscan_embedding\"]").unwrap();
-        assert_eq!(
-            c.baselines,
-            [BaselineMethod::WardRaw, BaselineMethod::DbscanEmbedding]
-        );
-        assert_eq!(c.baselines[0].name(), "ward_raw");
-        assert!(c.baselines[1].on_embedding() && !c.baselines[0].on_embedding());
-        assert_eq!(c.baselines[1].algorithm(), crate::cluster::Baseline::Dbscan);
-        let err = toml::from_str::<DecConfig>("baselines = [\"spectral_raw\"]")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("spectral_raw") && err.contains("kmeans_raw"),
-            "{err}"
-        );
-        assert!(matches!(
-            dec_rule(|c| c.dbscan_eps = 0.0),
-            ConfigError::NotPositive {
-                field: "dec.dbscan_eps",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn dec_mode_parses() {
-        let c: DecConfig = toml::from_str("mode = \"dec\"").unwrap();
-        assert_eq!(c.mode, DecMode::Dec);
-    }
+    use crate::models::autoencoder::{
+        AUTOENCODER_DEFAULT, AutoencoderConfig, AutoencoderJob, Noise,
+    };
 
     fn job(overrides: &[&str]) -> Result<AutoencoderJob, ConfigError> {
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
@@ -939,7 +425,8 @@ mod tests {
         assert_eq!(j.train, TrainConfig::default());
         assert_eq!(j.model, AutoencoderConfig::default());
         assert_eq!(j.seed, Seed(42));
-        let p: PipelineJob = parse(PIPELINE_DEFAULT, "pipeline", &[]).unwrap();
+        let p: crate::pipeline::PipelineJob =
+            parse(crate::pipeline::PIPELINE_DEFAULT, "pipeline", &[]).unwrap();
         assert_eq!(p.seed, Seed(42));
     }
 

@@ -10,10 +10,10 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use anyhow::Context;
 
+use super::NcfJob;
 use super::features::{UserFeatureInput, UserFeatureRows};
 use super::{KIND, META_ITEMS, META_USERS, Ncf, NcfArch, POPULARITY, UserVectors};
 use crate::checkpoint::{Checkpoint, CheckpointError, RunDir, keys};
-use crate::config::NcfJob;
 use crate::eval::ranking::{Scorer, top_k_indices};
 
 /// Pairs scored per forward pass when ranking every item (users per batch = this / items).

@@ -1,0 +1,393 @@
+//! The job skeleton every verb runs on: the global options, a fresh run folder that is removed
+//! again if the job fails ([`NewRun`]), and the customer data read, split and preprocessed (or
+//! generated when no data is configured, decided in [`ensure_data`] alone).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::backend::Backend;
+use crate::checkpoint::{CheckpointError, RunDir};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::{Check, DataConfig, OutputConfig, Seed};
+use crate::data::check::summarize;
+use crate::data::generate::generate;
+use crate::data::preprocess::{Features, Preprocessor};
+use crate::data::reader::{ReadOptions, read_csv};
+use crate::data::schema::Schema;
+use crate::data::split::split_indices;
+use crate::data::table::RawTable;
+use crate::progress::Progress;
+
+/// Options every verb shares (the global flags).
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub backend: Backend,
+    pub progress: Progress,
+    /// `--seed`, overriding the config's seed when given.
+    pub seed: Option<u64>,
+}
+
+/// Options of `teleseg train <family>`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TrainArgs {
+    /// Config TOML (default: the embedded configs/<family>.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one config value, e.g. `--set train.learning_rate=0.01` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Continue the run folder RUN from its last completed epoch (bit-exact on CPU backends;
+    /// the architecture and data come from the run, not the new config).
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<PathBuf>,
+    /// Replace an existing run folder of the same name.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// A job's configuration, as the skeleton needs it: every `teleseg train <family>` job and the
+/// pipeline implement it next to their config section.
+pub trait JobConfig: DeserializeOwned + Serialize + Check {
+    /// The run kind: the prefix of default run names (and the checkpoint kind of families).
+    const KIND: &'static str;
+    /// The embedded default config (the text of `configs/<kind>.toml`).
+    const DEFAULT: &'static str;
+    /// The seed every stage of the job derives its randomness from.
+    fn seed_mut(&mut self) -> &mut Seed;
+    /// Where the run folder goes.
+    fn output(&self) -> &OutputConfig;
+}
+
+/// Loads a job's config: `config` (else the embedded default) with the `--set` overrides, checked,
+/// then `--seed` when given.
+pub fn load_config<J: JobConfig>(
+    config: Option<&Path>,
+    overrides: &[String],
+    globals: &Globals,
+) -> anyhow::Result<J> {
+    let mut job: J = crate::config::load(config, J::DEFAULT, overrides)?;
+    if let Some(seed) = globals.seed {
+        *job.seed_mut() = Seed(seed);
+    }
+    Ok(job)
+}
+
+/// Starts a fresh job of `verb` (e.g. `train dec`): its config loaded and checked and a new run
+/// folder created (provisional until [`NewRun::commit`]). `--resume` is refused here for the
+/// jobs that cannot resume yet.
+pub fn start<J: JobConfig>(
+    verb: &str,
+    args: &TrainArgs,
+    globals: &Globals,
+) -> anyhow::Result<(J, NewRun)> {
+    if args.resume.is_some() {
+        anyhow::bail!(crate::error::UsageError(format!(
+            "--resume is not supported for `{verb}` yet: start a fresh run"
+        )));
+    }
+    let job: J = load_config(args.config.as_deref(), &args.overrides, globals)?;
+    let run = new_run_dir(job.output(), J::KIND, args.force)?;
+    Ok((job, run))
+}
+
+/// Data read, split and preprocessed for a job.
+pub struct PreparedData {
+    pub schema: Schema,
+    pub schema_path: PathBuf,
+    pub customers_path: PathBuf,
+    pub table: RawTable,
+    pub preprocessor: Preprocessor,
+    pub train_rows: Vec<usize>,
+    pub valid_rows: Vec<usize>,
+    pub test_rows: Vec<usize>,
+    pub train: Features,
+    pub valid: Features,
+    /// The data summary text (rows, missing shares, categories, clipping).
+    pub summary: String,
+}
+
+/// Reads the configured data (or generates it into `run/data`), splits it by customer id and
+/// fits the preprocessing on the training split.
+pub fn prepare_data(
+    data: &DataConfig,
+    seed: u64,
+    run: &RunDir,
+    progress: &Progress,
+) -> anyhow::Result<PreparedData> {
+    let _span = tracing::info_span!("data").entered();
+    let (customers_path, schema_path) = match (&data.customers, &data.schema) {
+        (Some(c), Some(s)) => (c.clone(), s.clone()),
+        _ => {
+            let dir = run.root.join("data");
+            let spinner = progress.spinner("generate");
+            spinner.set_message(format!("{} synthetic customers", data.generate_customers));
+            generate(&data.generate_options(seed, dir.clone()))
+                .with_context(|| format!("generating synthetic data into {}", dir.display()))?;
+            spinner.finish_and_clear();
+            (dir.join("customers.csv"), dir.join("schema.toml"))
+        }
+    };
+    let schema = Schema::load(&schema_path)?;
+    let read_opts = ReadOptions {
+        on_bad_row: data.on_bad_row,
+    };
+    let (table, report) = read_csv(&customers_path, &schema, &read_opts)?;
+    let split = split_indices(&table.ids, seed, data.valid_fraction, data.test_fraction);
+    let preprocessor = Preprocessor::fit(&schema, &table, &split.train)
+        .with_context(|| format!("fitting preprocessing on {}", customers_path.display()))?;
+    let train = preprocessor.transform_rows(&table, &split.train)?;
+    let valid = preprocessor.transform_rows(&table, &split.valid)?;
+    let summary = summarize(&schema, &table, &report, Some(&preprocessor)).to_string();
+    tracing::info!(
+        rows = table.ids.len(),
+        train = split.train.len(),
+        valid = split.valid.len(),
+        test = split.test.len(),
+        features = preprocessor.n_features(),
+        "data ready"
+    );
+    Ok(PreparedData {
+        schema,
+        schema_path,
+        customers_path,
+        table,
+        preprocessor,
+        train_rows: split.train,
+        valid_rows: split.valid,
+        test_rows: split.test,
+        train,
+        valid,
+        summary,
+    })
+}
+
+/// A run folder this command is creating. Until [`NewRun::commit`] it is provisional: if the
+/// job fails (an error or a panic unwinds past it), the folder is removed and the run it replaces
+/// under `--force` is put back, so a failed job loses nothing and leaves no partial run. A folder
+/// that already holds a resume state (`last/`) is kept, since `--resume` can continue it. A killed
+/// process (SIGKILL, power loss) runs no cleanup: its folder stays for `--resume`, and a replaced
+/// run stays in the hidden `.<name>.replaced` sibling until it is moved back.
+#[derive(Debug)]
+pub struct NewRun {
+    run: RunDir,
+    /// Where the run this one replaces (`--force`) waits until the job succeeds.
+    replaced: Option<PathBuf>,
+    committed: bool,
+}
+
+impl NewRun {
+    /// The job succeeded: the run folder stays and the run it replaced is deleted.
+    pub fn commit(mut self) -> anyhow::Result<()> {
+        self.committed = true;
+        if let Some(old) = self.replaced.take() {
+            std::fs::remove_dir_all(&old).with_context(|| {
+                format!("removing {} (the run replaced by --force)", old.display())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn roll_back(&mut self) -> std::io::Result<()> {
+        let root = &self.run.root;
+        match self.replaced.take() {
+            Some(old) => {
+                if root.exists() {
+                    std::fs::remove_dir_all(root)?;
+                }
+                std::fs::rename(&old, root)?;
+                tracing::warn!(run = %root.display(), "the job failed: the previous run is back in place");
+            }
+            None if self.run.last_complete().is_some() => {
+                tracing::warn!(run = %root.display(), "the job failed: the run folder is kept for --resume");
+            }
+            None => {
+                if root.exists() {
+                    std::fs::remove_dir_all(root)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for NewRun {
+    type Target = RunDir;
+    fn deref(&self) -> &RunDir {
+        &self.run
+    }
+}
+
+impl Drop for NewRun {
+    fn drop(&mut self) {
+        if !self.committed
+            && let Err(e) = self.roll_back()
+        {
+            tracing::error!(run = %self.run.root.display(), "cleaning up after the failed job: {e}");
+        }
+    }
+}
+
+/// Creates a fresh run folder, refusing to replace an existing one unless `force`. With `force`
+/// the existing run is moved aside and deleted only once the new job commits.
+pub fn create_run_dir(root: &Path, force: bool) -> anyhow::Result<NewRun> {
+    let mut replaced = None;
+    if root.exists() {
+        if !force {
+            return Err(CheckpointError::RunExists {
+                path: root.to_path_buf(),
+            }
+            .into());
+        }
+        let name = root
+            .file_name()
+            .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+        let aside = root.with_file_name(format!(".{name}.replaced"));
+        if aside.exists() {
+            anyhow::bail!(crate::error::UsageError(format!(
+                "{} holds the run an interrupted --force run replaced: move it back to {} or delete it, then retry",
+                aside.display(),
+                root.display()
+            )));
+        }
+        std::fs::rename(root, &aside).with_context(|| {
+            format!(
+                "moving {} aside to {} (--force)",
+                root.display(),
+                aside.display()
+            )
+        })?;
+        replaced = Some(aside);
+    }
+    let run = NewRun {
+        run: RunDir {
+            root: root.to_path_buf(),
+        },
+        replaced,
+        committed: false,
+    };
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("creating run folder {}", root.display()))?;
+    Ok(run)
+}
+
+/// The run folder a job's `[output]` section names (`dir/run_name`, or `dir/<kind>-<UTC time>`),
+/// created fresh (see [`NewRun`]); an existing one is replaced only with `force`.
+pub fn new_run_dir(output: &OutputConfig, kind: &str, force: bool) -> anyhow::Result<NewRun> {
+    let name = output
+        .run_name
+        .clone()
+        .unwrap_or_else(|| default_run_name(kind));
+    create_run_dir(&output.dir.join(name), force)
+}
+
+/// `<kind>-YYYYMMDD-HHMMSS` in UTC.
+pub fn default_run_name(kind: &str) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{kind}-{}", crate::date::compact_utc(secs))
+}
+
+/// How a job runs besides its config.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunControl {
+    /// Continue from `run/last` instead of starting fresh.
+    pub resume: bool,
+    /// Stop after this many epochs of this invocation, as an interruption would (the run can be
+    /// resumed). Used to test exact resume and for time-boxed runs.
+    pub stop_after_epochs: Option<usize>,
+}
+
+/// Generates the synthetic data once into `run/data` when `data` names no files.
+pub fn ensure_data(data: &DataConfig, seed: u64, run: &RunDir) -> anyhow::Result<DataConfig> {
+    let mut data = data.clone();
+    if data.customers.is_none() {
+        let dir = run.root.join("data");
+        let opts = data.generate_options(seed, dir.clone());
+        crate::data::generate::generate(&opts).context("generating the synthetic data set")?;
+        data.customers = Some(dir.join("customers.csv"));
+        data.schema = Some(dir.join("schema.toml"));
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn existing_run_is_not_replaced_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r");
+        create_run_dir(&run, false).unwrap().commit().unwrap();
+        std::fs::write(run.join("keep"), "x").unwrap();
+        let err = create_run_dir(&run, false).unwrap_err();
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert!(run.join("keep").exists());
+        create_run_dir(&run, true).unwrap().commit().unwrap();
+        assert!(!run.join("keep").exists());
+        assert!(run.is_dir());
+        let siblings: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(siblings.len(), 1, "the replaced run is deleted on commit");
+    }
+
+    #[test]
+    fn failed_job_removes_its_folder_and_restores_the_replaced_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r");
+        // A fresh run that fails (dropped without commit) leaves nothing.
+        let fresh = create_run_dir(&run, false).unwrap();
+        std::fs::write(run.join("config.toml"), "partial").unwrap();
+        drop(fresh);
+        assert!(!run.exists());
+
+        // A --force run that fails puts the old run back, byte for byte.
+        create_run_dir(&run, false).unwrap().commit().unwrap();
+        std::fs::write(run.join("model.safetensors"), "old").unwrap();
+        let forced = create_run_dir(&run, true).unwrap();
+        assert!(
+            !run.join("model.safetensors").exists(),
+            "the new run starts empty"
+        );
+        std::fs::write(run.join("config.toml"), "partial").unwrap();
+        drop(forced);
+        assert_eq!(
+            std::fs::read(run.join("model.safetensors")).unwrap(),
+            b"old"
+        );
+        assert!(!run.join("config.toml").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // A failed fresh run with a resume state is kept for --resume.
+        let other = dir.path().join("s");
+        let resumable = create_run_dir(&other, false).unwrap();
+        std::fs::create_dir_all(other.join("last")).unwrap();
+        std::fs::write(other.join("last/training_state.json"), "{}").unwrap();
+        drop(resumable);
+        assert!(other.join("last/training_state.json").is_file());
+    }
+
+    #[test]
+    fn interrupted_force_run_is_reported_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r");
+        create_run_dir(&run, false).unwrap().commit().unwrap();
+        let aside = dir.path().join(".r.replaced");
+        std::fs::create_dir(&aside).unwrap();
+        std::fs::write(aside.join("model.safetensors"), "older").unwrap();
+        let err = create_run_dir(&run, true).unwrap_err().to_string();
+        assert!(
+            err.contains(".r.replaced") && err.contains("move it back"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(aside.join("model.safetensors")).unwrap(),
+            b"older"
+        );
+        assert!(run.is_dir());
+    }
+}

@@ -1,0 +1,83 @@
+//! The main job's configuration (`teleseg pipeline`): one section per stage, each the section
+//! of its family's own job, so that a stage runs exactly as `teleseg train <family>` would.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Check, ConfigError, DataConfig, OutputConfig, Seed};
+use crate::models::autoencoder::{AutoencoderJob, AutoencoderStage};
+use crate::models::dec::{DecConfig, DecJob};
+use crate::models::vae::{VaeJob, VaeStage};
+
+/// The embedded default of `teleseg pipeline` (same text as `configs/pipeline.toml`).
+pub const PIPELINE_DEFAULT: &str = include_str!("../configs/pipeline.toml");
+
+/// `teleseg pipeline`: the main job, end to end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineJob {
+    /// Seed of every stage. Default 42.
+    pub seed: Seed,
+    pub data: DataConfig,
+    /// The autoencoder stage.
+    pub autoencoder: AutoencoderStage,
+    /// The DEC / IDEC stage (`dec.autoencoder` is ignored: the pipeline's own is used).
+    pub dec: DecConfig,
+    /// The VAE stage (synthetic profiles per DEC segment and their quality report).
+    pub vae: VaeStage,
+    pub output: OutputConfig,
+}
+
+impl Check for PipelineJob {
+    fn check(&self) -> Result<(), ConfigError> {
+        self.data.check()?;
+        self.autoencoder.model.check()?;
+        self.autoencoder.train.check()?;
+        self.dec.check()?;
+        match self.vae.enabled {
+            // The VAE stage needs what `train vae` needs (a test split as its holdout).
+            true => self.vae_job().check(),
+            false => self.vae.check(),
+        }
+    }
+}
+
+impl PipelineJob {
+    /// The DEC job this pipeline runs after its autoencoder stage.
+    pub fn dec_job(&self) -> DecJob {
+        DecJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            autoencoder: self.autoencoder.clone(),
+            dec: self.dec.clone(),
+            output: self.output.clone(),
+        }
+    }
+
+    /// The autoencoder job this pipeline runs (the DEC job's pretraining).
+    pub fn autoencoder_job(&self) -> AutoencoderJob {
+        self.dec_job().autoencoder_job()
+    }
+
+    /// The VAE job this pipeline runs after its DEC stage (segments are set by the pipeline).
+    pub fn vae_job(&self) -> VaeJob {
+        VaeJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            vae: self.vae.model.clone(),
+            train: self.vae.train.clone(),
+            sample: self.vae.sample.clone(),
+            output: self.output.clone(),
+        }
+    }
+}
+
+impl crate::job::JobConfig for PipelineJob {
+    const KIND: &'static str = "pipeline";
+    const DEFAULT: &'static str = PIPELINE_DEFAULT;
+    fn seed_mut(&mut self) -> &mut Seed {
+        &mut self.seed
+    }
+    fn output(&self) -> &OutputConfig {
+        &self.output
+    }
+}
