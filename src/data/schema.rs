@@ -61,6 +61,33 @@ pub enum MissingPolicy {
     Error,
 }
 
+/// How a numeric feature is scaled after impute / clip / log1p: `(x − shift) / divisor`, both
+/// fitted on the train rows and stored as `preprocess.numeric.mean` / `.std`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// `standard`, unless one value holds at least [`DOMINANT_SHARE`] of the train rows (a
+    /// sparse count, a rare event): then `minmax`, so the rare values land within one unit of
+    /// the common one instead of becoming outliers of many standard deviations. (Default.)
+    #[default]
+    Auto,
+    /// Mean and population standard deviation.
+    Standard,
+    /// Minimum and range: values in [0, 1] (the clip range bounds it when `clip` is set).
+    Minmax,
+    /// Median and interquartile range (the range when the IQR is 0).
+    Robust,
+    /// Unscaled (shift 0, divisor 1).
+    None,
+}
+
+/// `scale = "auto"` takes `minmax` when one value holds at least this share of the train rows.
+pub const DOMINANT_SHARE: f64 = 0.9;
+
+fn is_auto(s: &Scale) -> bool {
+    *s == Scale::Auto
+}
+
 /// One column of the input CSV.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +105,9 @@ pub struct Column {
     /// Numeric only: winsorize to these train quantiles `[low, high]`, `0 ≤ low < high ≤ 1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip: Option<[f64; 2]>,
+    /// Numeric only: `auto` (default), `standard`, `minmax`, `robust` or `none` (see [`Scale`]).
+    #[serde(default, skip_serializing_if = "is_auto")]
+    pub scale: Scale,
     /// Numeric only: the value is a whole number (the synthetic sampler rounds it).
     #[serde(default, skip_serializing_if = "is_false")]
     pub integer: bool,
@@ -120,6 +150,9 @@ pub struct Derived {
     /// Winsorize to these train quantiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip: Option<[f64; 2]>,
+    /// How the feature is scaled, as a column's `scale` (`scale` here is the ratio's multiplier).
+    #[serde(default, skip_serializing_if = "is_auto")]
+    pub scaling: Scale,
     /// Free-text unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,

@@ -43,6 +43,50 @@ pub struct BinaryColumn {
     pub name: String,
     /// One value per row: `0.0` or `1.0`; `NaN` = missing.
     pub values: Vec<f32>,
+    /// How the input spelled 0 and 1 (the first text seen for each, e.g. `No` / `Yes`); `None`
+    /// for the canonical `0` / `1` or a value never seen. Writers use it so that a synthetic or
+    /// rewritten file keeps the input's own spelling.
+    pub spelling: [Option<String>; 2],
+}
+
+impl BinaryColumn {
+    /// The text of value `x` in the column's own spelling (`0`/`1` when unknown, empty when
+    /// missing).
+    pub fn text(&self, x: f32) -> String {
+        if x.is_nan() {
+            return String::new();
+        }
+        let v = usize::from(x >= 0.5);
+        match (&self.spelling[v], &self.spelling[1 - v]) {
+            (Some(t), _) => t.clone(),
+            (None, Some(other)) => complement_spelling(other).unwrap_or_else(|| v.to_string()),
+            (None, None) => v.to_string(),
+        }
+    }
+}
+
+/// The other half of a known binary spelling pair, in the same letter case (`Yes` → `No`,
+/// `FALSE` → `TRUE`, `n` → `y`); None for an unknown word.
+pub fn complement_spelling(text: &str) -> Option<String> {
+    const PAIRS: [(&str, &str); 3] = [("no", "yes"), ("false", "true"), ("n", "y")];
+    let lower = text.to_lowercase();
+    let other = PAIRS.iter().find_map(|&(a, b)| match lower.as_str() {
+        x if x == a => Some(b),
+        x if x == b => Some(a),
+        _ => None,
+    })?;
+    let upper = text.chars().all(|c| !c.is_lowercase());
+    let title = text.chars().next().is_some_and(char::is_uppercase);
+    Some(match (upper, title) {
+        (true, _) => other.to_uppercase(),
+        (false, true) => {
+            let mut c = other.chars();
+            c.next().map_or(String::new(), |f| {
+                f.to_uppercase().collect::<String>() + c.as_str()
+            })
+        }
+        _ => other.to_string(),
+    })
 }
 
 /// A `role = "target"` column (a label for evaluation, never a model input).
@@ -106,6 +150,7 @@ impl RawTable {
                 .map(|c| BinaryColumn {
                     name: c.name.clone(),
                     values: rows.iter().map(|&r| c.values[r]).collect(),
+                    spelling: c.spelling.clone(),
                 })
                 .collect(),
             targets: self
@@ -143,5 +188,40 @@ impl RawTable {
     /// The target column called `name` (absent when the file did not have it).
     pub fn target(&self, name: &str) -> Option<&TargetColumn> {
         self.targets.iter().find(|c| c.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_text_keeps_the_input_spelling() {
+        let col = BinaryColumn {
+            name: "churn".into(),
+            values: vec![],
+            spelling: [Some("No".into()), Some("Yes".into())],
+        };
+        assert_eq!(col.text(0.0), "No");
+        assert_eq!(col.text(1.0), "Yes");
+        assert_eq!(col.text(f32::NAN), "");
+        let half = BinaryColumn {
+            spelling: [None, Some("TRUE".into())],
+            ..col.clone()
+        };
+        assert_eq!(half.text(0.0), "FALSE", "the complement in the same case");
+        let plain = BinaryColumn {
+            spelling: [None, None],
+            ..col
+        };
+        assert_eq!(plain.text(1.0), "1");
+    }
+
+    #[test]
+    fn complements() {
+        assert_eq!(complement_spelling("Yes").as_deref(), Some("No"));
+        assert_eq!(complement_spelling("n").as_deref(), Some("y"));
+        assert_eq!(complement_spelling("False").as_deref(), Some("True"));
+        assert_eq!(complement_spelling("maybe"), None);
     }
 }

@@ -53,14 +53,9 @@ pub fn table_csv(
                     .categorical(&c.name)
                     .and_then(|col| col.value(r).map(str::to_string))
                     .unwrap_or_default(),
-                Role::Binary => table.binary(&c.name).map_or(String::new(), |col| {
-                    let x = col.values[r];
-                    if x.is_nan() {
-                        String::new()
-                    } else {
-                        format_number(f64::from(x), 0)
-                    }
-                }),
+                Role::Binary => table
+                    .binary(&c.name)
+                    .map_or(String::new(), |col| col.text(col.values[r])),
                 Role::Target => table
                     .target(&c.name)
                     .and_then(|col| col.values[r].clone())

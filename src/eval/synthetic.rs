@@ -8,12 +8,17 @@
 //! - numeric: KSComplement = `1 − sup_x |F_real(x) − F_synth(x)|` on the non-missing values;
 //! - categorical: TVComplement = `1 − ½ Σ_c |p_real(c) − p_synth(c)|`.
 //!
-//! **Column pair trends** (mean over pairs):
+//! **Column pair trends**, as SDMetrics 0.32's QualityReport computes them:
 //! - two numeric columns: CorrelationSimilarity = `1 − |ρ_real − ρ_synth| / 2`, Pearson ρ on rows
 //!   where both are present (pairs where either table has a constant column are skipped);
-//! - otherwise: ContingencySimilarity = `1 − ½ Σ_{a,b} |p_real(a,b) − p_synth(a,b)|`, numeric
-//!   columns first cut into 10 equal-width bins over the real data's range (synthetic values
-//!   outside fall into the end bins; missing is its own bin).
+//! - otherwise: ContingencySimilarity = `1 − ½ Σ_{a,b} |p_real(a,b) − p_synth(a,b)|`, a numeric
+//!   column first cut into 10 equal-width bins over its own table's range (numpy's
+//!   `histogram_bin_edges` + `digitize`: the maximum and missing values share the last code);
+//! - the score averages only the pairs whose **real** association is strong enough to be worth
+//!   keeping: `|ρ_real| > 0.5` for numeric pairs, Cramér's V (no continuity correction, missing a
+//!   category of its own) `> 0.3` otherwise. Unrelated pairs, which any generator "keeps",
+//!   do not dilute the score. When no pair passes, the score is the mean over every pair.
+//!   `column_pair_trends_all` is the mean over every pair (teleseg's figure before 0.32).
 //!
 //! **Quality score** = mean(column shapes, column pair trends), in [0, 1].
 //!
@@ -169,43 +174,77 @@ pub fn contingency_similarity(ra: &[u32], rb: &[u32], sa: &[u32], sb: &[u32]) ->
     tv_complement_keys(&r, &s)
 }
 
-/// Category keys of a real and a synthetic column for contingency tables: texts get codes in
-/// order of first appearance (missing `u32::MAX`); numbers get one of 10 equal-width bins over the
-/// real range (missing `u32::MAX`).
-fn keys(real: &ColumnValues, synth: &ColumnValues) -> (Vec<u32>, Vec<u32>) {
-    match (real, synth) {
-        (ColumnValues::Numeric(r), ColumnValues::Numeric(s)) => {
-            let (lo, hi) = r
+/// SDMetrics' real-correlation threshold of numeric pairs (`|ρ_real|` must exceed it).
+pub const REAL_CORRELATION_THRESHOLD: f64 = 0.5;
+/// SDMetrics' real-association threshold of contingency pairs (Cramér's V must exceed it).
+pub const REAL_ASSOCIATION_THRESHOLD: f64 = 0.3;
+
+/// Contingency keys of one column of one table: texts get codes in order of first appearance
+/// (missing `u32::MAX`); numbers the code numpy's `digitize(x, histogram_bin_edges(x))` gives
+/// over the table's own values (1..=10; the maximum and missing values 11).
+fn keys(values: &ColumnValues, codes: &mut HashMap<String, u32>) -> Vec<u32> {
+    match values {
+        ColumnValues::Numeric(v) => {
+            let (lo, hi) = v
                 .iter()
                 .filter(|x| !x.is_nan())
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
                     (l.min(x), h.max(x))
                 });
-            let width = if hi > lo { (hi - lo) / 10.0 } else { 1.0 };
-            let bin = |x: &f64| {
-                if x.is_nan() {
-                    u32::MAX
-                } else {
-                    (((x - lo) / width).floor()).clamp(0.0, 9.0) as u32
-                }
+            // numpy widens an empty range to [lo - 0.5, lo + 0.5].
+            let (lo, hi) = if hi > lo {
+                (lo, hi)
+            } else {
+                (lo - 0.5, lo + 0.5)
             };
-            (r.iter().map(bin).collect(), s.iter().map(bin).collect())
+            let width = (hi - lo) / 10.0;
+            v.iter()
+                .map(|&x| {
+                    if x.is_nan() || x >= hi {
+                        11
+                    } else {
+                        (((x - lo) / width).floor() as i64 + 1).clamp(1, 10) as u32
+                    }
+                })
+                .collect()
         }
-        (ColumnValues::Categorical(r), ColumnValues::Categorical(s)) => {
-            let mut codes: HashMap<String, u32> = HashMap::new();
-            let mut code = |v: &Option<String>| match v {
+        ColumnValues::Categorical(v) => v
+            .iter()
+            .map(|c| match c {
                 None => u32::MAX,
                 Some(t) => {
                     let n = codes.len() as u32;
                     *codes.entry(t.clone()).or_insert(n)
                 }
-            };
-            let a = r.iter().map(&mut code).collect();
-            let b = s.iter().map(&mut code).collect();
-            (a, b)
-        }
-        _ => (Vec::new(), Vec::new()),
+            })
+            .collect(),
     }
+}
+
+/// Cramér's V of two key columns (no continuity correction), as `scipy.stats.contingency.
+/// association(method="cramer")`; None when a column has a single level.
+pub fn cramers_v(a: &[u32], b: &[u32]) -> Option<f64> {
+    let mut cells: HashMap<(u32, u32), f64> = HashMap::new();
+    let (mut ra, mut rb): (HashMap<u32, f64>, HashMap<u32, f64>) = Default::default();
+    for (&x, &y) in a.iter().zip(b) {
+        *cells.entry((x, y)).or_default() += 1.0;
+        *ra.entry(x).or_default() += 1.0;
+        *rb.entry(y).or_default() += 1.0;
+    }
+    let n = a.len() as f64;
+    let k = ra.len().min(rb.len());
+    if k < 2 || n == 0.0 {
+        return None;
+    }
+    let mut chi2 = 0.0;
+    for (x, nx) in &ra {
+        for (y, ny) in &rb {
+            let expected = nx * ny / n;
+            let observed = cells.get(&(*x, *y)).copied().unwrap_or(0.0);
+            chi2 += (observed - expected).powi(2) / expected;
+        }
+    }
+    Some((chi2 / (n * (k - 1) as f64)).sqrt().min(1.0))
 }
 
 /// The shape score of one column.
@@ -225,6 +264,13 @@ pub struct PairScore {
     /// `CorrelationSimilarity` or `ContingencySimilarity`.
     pub metric: String,
     pub score: f64,
+    /// The real data's association: `|ρ|` (numeric pairs) or Cramér's V (None: undefined).
+    #[serde(default)]
+    pub real_association: Option<f64>,
+    /// Whether the real association passes SDMetrics' threshold (the pair counts in
+    /// `column_pair_trends`).
+    #[serde(default)]
+    pub meets_threshold: bool,
 }
 
 /// SDMetrics-style quality report.
@@ -233,7 +279,14 @@ pub struct Quality {
     /// Mean of the two property scores.
     pub overall: f64,
     pub column_shapes: f64,
+    /// Mean over the pairs that pass the real-association thresholds (SDMetrics 0.32).
     pub column_pair_trends: f64,
+    /// Mean over every pair.
+    #[serde(default)]
+    pub column_pair_trends_all: f64,
+    /// Pairs that pass the thresholds.
+    #[serde(default)]
+    pub strong_pairs: usize,
     pub columns: Vec<ColumnScore>,
     pub pairs: Vec<PairScore>,
 }
@@ -281,39 +334,63 @@ pub fn quality(schema: &Schema, real: &RawTable, synth: &RawTable) -> Quality {
             _ => unreachable!("both tables are read with one schema"),
         })
         .collect();
-    let keyed: Vec<(Vec<u32>, Vec<u32>)> = cols.iter().map(|(_, r, s)| keys(r, s)).collect();
+    // Text codes are shared by the real and synthetic sides of a column.
+    let keyed: Vec<(Vec<u32>, Vec<u32>)> = cols
+        .iter()
+        .map(|(_, r, s)| {
+            let mut codes = HashMap::new();
+            (keys(r, &mut codes), keys(s, &mut codes))
+        })
+        .collect();
     let mut pairs = Vec::new();
     for i in 0..cols.len() {
         for j in i + 1..cols.len() {
-            let (score, metric) = match (&cols[i].1, &cols[j].1, &cols[i].2, &cols[j].2) {
-                (
-                    ColumnValues::Numeric(ra),
-                    ColumnValues::Numeric(rb),
-                    ColumnValues::Numeric(sa),
-                    ColumnValues::Numeric(sb),
-                ) => match correlation_similarity(ra, rb, sa, sb) {
-                    Some(s) => (s, "CorrelationSimilarity"),
-                    None => continue,
-                },
-                _ => (
-                    contingency_similarity(&keyed[i].0, &keyed[j].0, &keyed[i].1, &keyed[j].1),
-                    "ContingencySimilarity",
-                ),
-            };
+            let (score, metric, real_association, threshold) =
+                match (&cols[i].1, &cols[j].1, &cols[i].2, &cols[j].2) {
+                    (
+                        ColumnValues::Numeric(ra),
+                        ColumnValues::Numeric(rb),
+                        ColumnValues::Numeric(sa),
+                        ColumnValues::Numeric(sb),
+                    ) => match correlation_similarity(ra, rb, sa, sb) {
+                        Some(s) => (
+                            s,
+                            "CorrelationSimilarity",
+                            pearson(ra, rb).map(f64::abs),
+                            REAL_CORRELATION_THRESHOLD,
+                        ),
+                        None => continue,
+                    },
+                    _ => (
+                        contingency_similarity(&keyed[i].0, &keyed[j].0, &keyed[i].1, &keyed[j].1),
+                        "ContingencySimilarity",
+                        cramers_v(&keyed[i].0, &keyed[j].0),
+                        REAL_ASSOCIATION_THRESHOLD,
+                    ),
+                };
             pairs.push(PairScore {
                 a: cols[i].0.clone(),
                 b: cols[j].0.clone(),
                 metric: metric.into(),
                 score,
+                real_association,
+                meets_threshold: real_association.is_some_and(|r| r > threshold),
             });
         }
     }
     let column_shapes = mean(columns.iter().map(|c| c.score));
-    let column_pair_trends = mean(pairs.iter().map(|p| p.score));
+    let column_pair_trends_all = mean(pairs.iter().map(|p| p.score));
+    let strong_pairs = pairs.iter().filter(|p| p.meets_threshold).count();
+    let column_pair_trends = match strong_pairs {
+        0 => column_pair_trends_all,
+        _ => mean(pairs.iter().filter(|p| p.meets_threshold).map(|p| p.score)),
+    };
     Quality {
         overall: (column_shapes + column_pair_trends) / 2.0,
         column_shapes,
         column_pair_trends,
+        column_pair_trends_all,
+        strong_pairs,
         columns,
         pairs,
     }

@@ -483,7 +483,6 @@ pub fn fit<T: Task>(
     opts: &FitOptions<'_>,
     resumed: Option<Resumed<T::Model>>,
 ) -> Result<FitOutcome<T::Model>, TrainError> {
-    let cfg = opts.train;
     let n = task.train_len();
     if n == 0 {
         return Err(TrainError::EmptyTrain);
@@ -491,11 +490,24 @@ pub fn fit<T: Task>(
     let plain = opts.device.clone();
     let ad = plain.clone().autodiff();
     // Samples per epoch: the whole split, or the first `max_epoch_samples` of its permutation.
-    let per_epoch = match cfg.max_epoch_samples {
+    let per_epoch = match opts.train.max_epoch_samples {
         0 => n,
         cap => cap.min(n),
     };
-    let steps_per_epoch = per_epoch.div_ceil(cfg.batch_size) as u64;
+    let steps_per_epoch = per_epoch.div_ceil(opts.train.batch_size) as u64;
+    // Small tables: enough epochs for `min_steps` optimizer steps (TrainConfig::for_steps).
+    let resolved = opts.train.for_steps(steps_per_epoch);
+    if resolved.epochs != opts.train.epochs {
+        tracing::info!(
+            label = opts.label,
+            configured = opts.train.epochs,
+            epochs = resolved.epochs,
+            steps_per_epoch,
+            min_steps = opts.train.min_steps,
+            "small training split: more epochs to reach train.min_steps"
+        );
+    }
+    let cfg = &resolved;
 
     let (mut model, mut optim, mut state, mut history) = match resumed {
         Some(r) => (
@@ -721,6 +733,70 @@ mod tests {
     }
 
     #[test]
+    fn small_splits_train_for_min_steps() {
+        let plain = Device::flex();
+        let x: Vec<f32> = (0..40).map(|k| ((k * 7) % 11) as f32 / 11.0).collect();
+        let mut task = Recorder {
+            x: Tensor::from_data(TensorData::new(x, [20, 2]), &plain),
+            seen: RefCell::new(Vec::new()),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir {
+            root: dir.path().to_path_buf(),
+        };
+        // 20 rows in batches of 8: 3 steps an epoch; 2 epochs would be 6 steps, min_steps 30
+        // asks for 10 epochs.
+        let cfg = TrainConfig {
+            epochs: 2,
+            batch_size: 8,
+            warmup_epochs: 0,
+            patience: 0,
+            min_steps: 30,
+            ..TrainConfig::default()
+        };
+        let progress = Progress::hidden();
+        let opts = FitOptions {
+            train: &cfg,
+            seed: 3,
+            device: plain.clone(),
+            run: &run,
+            progress: &progress,
+            label: "test",
+            stop_after_epochs: None,
+            header: &Header::default(),
+        };
+        let model = LinearConfig::new(2, 1).init(&plain.clone().autodiff());
+        let out = fit(&mut task, model, &opts, None).unwrap();
+        assert_eq!(out.history.len(), 10);
+        assert_eq!(out.history.last().unwrap().step, 30);
+    }
+
+    #[test]
+    fn for_steps_stretches_every_length_in_epochs() {
+        let cfg = TrainConfig {
+            epochs: 30,
+            warmup_epochs: 1,
+            patience: 5,
+            step_epochs: 10,
+            min_steps: 1500,
+            ..TrainConfig::default()
+        };
+        // 63 steps an epoch (16 000 rows, batch 256): 30 epochs already give 1890 steps.
+        assert_eq!(cfg.for_steps(63), cfg);
+        // 3 steps an epoch (677 rows): 500 epochs, every epoch count × 500 / 30, rounded up.
+        let s = cfg.for_steps(3);
+        assert_eq!(
+            (s.epochs, s.warmup_epochs, s.patience, s.step_epochs),
+            (500, 17, 84, 167)
+        );
+        let off = TrainConfig {
+            min_steps: 0,
+            ..cfg
+        };
+        assert_eq!(off.for_steps(1), off);
+    }
+
+    #[test]
     fn max_epoch_samples_trains_on_a_fresh_subset_each_epoch() {
         let plain = Device::flex();
         let x: Vec<f32> = (0..200).map(|k| ((k * 37) % 23) as f32 / 23.0).collect();
@@ -737,6 +813,7 @@ mod tests {
             batch_size: 8,
             max_epoch_samples: 30,
             warmup_epochs: 0,
+            min_steps: 0,
             ..TrainConfig::default()
         };
         let progress = Progress::hidden();

@@ -257,12 +257,15 @@ fn pipeline(out: &Path, name: &str, extra: &[&str]) -> (i32, String, String) {
     for s in [
         "data.generate_customers=600",
         "autoencoder.train.epochs=2",
+        "autoencoder.train.min_steps=0",
         "autoencoder.model.hidden=[32, 16]",
         "autoencoder.model.latent=4",
         "dec.k=4",
         "dec.n_init=2",
         "dec.train.epochs=2",
+        "dec.train.min_steps=0",
         "vae.train.epochs=2",
+        "vae.train.min_steps=0",
         "vae.model.hidden=[32]",
         "vae.sample.rows_per_segment=50",
     ] {
@@ -696,6 +699,8 @@ fn other_column_names_need_only_a_schema() {
             "--set",
             "train.epochs=1",
             "--set",
+            "train.min_steps=0",
+            "--set",
             "train.warmup_epochs=0",
             "--set",
             "model.hidden=[16]",
@@ -852,6 +857,8 @@ fn training_survives_sigkill_and_resumes() {
         "output.run_name=\"crash\"",
         "--set",
         "train.epochs=2",
+        "--set",
+        "train.min_steps=0",
     ])
     .stderr(std::process::Stdio::piped()));
     assert_eq!(code, 0, "{err}");
@@ -952,7 +959,14 @@ fn train_tiny_autoencoder(
         .args(["--backend", "flex", "train", "autoencoder"])
         .args(set("data.customers", customers.display().to_string()))
         .args(set("data.schema", schema.display().to_string()))
-        .args(["--set", "train.epochs=1", "--set", "train.warmup_epochs=0"])
+        .args([
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "train.min_steps=0",
+            "--set",
+            "train.warmup_epochs=0",
+        ])
         .args(["--set", "model.hidden=[16]", "--set", "model.latent=3"])
         .args(set("output.dir", out.display().to_string()))
         .args(set("output.run_name", name.to_string()))

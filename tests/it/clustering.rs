@@ -57,6 +57,7 @@ fn loop_config(epochs: usize, batch_size: usize) -> TrainConfig {
         epochs,
         batch_size,
         warmup_epochs: 0,
+        min_steps: 0,
         patience: 0,
         schedule: config::Schedule::Constant,
         learning_rate: 3e-3,

@@ -125,6 +125,7 @@ pub const SMALL: &[&str] = &[
     "model.latent=4",
     "train.batch_size=128",
     "train.epochs=3",
+    "train.min_steps=0",
     "train.warmup_epochs=0",
 ];
 
@@ -150,6 +151,11 @@ pub fn small_dec_job(customers: &Path, schema: &Path, out: &Path) -> Command {
         ]);
     }
     cmd.args(["--set", "dec.k=4", "--set", "dec.n_init=2"])
-        .args(["--set", "dec.train.epochs=2"]);
+        .args([
+            "--set",
+            "dec.train.epochs=2",
+            "--set",
+            "dec.train.min_steps=0",
+        ]);
     cmd
 }

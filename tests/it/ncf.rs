@@ -180,6 +180,7 @@ fn same_seed_same_model_and_evaluation() {
         None,
         &[
             "train.epochs=2",
+            "train.min_steps=0",
             "model.factors=4",
             "model.mlp_layers=[8, 4]",
         ],
@@ -204,7 +205,7 @@ fn train_twice(job: &NcfJob) -> NcfReport {
 fn top_k_excludes_held_offers_and_ranks_by_score() {
     let data = ranking_data();
     let inter = data.join("interactions.csv");
-    let (_d, run, _) = train(&job(&inter, None, &["train.epochs=2"]));
+    let (_d, run, _) = train(&job(&inter, None, &["train.epochs=2", "train.min_steps=0"]));
     let m =
         serial(|| NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap());
     let ix = load_teleseg(&inter, None).unwrap();
@@ -514,11 +515,13 @@ fn pipeline_adds_ncf_offers_for_every_customer() {
     for s in [
         "data.generate_customers=600",
         "autoencoder.train.epochs=2",
+        "autoencoder.train.min_steps=0",
         "autoencoder.model.hidden=[32, 16]",
         "autoencoder.model.latent=4",
         "dec.k=4",
         "dec.n_init=2",
         "dec.train.epochs=2",
+        "dec.train.min_steps=0",
         "output.run_name=\"p\"",
     ] {
         cmd.args(["--set", s]);
@@ -606,7 +609,12 @@ fn numpy_reference_scorer_reproduces_scores() {
     for (kind, item_bias, features) in cases {
         let k = format!("model.kind={kind:?}");
         let b = format!("model.item_bias={item_bias}");
-        let mut extra = vec![k.as_str(), b.as_str(), "train.epochs=2"];
+        let mut extra = vec![
+            k.as_str(),
+            b.as_str(),
+            "train.epochs=2",
+            "train.min_steps=0",
+        ];
         if features {
             extra.extend(feats.iter().map(String::as_str));
         }
@@ -682,6 +690,7 @@ fn valid_metric_hr_reports_one_minus_validation_hit_rate() {
         "sampling.valid_metric=\"hr\"",
         "sampling.k=5",
         "train.epochs=3",
+        "train.min_steps=0",
     ];
     let (_d, run, r) = train(&job(&inter, Some(&offers), &extra));
     let m =
@@ -720,8 +729,16 @@ fn impression_negatives_train_and_differ_from_uniform() {
     let data = ranking_data();
     let inter = data.join("interactions.csv");
     let offers = data.join("offers.csv");
-    let (_a, run_u, _) = train(&job(&inter, Some(&offers), &["train.epochs=2"]));
-    let extra = ["train.epochs=2", "sampling.impression_negatives=0.5"];
+    let (_a, run_u, _) = train(&job(
+        &inter,
+        Some(&offers),
+        &["train.epochs=2", "train.min_steps=0"],
+    ));
+    let extra = [
+        "train.epochs=2",
+        "train.min_steps=0",
+        "sampling.impression_negatives=0.5",
+    ];
     let (_b, run_i, ri) = train(&job(&inter, Some(&offers), &extra));
     assert!(ri.evaluation.model_metrics.full.hr > 0.0);
     let u = std::fs::read(run_u.model()).unwrap();

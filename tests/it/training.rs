@@ -73,13 +73,13 @@ fn assert_same_file(a: PathBuf, b: PathBuf, what: &str) {
 
 #[test]
 fn same_seed_gives_byte_identical_checkpoints() {
-    let j = job(&["train.epochs=2"]);
+    let j = job(&["train.epochs=2", "train.min_steps=0"]);
     let (_a, run_a) = fresh_run();
     let (_b, run_b) = fresh_run();
     train(&j, &run_a, RunControl::default()).unwrap();
     train(&j, &run_b, RunControl::default()).unwrap();
     assert_same_file(run_a.model(), run_b.model(), "same seed");
-    let other = job(&["train.epochs=2", "seed=43"]);
+    let other = job(&["train.epochs=2", "train.min_steps=0", "seed=43"]);
     let (_c, run_c) = fresh_run();
     train(&other, &run_c, RunControl::default()).unwrap();
     assert_ne!(bytes(run_a.model()), bytes(run_c.model()));
@@ -155,11 +155,17 @@ fn early_stopping_stops_when_validation_stalls() {
 #[test]
 fn divergence_stops_training_and_keeps_the_last_good_checkpoint() {
     let (_d, run) = fresh_run();
-    train(&job(&["train.epochs=1"]), &run, RunControl::default()).unwrap();
+    train(
+        &job(&["train.epochs=1", "train.min_steps=0"]),
+        &run,
+        RunControl::default(),
+    )
+    .unwrap();
     let good = bytes(run.model());
     // Resume with an absurd learning rate and no clipping: the loss becomes inf/NaN.
     let bad = job(&[
         "train.epochs=3",
+        "train.min_steps=0",
         "train.learning_rate=1e12",
         "train.grad_clip_norm=0",
         "train.optimizer=\"adam\"",
@@ -195,7 +201,12 @@ fn trained_run() -> &'static Path {
             root: dir.join("run"),
         };
         std::fs::create_dir_all(&run.root).unwrap();
-        train(&job(&["train.epochs=2"]), &run, RunControl::default()).unwrap();
+        train(
+            &job(&["train.epochs=2", "train.min_steps=0"]),
+            &run,
+            RunControl::default(),
+        )
+        .unwrap();
         run.root
     })
 }

@@ -349,7 +349,11 @@ fn same_seed_same_checkpoint() {
     let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let mut o = overrides(dir.path());
-    o.extend(["train.epochs=2".to_string(), "sample.rows=50".to_string()]);
+    o.extend([
+        "train.epochs=2".to_string(),
+        "train.min_steps=0".to_string(),
+        "sample.rows=50".to_string(),
+    ]);
     let job: VaeJob = config::parse(vae::VAE_DEFAULT, "test", &o).unwrap();
     let train = |name: &str| {
         let run_dir = RunDir {

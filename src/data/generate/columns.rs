@@ -3,7 +3,7 @@
 //! The order of the columns here is the order in which `Customer::write_row` writes them; the
 //! tests check every written value against its column's declared bounds.
 
-use crate::data::schema::{Column, Derived, MissingPolicy, Role, Schema};
+use crate::data::schema::{Column, Derived, MissingPolicy, Role, Scale, Schema};
 
 /// The schema of `customers.csv`: columns in file order, then derived features.
 pub(super) fn customer_schema() -> Schema {
@@ -13,6 +13,7 @@ pub(super) fn customer_schema() -> Schema {
         unit: None,
         log1p: false,
         clip: None,
+        scale: Scale::Auto,
         integer: false,
         min: None,
         max: None,
@@ -161,6 +162,7 @@ pub(super) fn customer_schema() -> Schema {
         scale: 1.0,
         log1p: false,
         clip: Some([0.001, 0.999]),
+        scaling: Scale::Auto,
         unit: Some(unit.into()),
     };
     let derived = vec![

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{MISSING_LEVEL, OTHER_LEVEL, PreprocessError};
+use crate::data::schema::{DOMINANT_SHARE, Scale};
 use crate::data::table::{BinaryColumn, CategoricalColumn, MISSING, RawTable};
 
 /// Where a numeric-block feature comes from.
@@ -79,9 +80,15 @@ pub struct NumericFeature {
     pub clip: Option<[f32; 2]>,
     /// Apply `ln(1 + max(x, 0))` after clipping.
     pub log1p: bool,
-    /// Train mean after impute/clip/log1p.
+    /// How `mean` and `std` were fitted (`standard`, `minmax`, `robust` or `none`; never `auto`,
+    /// which is resolved at fit). Files of preprocessing format 1 are all `standard`.
+    #[serde(default = "standard")]
+    pub scale: Scale,
+    /// The shift after impute/clip/log1p: the train mean (`standard`), minimum (`minmax`),
+    /// median (`robust`) or 0 (`none`).
     pub mean: f32,
-    /// Train population std after impute/clip/log1p (1 if it was below 1e-12).
+    /// The divisor: the train population std (`standard`), range (`minmax`), interquartile range
+    /// (`robust`; the range when it is 0) or 1 (`none`); 1 whenever it was below 1e-12.
     pub std: f32,
     /// A missing indicator follows the value.
     pub has_indicator: bool,
@@ -101,7 +108,7 @@ impl NumericFeature {
         if self.log1p { x.max(0.0).ln_1p() } else { x }
     }
 
-    /// The standardized feature value of one raw value (`NaN` = missing).
+    /// The scaled feature value of one raw value (`NaN` = missing).
     pub fn apply(&self, x: f64) -> f32 {
         ((self.prepare(x) - f64::from(self.mean)) / f64::from(self.std)) as f32
     }
@@ -180,6 +187,29 @@ fn to_f32(feature: &str, statistic: &'static str, value: f64) -> Result<f32, Pre
     }
 }
 
+fn standard() -> Scale {
+    Scale::Standard
+}
+
+/// `scale = "auto"` resolved on sorted prepared train values: `minmax` when one value holds at
+/// least [`DOMINANT_SHARE`] of them, else `standard`.
+fn resolve_auto(sorted: &[f64]) -> Scale {
+    let (mut best, mut run) = (0usize, 0usize);
+    for (i, x) in sorted.iter().enumerate() {
+        run = if i > 0 && *x == sorted[i - 1] {
+            run + 1
+        } else {
+            1
+        };
+        best = best.max(run);
+    }
+    if !sorted.is_empty() && best as f64 >= DOMINANT_SHARE * sorted.len() as f64 {
+        Scale::Minmax
+    } else {
+        Scale::Standard
+    }
+}
+
 pub(super) fn fit_numeric(
     name: String,
     source: NumericSource,
@@ -187,6 +217,7 @@ pub(super) fn fit_numeric(
     rows: &[usize],
     clip: Option<[f64; 2]>,
     log1p: bool,
+    scale: Scale,
 ) -> Result<NumericFeature, PreprocessError> {
     let mut present: Vec<f64> = rows
         .iter()
@@ -213,22 +244,45 @@ pub(super) fn fit_numeric(
         source,
         clip,
         log1p,
+        scale: Scale::Standard,
         mean: 0.0,
         std: 1.0,
     };
-    let n = rows.len() as f64;
-    let mean = rows.iter().map(|&r| f.prepare(values[r])).sum::<f64>() / n;
-    let var = rows
-        .iter()
-        .map(|&r| (f.prepare(values[r]) - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    let std = var.sqrt();
-    f.mean = to_f32(&f.name, "mean", mean)?;
-    f.std = if std < 1e-12 {
+    let mut prepared: Vec<f64> = rows.iter().map(|&r| f.prepare(values[r])).collect();
+    f.scale = match scale {
+        Scale::Auto => {
+            let mut sorted = prepared.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            resolve_auto(&sorted)
+        }
+        other => other,
+    };
+    let (shift, divisor) = match f.scale {
+        Scale::Standard | Scale::Auto => {
+            let n = prepared.len() as f64;
+            let mean = prepared.iter().sum::<f64>() / n;
+            let var = prepared.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+            (mean, var.sqrt())
+        }
+        Scale::Minmax | Scale::Robust => {
+            prepared.sort_unstable_by(f64::total_cmp);
+            let (lo, hi) = (prepared[0], prepared[prepared.len() - 1]);
+            match f.scale {
+                Scale::Minmax => (lo, hi - lo),
+                _ => {
+                    let iqr = quantile(&prepared, 0.75) - quantile(&prepared, 0.25);
+                    let divisor = if iqr < 1e-12 { hi - lo } else { iqr };
+                    (quantile(&prepared, 0.5), divisor)
+                }
+            }
+        }
+        Scale::None => (0.0, 1.0),
+    };
+    f.mean = to_f32(&f.name, "mean", shift)?;
+    f.std = if divisor < 1e-12 {
         1.0
     } else {
-        to_f32(&f.name, "std", std)?
+        to_f32(&f.name, "std", divisor)?
     };
     Ok(f)
 }

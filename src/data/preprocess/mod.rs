@@ -19,8 +19,11 @@
 //!   all train values are missing;
 //! - `x → impute (missing → median) → clip to [clip_low, clip_high] → if log1p: ln(1 + max(x, 0))
 //!   → (x - mean) / std`, computed in f64 from the f32 statistics and rounded to f32;
-//! - `mean`, `std`: of the imputed, clipped, logged train values (population std; 1 if below
-//!   1e-12).
+//! - `mean`, `std`: the shift and divisor of the column's `scale`, on the imputed, clipped,
+//!   logged train values: mean and population std (`standard`), minimum and range (`minmax`),
+//!   median and interquartile range (`robust`; the range when the IQR is 0), 0 and 1 (`none`);
+//!   a divisor below 1e-12 is 1. `auto` (the default) is `minmax` when one value holds at least
+//!   90 % of the train rows (sparse counts, rare events), else `standard`.
 //!
 //! **Missing indicator**: a numeric, derived or binary feature has one iff its train rows had a
 //! missing value (decided at fit): 1.0 if the value is missing, else 0.0.
@@ -55,7 +58,8 @@ use super::table::{MISSING, RawTable};
 use features::{fit_binary, fit_categorical, fit_numeric};
 
 /// Version of the preprocessing JSON; bump on any change of its meaning.
-pub const PREPROCESS_FORMAT_VERSION: u32 = 1;
+/// Format 2 added each numeric feature's `scale` (format 1 files are read as all `standard`).
+pub const PREPROCESS_FORMAT_VERSION: u32 = 2;
 /// The one-hot level of rare, unseen (and, without `<missing>`, missing) categories. Always last.
 pub const OTHER_LEVEL: &str = "other";
 /// The one-hot level of missing categories, present iff train had missing values.
@@ -190,6 +194,7 @@ impl Preprocessor {
                     },
                     c.clip,
                     c.log1p,
+                    c.scale,
                 )
             })
             .chain(schema.derived.iter().map(|d| {
@@ -199,9 +204,9 @@ impl Preprocessor {
                     floor: d.floor,
                     scale: d.scale,
                 };
-                (d.name.clone(), source, d.clip, d.log1p)
+                (d.name.clone(), source, d.clip, d.log1p, d.scaling)
             }));
-        for (name, source, clip, log1p) in sources {
+        for (name, source, clip, log1p, scale) in sources {
             match source.values(table) {
                 Ok(values) => numeric.push(fit_numeric(
                     name,
@@ -210,6 +215,7 @@ impl Preprocessor {
                     train_rows,
                     clip,
                     log1p,
+                    scale,
                 )?),
                 Err(m) => missing.push(m),
             }
@@ -503,7 +509,7 @@ impl TryFrom<PreprocessorSpec> for Preprocessor {
     type Error = PreprocessError;
 
     fn try_from(s: PreprocessorSpec) -> Result<Self, Self::Error> {
-        if s.format_version != PREPROCESS_FORMAT_VERSION {
+        if !(1..=PREPROCESS_FORMAT_VERSION).contains(&s.format_version) {
             return Err(PreprocessError::UnsupportedVersion {
                 found: s.format_version,
                 supported: PREPROCESS_FORMAT_VERSION,

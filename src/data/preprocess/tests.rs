@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::data::reader::{ReadOptions, read_csv_from_reader};
+use crate::data::schema::Scale;
 
 /// x: numeric with missing and clip; m: log1p numeric; r = x / max(m, 1) * 2 (derived);
 /// b: binary with a tie; plan: categorical with a missing value and a tie; tier: categorical
@@ -383,4 +384,83 @@ fn a_value_beyond_f32_after_preprocessing_names_its_row() {
     );
     let msg = err.to_string();
     assert!(msg.contains("t.csv:3") && msg.contains("`y`"), "{msg}");
+}
+
+/// One numeric column `v` with the given `scale` line, fitted on every row of `values`.
+fn fit_scaled(scale: &str, values: &[f64]) -> NumericFeature {
+    let schema = Schema::parse(
+        &format!("[[columns]]\nname = \"id\"\nrole = \"id\"\n[[columns]]\nname = \"v\"\nrole = \"numeric\"\n{scale}\n"),
+        "s.toml",
+    )
+    .unwrap();
+    let csv: String = std::iter::once("id,v\n".to_string())
+        .chain(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("r{i},{v}\n")),
+        )
+        .collect();
+    let (table, _) =
+        read_csv_from_reader(csv.as_bytes(), "s.csv", &schema, &ReadOptions::default()).unwrap();
+    let rows: Vec<usize> = (0..values.len()).collect();
+    Preprocessor::fit(&schema, &table, &rows)
+        .unwrap()
+        .numeric_features()[0]
+        .clone()
+}
+
+#[test]
+fn each_scale_fits_its_shift_and_divisor() {
+    let v = [1.0, 2.0, 3.0, 4.0, 10.0];
+    // standard: mean 4, population std √(9+4+1+0+36)/5 = √10.
+    let f = fit_scaled("scale = \"standard\"", &v);
+    assert_eq!((f.scale, f.mean), (Scale::Standard, 4.0));
+    assert!((f.std - 10f32.sqrt()).abs() < 1e-6);
+    // minmax: min 1, range 9.
+    let f = fit_scaled("scale = \"minmax\"", &v);
+    assert_eq!((f.scale, f.mean, f.std), (Scale::Minmax, 1.0, 9.0));
+    assert_eq!(f.apply(10.0), 1.0);
+    // robust: median 3, IQR 4 - 2 = 2 (numpy quantiles 0.25 → 2, 0.75 → 4).
+    let f = fit_scaled("scale = \"robust\"", &v);
+    assert_eq!((f.scale, f.mean, f.std), (Scale::Robust, 3.0, 2.0));
+    // robust with IQR 0 falls back to the range.
+    let f = fit_scaled("scale = \"robust\"", &[0.0, 0.0, 0.0, 0.0, 5.0]);
+    assert_eq!((f.mean, f.std), (0.0, 5.0));
+    let f = fit_scaled("scale = \"none\"", &v);
+    assert_eq!((f.scale, f.mean, f.std), (Scale::None, 0.0, 1.0));
+}
+
+#[test]
+fn auto_scale_keeps_rare_events_within_one_unit() {
+    // 19 zeros and one 3 (95 % one value): minmax, so the rare value maps to 1, not to the
+    // 4.4 standard deviations standardizing would give it.
+    let mut sparse = vec![0.0; 19];
+    sparse.push(3.0);
+    let f = fit_scaled("", &sparse);
+    assert_eq!(f.scale, Scale::Minmax);
+    assert_eq!((f.apply(0.0), f.apply(3.0)), (0.0, 1.0));
+    // A spread column stays standard.
+    let f = fit_scaled("", &[1.0, 2.0, 3.0, 4.0, 10.0]);
+    assert_eq!(f.scale, Scale::Standard);
+}
+
+#[test]
+fn format_1_preprocessing_reads_as_standard() {
+    let (p, _) = fitted();
+    let mut json = p.to_json();
+    json["format_version"] = 1.into();
+    for f in json["numeric"].as_array_mut().unwrap() {
+        f.as_object_mut().unwrap().remove("scale");
+    }
+    let back = Preprocessor::from_json(&json).unwrap();
+    assert!(
+        back.numeric_features()
+            .iter()
+            .all(|f| f.scale == Scale::Standard)
+    );
+    assert_eq!(
+        back.numeric_features()[0].mean,
+        p.numeric_features()[0].mean
+    );
 }

@@ -82,6 +82,7 @@ impl<'a> RowReader<'a> {
                 .map(|n| BinaryColumn {
                     name: n.clone(),
                     values: Vec::new(),
+                    spelling: Default::default(),
                 })
                 .collect(),
             targets: plan
@@ -173,7 +174,14 @@ impl<'a> RowReader<'a> {
                         at: at(),
                         value: shown(text),
                     })?;
-                    self.table.binary[k].values.push(v);
+                    let col = &mut self.table.binary[k];
+                    if !v.is_nan() {
+                        let slot = &mut col.spelling[usize::from(v >= 0.5)];
+                        if slot.is_none() && text != "0" && text != "1" {
+                            *slot = Some(text.to_string());
+                        }
+                    }
+                    col.values.push(v);
                 }
                 Slot::Categorical(k) => {
                     let col = &mut self.table.categorical[k];

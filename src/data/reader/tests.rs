@@ -81,6 +81,8 @@ fn reads_a_valid_file() {
     assert_eq!(t.categorical[0].codes, [0, 1, 0]);
     assert_eq!(t.binary[0].values[..2], [1.0, 0.0]);
     assert!(t.binary[0].values[2].is_nan());
+    // The first spelling of each value is kept for writing back.
+    assert_eq!(t.binary[0].spelling, [Some("N".into()), Some("yes".into())]);
     assert_eq!(
         t.targets[0].values,
         [Some("1".into()), None, Some("0".into())]

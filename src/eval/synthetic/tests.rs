@@ -142,3 +142,36 @@ fn independent_marginals_keep_values_of_each_column() {
     );
     assert_eq!(m, independent_marginals(&t, 50, 3));
 }
+
+#[test]
+fn cramers_v_hand_computed() {
+    // Counts (a, b): (0,0) 2, (0,1) 1, (1,1) 3; rows 3/3, columns 2/4, n 6; expected 1, 2, 1, 2;
+    // χ² = 1/1 + 1/2 + 1/1 + 1/2 = 3; V = √(3 / (6 · 1)) = 0.7071 (scipy.stats.contingency.
+    // association(..., method="cramer") gives the same).
+    let v = cramers_v(&[0, 0, 0, 1, 1, 1], &[0, 0, 1, 1, 1, 1]).unwrap();
+    assert!((v - 0.5f64.sqrt()).abs() < 1e-12, "{v}");
+    assert_eq!(cramers_v(&[0, 0, 1, 1], &[0, 1, 0, 1]), Some(0.0));
+    assert_eq!(cramers_v(&[0, 0, 0], &[0, 1, 2]), None, "one level");
+}
+
+#[test]
+fn pair_trends_count_only_pairs_with_a_real_association() {
+    // x and y are unrelated in the real data (V = 0): the pair is scored but does not count, so
+    // the thresholded figure falls back to the all-pairs mean and no pair is strong.
+    let q = quality(
+        &schema(),
+        &table(&[0.0, 0.0, 10.0, 10.0], &["a", "b", "a", "b"]),
+        &table(&[0.0, 0.0, 10.0, 10.0], &["a", "a", "a", "b"]),
+    );
+    assert_eq!(q.strong_pairs, 0, "{q:?}");
+    assert!(!q.pairs[0].meets_threshold);
+    assert_eq!(q.column_pair_trends, q.column_pair_trends_all);
+    // A strong real relation counts.
+    let q = quality(
+        &schema(),
+        &table(&[0.0, 0.0, 10.0, 10.0], &["a", "a", "b", "b"]),
+        &table(&[0.0, 0.0, 10.0, 10.0], &["a", "a", "b", "b"]),
+    );
+    assert_eq!(q.strong_pairs, 1, "{q:?}");
+    assert!((q.column_pair_trends - 1.0).abs() < 1e-12);
+}

@@ -73,6 +73,14 @@ pub struct DiscreteCodec {
     pub levels: Vec<String>,
     /// A `<missing>` logit follows the levels.
     pub missing: bool,
+    /// Binary columns: the training file's spelling of 0 and 1 (e.g. `No`, `Yes`), written back
+    /// by `teleseg sample`; absent for the canonical `0` / `1`.
+    #[serde(default, skip_serializing_if = "is_unspelled")]
+    pub spelling: [Option<String>; 2],
+}
+
+fn is_unspelled(s: &[Option<String>; 2]) -> bool {
+    s.iter().all(Option::is_none)
 }
 
 /// One column's block.
@@ -296,6 +304,11 @@ impl Codec {
                         role: col.role,
                         levels: Vec::new(),
                         missing: false,
+                        spelling: table
+                            .binary(&col.name)
+                            .filter(|_| col.role == Role::Binary)
+                            .map(|b| b.spelling.clone())
+                            .unwrap_or_default(),
                     };
                     let (levels, missing) =
                         levels_by_count(train_rows.iter().map(|&r| discrete_cell(table, &d, r)));
@@ -512,6 +525,7 @@ impl Codec {
                                 .iter()
                                 .map(|p| p.map_or(f32::NAN, |j| d.levels[j].parse().unwrap_or(0.0)))
                                 .collect(),
+                            spelling: d.spelling.clone(),
                         }),
                         Role::Target => table.targets.push(TargetColumn {
                             name: d.name.clone(),
