@@ -593,7 +593,9 @@ struct ValidRank {
 impl ValidRank {
     /// `1 − HR@k` over validation rows `rows` (`[1]`, part `miss`): an item is a hit when fewer
     /// than `k` candidates (items that are not training positives of the user, the item itself
-    /// excluded) score strictly higher.
+    /// excluded) score at least as high — pessimistic on ties, as `eval::ranking` ranks the test
+    /// items (an optimistic count once picked an epoch whose scores were all tied: valid HR 0.25,
+    /// test HR 0).
     fn loss(
         &self,
         model: &Ncf,
@@ -617,7 +619,12 @@ impl ValidRank {
             let s = &scores[b * n..(b + 1) * n];
             let t = s[target as usize];
             let above = (0..n as u32)
-                .filter(|&j| j != target && !known.contains(u, j) && s[j as usize] > t)
+                // `!(s < t)`: ties and NaN count as ranked above.
+                .filter(|&j| {
+                    j != target
+                        && !known.contains(u, j)
+                        && s[j as usize].partial_cmp(&t) != Some(std::cmp::Ordering::Less)
+                })
                 .count();
             hits += usize::from(above < self.k);
         }
