@@ -10,5 +10,6 @@ mod fuzz;
 mod layout;
 mod ncf;
 mod parquet;
+mod realdata;
 mod training;
 mod vae;
