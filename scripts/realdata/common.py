@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATA_DIR = Path(os.environ.get("REALDATA_DIR", "/work/shared/data"))
+DATA_DIR = Path(
+    os.environ.get("REALDATA_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "data")
+)
 
 # What a user must say about each data set, nothing more: the file, its id column (None: one is
 # added in a copy), and per family the class column and k (clustering) or the target column

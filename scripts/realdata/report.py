@@ -359,7 +359,7 @@ outside the history (RecBole). Ranks are pessimistic on ties. teleseg's model is
 
   ```sh
   teleseg --seed S --no-progress -q train ncf --set data.format='"movielens"' \\
-      --set data.interactions='"/work/shared/data/movielens_small.csv"' --set data.rating_threshold=0.0 \\
+      --set data.interactions='"../shared/data/movielens_small.csv"' --set data.rating_threshold=0.0 \\
       --set output.dir='"OUT/recommendation/movielens_small/seedS"' --set output.run_name='"ncf-sS"' --force
   teleseg --no-progress evaluate ncf --checkpoint OUT/recommendation/movielens_small/seedS/ncf-sS
   ```

@@ -24,7 +24,7 @@ Options: --family clustering|synthesis|recommendation|all, --seeds, --datasets (
 (default /tmp/realdata), --doc PATH (default docs/realdata.md), --threads N (torch threads,
 default 1: with other work on the 2 cores, 2 threads ran 7x slower).
 
-Data: /work/shared/data (or $REALDATA_DIR), see its README.md. Per family and data set the run
+Data: ../shared/data beside the checkout (or $REALDATA_DIR), see its README.md. Per family and data set the run
 writes the automatic teleseg schema, teleseg's run folders and logs under OUT/<family>/<data set>/,
 raw per-seed results to OUT/results/<family>.jsonl (appended as they come; rerunning a data set
 and seed replaces its records) and finally the Markdown tables to --doc.

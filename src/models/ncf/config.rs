@@ -142,7 +142,9 @@ pub struct NcfModelConfig {
     /// GMF / MLP / NeuMF: add a learned per-item bias `e_i` to the logit. A deviation from He et
     /// al. 2017 (whose output layer has one scalar bias): item popularity is a strong signal that
     /// the paper's model must otherwise encode in the embeddings. Ignored by `mf` (which has
-    /// its own item and user biases). Default false.
+    /// its own item and user biases). Default true: on MovieLens (real data, 9 066 items) it lifts
+    /// NeuMF's full-ranking HR@10 from 0.022 to 0.061 (seed 42; popularity 0.045), where the
+    /// generator's 40 offers are indifferent (0.698 with or without).
     pub item_bias: bool,
     /// GMF / MLP / NeuMF: dropout rate in [0, 1) after the hidden layers of the MLP tower,
     /// training only. Default 0.
@@ -203,7 +205,7 @@ impl Default for NcfModelConfig {
             init_std: 0.1,
             l2: 0.0,
             pretrain: false,
-            item_bias: false,
+            item_bias: true,
             dropout: 0.0,
             embedding_updates: EmbeddingUpdates::Auto,
             user_features: true,
