@@ -732,18 +732,37 @@ mod tests {
         }
     }
 
-    #[test]
-    fn small_splits_train_for_min_steps() {
+    /// A `rows × 2` [`Recorder`] trained with `cfg` (seed 3, flex): the outcome and the task.
+    fn fit_recorder(rows: usize, cfg: &TrainConfig) -> (FitOutcome<Linear>, Recorder) {
         let plain = Device::flex();
-        let x: Vec<f32> = (0..40).map(|k| ((k * 7) % 11) as f32 / 11.0).collect();
+        let x: Vec<f32> = (0..2 * rows)
+            .map(|k| ((k * 37) % 23) as f32 / 23.0)
+            .collect();
         let mut task = Recorder {
-            x: Tensor::from_data(TensorData::new(x, [20, 2]), &plain),
+            x: Tensor::from_data(TensorData::new(x, [rows, 2]), &plain),
             seen: RefCell::new(Vec::new()),
         };
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir {
             root: dir.path().to_path_buf(),
         };
+        let progress = Progress::hidden();
+        let opts = FitOptions {
+            train: cfg,
+            seed: 3,
+            device: plain.clone(),
+            run: &run,
+            progress: &progress,
+            label: "test",
+            stop_after_epochs: None,
+            header: &Header::default(),
+        };
+        let model = LinearConfig::new(2, 1).init(&plain.clone().autodiff());
+        (fit(&mut task, model, &opts, None).unwrap(), task)
+    }
+
+    #[test]
+    fn small_splits_train_for_min_steps() {
         // 20 rows in batches of 8: 3 steps an epoch; 2 epochs would be 6 steps, min_steps 30
         // asks for 10 epochs.
         let cfg = TrainConfig {
@@ -754,19 +773,7 @@ mod tests {
             min_steps: 30,
             ..TrainConfig::default()
         };
-        let progress = Progress::hidden();
-        let opts = FitOptions {
-            train: &cfg,
-            seed: 3,
-            device: plain.clone(),
-            run: &run,
-            progress: &progress,
-            label: "test",
-            stop_after_epochs: None,
-            header: &Header::default(),
-        };
-        let model = LinearConfig::new(2, 1).init(&plain.clone().autodiff());
-        let out = fit(&mut task, model, &opts, None).unwrap();
+        let (out, _) = fit_recorder(20, &cfg);
         assert_eq!(out.history.len(), 10);
         assert_eq!(out.history.last().unwrap().step, 30);
     }
@@ -798,16 +805,6 @@ mod tests {
 
     #[test]
     fn max_epoch_samples_trains_on_a_fresh_subset_each_epoch() {
-        let plain = Device::flex();
-        let x: Vec<f32> = (0..200).map(|k| ((k * 37) % 23) as f32 / 23.0).collect();
-        let mut task = Recorder {
-            x: Tensor::from_data(TensorData::new(x, [100, 2]), &plain),
-            seen: RefCell::new(Vec::new()),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let run = RunDir {
-            root: dir.path().to_path_buf(),
-        };
         let cfg = TrainConfig {
             epochs: 3,
             batch_size: 8,
@@ -816,20 +813,7 @@ mod tests {
             min_steps: 0,
             ..TrainConfig::default()
         };
-        let progress = Progress::hidden();
-        let opts = FitOptions {
-            train: &cfg,
-            seed: 3,
-            device: plain.clone(),
-            run: &run,
-            progress: &progress,
-            label: "test",
-            stop_after_epochs: None,
-            header: &Header::default(),
-        };
-        let ad = plain.clone().autodiff();
-        let model = LinearConfig::new(2, 1).init(&ad);
-        let out = fit(&mut task, model, &opts, None).unwrap();
+        let (out, task) = fit_recorder(100, &cfg);
         // 30 samples per epoch: batches of 8, 8, 8, 6.
         assert_eq!(out.history.len(), 3);
         assert_eq!(
