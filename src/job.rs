@@ -61,6 +61,24 @@ pub trait JobConfig: DeserializeOwned + Serialize + Check {
     fn output(&self) -> &OutputConfig;
 }
 
+/// Implements [`JobConfig`] for a job struct with `seed: Seed` and `output: OutputConfig` fields:
+/// `job_config!(Type, KIND, DEFAULT)`.
+#[macro_export]
+macro_rules! job_config {
+    ($job:ty, $kind:expr, $default:expr) => {
+        impl $crate::job::JobConfig for $job {
+            const KIND: &'static str = $kind;
+            const DEFAULT: &'static str = $default;
+            fn seed_mut(&mut self) -> &mut $crate::config::Seed {
+                &mut self.seed
+            }
+            fn output(&self) -> &$crate::config::OutputConfig {
+                &self.output
+            }
+        }
+    };
+}
+
 /// Loads a job's config: `config` (else the embedded default) with the `--set` overrides, checked,
 /// then `--seed` when given.
 pub fn load_config<J: JobConfig>(

@@ -71,13 +71,4 @@ impl PipelineJob {
     }
 }
 
-impl crate::job::JobConfig for PipelineJob {
-    const KIND: &'static str = "pipeline";
-    const DEFAULT: &'static str = PIPELINE_DEFAULT;
-    fn seed_mut(&mut self) -> &mut Seed {
-        &mut self.seed
-    }
-    fn output(&self) -> &OutputConfig {
-        &self.output
-    }
-}
+crate::job_config!(PipelineJob, "pipeline", PIPELINE_DEFAULT);

@@ -106,13 +106,8 @@ pub struct AutoencoderStage {
 /// The embedded default of `teleseg train autoencoder` (same text as `configs/autoencoder.toml`).
 pub const AUTOENCODER_DEFAULT: &str = include_str!("../../../configs/autoencoder.toml");
 
-impl crate::job::JobConfig for AutoencoderJob {
-    const KIND: &'static str = crate::models::autoencoder::KIND;
-    const DEFAULT: &'static str = AUTOENCODER_DEFAULT;
-    fn seed_mut(&mut self) -> &mut Seed {
-        &mut self.seed
-    }
-    fn output(&self) -> &OutputConfig {
-        &self.output
-    }
-}
+crate::job_config!(
+    AutoencoderJob,
+    crate::models::autoencoder::KIND,
+    AUTOENCODER_DEFAULT
+);

@@ -220,16 +220,7 @@ impl DecJob {
 /// The embedded default of `teleseg train dec` (same text as `configs/dec.toml`).
 pub const DEC_DEFAULT: &str = include_str!("../../../configs/dec.toml");
 
-impl crate::job::JobConfig for DecJob {
-    const KIND: &'static str = crate::models::dec::KIND;
-    const DEFAULT: &'static str = DEC_DEFAULT;
-    fn seed_mut(&mut self) -> &mut Seed {
-        &mut self.seed
-    }
-    fn output(&self) -> &OutputConfig {
-        &self.output
-    }
-}
+crate::job_config!(DecJob, crate::models::dec::KIND, DEC_DEFAULT);
 
 #[cfg(test)]
 mod tests {

@@ -354,16 +354,7 @@ impl Check for NcfJob {
     }
 }
 
-impl crate::job::JobConfig for NcfJob {
-    const KIND: &'static str = crate::models::ncf::KIND;
-    const DEFAULT: &'static str = NCF_DEFAULT;
-    fn seed_mut(&mut self) -> &mut Seed {
-        &mut self.seed
-    }
-    fn output(&self) -> &OutputConfig {
-        &self.output
-    }
-}
+crate::job_config!(NcfJob, crate::models::ncf::KIND, NCF_DEFAULT);
 
 #[cfg(test)]
 mod tests {

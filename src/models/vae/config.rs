@@ -205,16 +205,7 @@ impl Check for VaeStage {
 /// The embedded default of `teleseg train vae` (same text as `configs/vae.toml`).
 pub const VAE_DEFAULT: &str = include_str!("../../../configs/vae.toml");
 
-impl crate::job::JobConfig for VaeJob {
-    const KIND: &'static str = crate::models::vae::KIND;
-    const DEFAULT: &'static str = VAE_DEFAULT;
-    fn seed_mut(&mut self) -> &mut Seed {
-        &mut self.seed
-    }
-    fn output(&self) -> &OutputConfig {
-        &self.output
-    }
-}
+crate::job_config!(VaeJob, crate::models::vae::KIND, VAE_DEFAULT);
 
 #[cfg(test)]
 mod tests {
