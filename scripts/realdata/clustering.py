@@ -13,7 +13,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from common import (DATASETS, DATA_DIR, Results, TelesegError, infer_types, log, read_csv,
+from common import (DATASETS, DATA_DIR, Results, TelesegError, infer_types, log, read_csv, teleseg_method, teleseg_sets,
                     run_teleseg, with_id, write_schema, write_teleseg_csv)
 
 # The small autoencoder baseline (same for every data set): d-256-128-10, ReLU, MSE on
@@ -136,7 +136,7 @@ def run(args, datasets, seeds):
                 cmd = ["--seed", seed, "--no-progress", "-q", "train", "dec",
                        "--set", f'data.customers="{csv}"', "--set", f'data.schema="{schema}"',
                        "--set", f"dec.k={k}", "--set", f'output.dir="{d}"',
-                       "--set", f'output.run_name="{run_name}"', "--force"]
+                       "--set", f'output.run_name="{run_name}"', "--force"] + teleseg_sets(args)
                 try:
                     secs, _ = run_teleseg(args.teleseg, cmd, log_path=d / "teleseg.log")
                     seg = json.loads((d / run_name / "segments.json").read_text())
@@ -150,12 +150,14 @@ def run(args, datasets, seeds):
                         metrics = external(truth, np.asarray(body["labels"]))
                         if m in own:
                             metrics["teleseg_reported"] = own[m]
-                        method = "teleseg IDEC" if m == "dec" else f"teleseg {m}"
+                        method = teleseg_method("teleseg IDEC" if m == "dec" else f"teleseg {m}", args)
                         res.add(name, method, seed, metrics, seconds=secs if m == "dec" else None,
                                 run=str(d / run_name), mode=seg.get("mode"),
                                 collapsed=seg.get("collapsed"), stop=seg.get("stop"))
                 except (TelesegError, OSError, KeyError, AssertionError, ValueError) as e:
-                    res.add(name, "teleseg IDEC", seed, {}, error=str(e))
+                    res.add(name, teleseg_method("teleseg IDEC", args), seed, {}, error=str(e))
+            if args.teleseg_only:
+                continue
             # scikit-learn baselines on the raw columns, both scalers.
             for scaler_name, scaler in (("std", StandardScaler), ("minmax", MinMaxScaler)):
                 xs = scaler().fit_transform(x)

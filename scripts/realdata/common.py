@@ -200,3 +200,17 @@ def package_versions(names):
         except metadata.PackageNotFoundError:
             out[n] = "not installed"
     return out
+
+
+def teleseg_sets(args):
+    """The extra `--set KEY=VALUE` arguments of an ablation (`run.py --set`), for a train command."""
+    out = []
+    for kv in getattr(args, "teleseg_set", None) or []:
+        out += ["--set", kv]
+    return out
+
+
+def teleseg_method(base, args):
+    """The method label: `base`, or `base [KEY=VALUE, ...]` for an ablation."""
+    sets = getattr(args, "teleseg_set", None) or []
+    return f"{base} [{', '.join(sets)}]" if sets else base

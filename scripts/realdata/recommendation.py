@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import DATASETS, DATA_DIR, Results, TelesegError, log, run_teleseg
+from common import DATASETS, DATA_DIR, Results, TelesegError, log, run_teleseg, teleseg_method, teleseg_sets
 
 K = 10
 
@@ -330,7 +330,8 @@ def run(args, datasets, seeds):
                         "--seed", seed, "--no-progress", "-q", "train", "ncf",
                         "--set", 'data.format="movielens"', "--set", f'data.interactions="{path}"',
                         "--set", "data.rating_threshold=0.0",  # every rating is an interaction
-                        "--set", f'output.dir="{d}"', "--set", f'output.run_name="{run_name}"', "--force"],
+                        "--set", f'output.dir="{d}"', "--set", f'output.run_name="{run_name}"', "--force"]
+                        + teleseg_sets(args),
                         log_path=d / "teleseg.log")
                     _, text = run_teleseg(args.teleseg, ["--no-progress", "evaluate", "ncf", "--checkpoint",
                                                          d / run_name], log_path=d / "teleseg.log")
@@ -340,18 +341,20 @@ def run(args, datasets, seeds):
                     model_name = rep["model"]
                     m = {k: own.get(model_name, {}).get(k) for k in
                          ("sampled_hr", "sampled_ndcg", "full_hr", "full_ndcg", "sampled_mrr", "full_mrr")}
-                    res.add(name, "teleseg NeuMF (teleseg's evaluator)", seed, m, seconds=secs,
+                    res.add(name, teleseg_method("teleseg NeuMF", args) + " (teleseg's evaluator)", seed, m, seconds=secs,
                             run=str(d / run_name), split=split_info)
                     pm = {k: own.get("popularity", {}).get(k) for k in
                           ("sampled_hr", "sampled_ndcg", "full_hr", "full_ndcg")}
                     res.add(name, "popularity (teleseg's evaluator)", seed, pm)
                     t0 = time.time()
                     m2 = ev(teleseg_scorer(d / run_name, data))
-                    res.add(name, "teleseg NeuMF", seed, m2, seconds=secs, run=str(d / run_name),
+                    res.add(name, teleseg_method("teleseg NeuMF", args), seed, m2, seconds=secs, run=str(d / run_name),
                             note="teleseg's checkpoint scored by scripts/ncf_reference_scorer.py, "
                                  "ranked by this script's evaluator and negatives")
                 except (TelesegError, OSError, KeyError, ValueError) as e:
-                    res.add(name, "teleseg NeuMF", seed, {}, error=str(e))
+                    res.add(name, teleseg_method("teleseg NeuMF", args), seed, {}, error=str(e))
+            if args.teleseg_only:
+                continue
 
             # BPR-MF: grid on the validation item, then the chosen model on test.
             t0 = time.time()

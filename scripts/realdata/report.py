@@ -79,7 +79,7 @@ def table(family, recs, methods=None, columns=None):
     for d in datasets:
         present = [m for m in order if (d, m) in by]
         if methods is None:
-            present += sorted(m for (dd, m) in by if dd == d and m not in order and not m.startswith("teleseg ")
+            present += sorted(m for (dd, m) in by if dd == d and m not in order and (not m.startswith("teleseg ") or " [" in m)
                               and "(teleseg's evaluator)" not in m)
         for m in present:
             rs = by[(d, m)]

@@ -22,7 +22,8 @@ Options: --family clustering|synthesis|recommendation|all, --seeds, --datasets (
 4-point grid, torch NeuMF: 10 epochs and f=16 only),
 --teleseg PATH (default target/release/teleseg), --no-teleseg (baselines only), --out DIR
 (default /tmp/realdata), --doc PATH (default docs/realdata.md), --threads N (torch threads,
-default 1: with other work on the 2 cores, 2 threads ran 7x slower).
+default 1: with other work on the 2 cores, 2 threads ran 7x slower), --set KEY=VALUE (repeatable:
+an ablation of a teleseg setting, labelled as such in the tables), --teleseg-only (no baselines).
 
 Data: ../shared/data beside the checkout (or $REALDATA_DIR), see its README.md. Per family and data set the run
 writes the automatic teleseg schema, teleseg's run folders and logs under OUT/<family>/<data set>/,
@@ -59,6 +60,10 @@ def main():
     ap.add_argument("--doc", default=str(REPO / "docs" / "realdata.md"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--doc-only", action="store_true")
+    ap.add_argument("--set", dest="teleseg_set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra teleseg --set for every train command (an ablation); the method is "
+                         "then labelled 'teleseg ... [KEY=VALUE]' so it sits beside the defaults")
+    ap.add_argument("--teleseg-only", action="store_true", help="skip the baselines (ablations)")
     args = ap.parse_args()
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -101,7 +106,7 @@ def main():
             ds = [d for d in wanted if DATASETS[d]["family"] == fam]
             if not ds:
                 continue
-            drop_records(out, fam, ds, seeds)
+            drop_records(out, fam, ds, seeds, args)
             mod = __import__(fam)
             log(f"=== {fam}: {ds}, seeds {seeds}{' (quick)' if args.quick else ''}")
             t0 = time.time()
@@ -115,13 +120,23 @@ def main():
     log(f"wrote {args.doc}")
 
 
-def drop_records(out, family, datasets, seeds):
-    """Removes earlier records of (data set, seed) about to be rerun."""
+def drop_records(out, family, datasets, seeds, args):
+    """Removes earlier records of (data set, seed) about to be rerun: all of them, or with
+    --teleseg-only only teleseg's (of this ablation's label, so ablations sit side by side)."""
     p = Path(out) / "results" / f"{family}.jsonl"
     if not p.exists():
         return
-    keep = [line for line in p.read_text().splitlines()
-            if line.strip() and not (json.loads(line)["dataset"] in datasets and json.loads(line)["seed"] in seeds)]
+    sets = args.teleseg_set
+
+    def rerun(r):
+        if r["dataset"] not in datasets or r["seed"] not in seeds:
+            return False
+        if not args.teleseg_only:
+            return True
+        m = r["method"]
+        return m.startswith("teleseg ") and ((f" [{', '.join(sets)}]" in m) if sets else " [" not in m)
+
+    keep = [line for line in p.read_text().splitlines() if line.strip() and not rerun(json.loads(line))]
     p.write_text("".join(line + "\n" for line in keep))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import (DATASETS, DATA_DIR, Results, TelesegError, infer_types, log, read_csv,
+from common import (DATASETS, DATA_DIR, Results, TelesegError, infer_types, log, read_csv, teleseg_method, teleseg_sets,
                     run_teleseg, with_id, write_schema, write_teleseg_csv)
 
 SDV_EPOCHS_QUICK = 50
@@ -263,10 +263,11 @@ def run(args, datasets, seeds):
                 return frame[train.columns]
 
             # Real train rows judged as if synthetic: the ceiling of every figure (and DCR 0).
-            judge(ctx, train.copy(), "real train (reference)", seed, None, res)
-            t0 = time.time()
-            judge(ctx, with_ids(gen_marginals(feats, n, seed)), "independent marginals", seed,
-                  time.time() - t0, res)
+            if not args.teleseg_only:
+                judge(ctx, train.copy(), "real train (reference)", seed, None, res)
+                t0 = time.time()
+                judge(ctx, with_ids(gen_marginals(feats, n, seed)), "independent marginals", seed,
+                      time.time() - t0, res)
             if args.teleseg:
                 run_name = f"vae-s{seed}"
                 try:
@@ -275,8 +276,8 @@ def run(args, datasets, seeds):
                                                "--set", f'data.customers="{train_csv}"',
                                                "--set", f'data.schema="{schema}"',
                                                "--set", f'output.dir="{d}"',
-                                               "--set", f'output.run_name="{run_name}"', "--force"],
-                                log_path=d / "teleseg.log")
+                                               "--set", f'output.run_name="{run_name}"', "--force"]
+                                + teleseg_sets(args), log_path=d / "teleseg.log")
                     out_csv = d / "synthetic-teleseg-sampled.csv"
                     run_teleseg(args.teleseg, ["--seed", seed, "--no-progress", "-q", "sample",
                                                "--checkpoint", d / run_name, "--rows", n,
@@ -291,9 +292,11 @@ def run(args, datasets, seeds):
                                     final_train_kl=(last.get("train_parts") or {}).get("kl"))
                     except (OSError, ValueError, IndexError):
                         pass
-                    judge(ctx, syn[train.columns], "teleseg VAE", seed, secs, res, diag)
+                    judge(ctx, syn[train.columns], teleseg_method("teleseg VAE", args), seed, secs, res, diag)
                 except (TelesegError, OSError, KeyError) as e:
-                    res.add(name, "teleseg VAE", seed, {}, error=str(e))
+                    res.add(name, teleseg_method("teleseg VAE", args), seed, {}, error=str(e))
+            if args.teleseg_only:
+                continue
             epochs = SDV_EPOCHS_QUICK if args.quick else None
             for kind, label in (("tvae", "SDV TVAE"), ("ctgan", "SDV CTGAN")):
                 try:

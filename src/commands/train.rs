@@ -51,8 +51,13 @@ pub fn train_autoencoder(args: &TrainArgs, globals: &Globals) -> anyhow::Result<
 /// Runs `teleseg train dec` with a fresh run folder.
 pub fn train_dec(args: &TrainArgs, globals: &Globals) -> anyhow::Result<DecReport> {
     let (job, run) = job::start::<DecJob>("train dec", args, globals)?;
-    let report = run_dec_job(&job, &run, globals)?;
-    write_segments(&job, &report)?;
+    let mut report = run_dec_job(&job, &run, globals)?;
+    let segments = write_segments(&job, &report)?;
+    let checked = segments
+        .methods
+        .get("dec")
+        .is_some_and(|m| m.external.is_some());
+    report.labels_checked = checked.then_some(segments.beaten_by);
     run.commit()?;
     Ok(report)
 }

@@ -206,8 +206,8 @@ fn train_dec_then_score_writes_segments() {
         dir.path(),
     );
     cmd.args(["--set", "dec.update_interval=3"]);
-    let (code, out, err) = run(&mut cmd);
-    assert_eq!(code, 0, "stdout {out}\nstderr {err}");
+    let (code, train_out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "stdout {train_out}\nstderr {err}");
     let run_dir = dir.path().join("d");
     let ck = Checkpoint::read(&run_dir.join("model.safetensors"), Some(dec::KIND)).unwrap();
     let names: Vec<String> = ck.tensor_infos().into_iter().map(|t| t.0).collect();
@@ -227,6 +227,33 @@ fn train_dec_then_score_writes_segments() {
     for m in ["dec", "kmeans_raw", "kmeans_embedding", "ACC", "NMI", "ARI"] {
         assert!(out.contains(m), "{out}");
     }
+    // personas.csv lies beside the customers: segments.json holds every method's ACC / NMI, and
+    // exactly the baselines ahead of DEC there are listed, warned about by `train dec` and by
+    // `evaluate clustering`.
+    let seg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("segments.json")).unwrap())
+            .unwrap();
+    let listed: Vec<&str> = seg["beaten_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["method"].as_str().unwrap())
+        .collect();
+    let dec_ext = &seg["methods"]["dec"]["external"];
+    let score = |e: &serde_json::Value, k: &str| e[k].as_f64().unwrap();
+    for (name, m) in seg["methods"].as_object().unwrap() {
+        if name == "dec" {
+            continue;
+        }
+        let e = &m["external"];
+        let ahead = score(e, "acc") > score(dec_ext, "acc") + 0.005
+            || score(e, "nmi") > score(dec_ext, "nmi") + 0.005;
+        let warning = format!("WARNING: baseline {name} beats DEC");
+        assert_eq!(listed.contains(&name.as_str()), ahead, "{name}: {seg:?}");
+        assert_eq!(train_out.contains(&warning), ahead, "{name}: {train_out}");
+        assert_eq!(out.contains(&warning), ahead, "{name}: {out}");
+    }
+    assert!(!train_out.contains("no true labels"), "{train_out}");
 
     let out_csv = dir.path().join("scores.csv");
     let (code, _, err) = run(teleseg()

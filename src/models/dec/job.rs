@@ -43,6 +43,9 @@ pub struct DecReport {
     pub data: PreparedData,
     /// The preprocessing of the autoencoder the job clustered with.
     pub preprocessor: Preprocessor,
+    /// Whether segments.json compared DEC with its baselines on true labels, and the
+    /// baselines that beat it there (set by the caller from [`super::write_segments`]).
+    pub labels_checked: Option<Vec<super::segments::Beaten>>,
 }
 
 /// Runs `teleseg train dec` into `run`: pretrains an autoencoder into `run/autoencoder` (or
@@ -149,6 +152,7 @@ pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         wall_s: started.elapsed().as_secs_f64(),
         data,
         preprocessor: ae.preprocessor,
+        labels_checked: None,
     })
 }
 
@@ -168,6 +172,20 @@ impl std::fmt::Display for DecReport {
             },
             self.samples_per_s,
             self.run.display()
-        )
+        )?;
+        match &self.labels_checked {
+            Some(beaten) => {
+                for b in beaten {
+                    write!(f, "\nWARNING: {b}")?;
+                }
+                Ok(())
+            }
+            None => write!(
+                f,
+                "\nno true labels: DEC was not compared with its baselines (`teleseg evaluate \
+                 clustering --run {} --labels FILE` does)",
+                self.run.display()
+            ),
+        }
     }
 }
