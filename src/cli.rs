@@ -140,4 +140,7 @@ pub enum Family {
     Vae,
     /// Offer recommendation: GMF / MLP / NeuMF or dot-product MF (configs/ncf.toml).
     Ncf,
+    /// Churn risk, offer take-up or a value per customer: gradient-boosted trees with SHAP
+    /// reasons (configs/propensity.toml).
+    Propensity,
 }

@@ -87,6 +87,15 @@ pub fn load_config<J: JobConfig>(
     globals: &Globals,
 ) -> anyhow::Result<J> {
     let mut job: J = crate::config::load(config, J::DEFAULT, overrides)?;
+    job.output()
+        .check()
+        .map_err(|rule| crate::config::ConfigError::Invalid {
+            origin: config.map_or_else(
+                || format!("{} defaults with --set", J::KIND),
+                |p| p.display().to_string(),
+            ),
+            rule: Box::new(rule),
+        })?;
     if let Some(seed) = globals.seed {
         *job.seed_mut() = Seed(seed);
     }

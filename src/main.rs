@@ -94,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Family::Dec => say(&commands::train::train_dec(&args, &g)?),
                 Family::Vae => say(&commands::vae::train_vae(&args, &g)?),
                 Family::Ncf => say(&commands::ncf::train_ncf(&args, &g)?),
+                Family::Propensity => say(&commands::train::train_propensity(&args, &g)?),
             }
         }
         Command::Embed(a) => {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Check, ConfigError, DataConfig, OutputConfig, Seed};
 use crate::models::autoencoder::{AutoencoderJob, AutoencoderStage};
 use crate::models::dec::{DecConfig, DecJob};
+use crate::models::propensity::{PropensityConfig, PropensityJob};
 use crate::models::vae::{VaeJob, VaeStage};
 
 /// The embedded default of `teleseg pipeline` (same text as `configs/pipeline.toml`).
@@ -24,7 +25,29 @@ pub struct PipelineJob {
     pub dec: DecConfig,
     /// The VAE stage (synthetic profiles per DEC segment and their quality report).
     pub vae: VaeStage,
+    /// The churn-risk stage (gradient-boosted trees on `propensity.model.target`).
+    pub propensity: PropensityStage,
     pub output: OutputConfig,
+}
+
+/// The pipeline's propensity stage: `teleseg train propensity` on the pipeline's data with the
+/// DEC segments (`model.segments` is set by the pipeline). It runs when enabled and the schema
+/// has the target column; a table without one skips it (logged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PropensityStage {
+    /// Run the stage. Default true.
+    pub enabled: bool,
+    pub model: PropensityConfig,
+}
+
+impl Default for PropensityStage {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model: PropensityConfig::default(),
+        }
+    }
 }
 
 impl Check for PipelineJob {
@@ -33,6 +56,7 @@ impl Check for PipelineJob {
         self.autoencoder.model.check()?;
         self.autoencoder.train.check()?;
         self.dec.check()?;
+        self.propensity.model.check()?;
         match self.vae.enabled {
             // The VAE stage needs what `train vae` needs (a test split as its holdout).
             true => self.vae_job().check(),
@@ -66,6 +90,18 @@ impl PipelineJob {
             vae: self.vae.model.clone(),
             train: self.vae.train.clone(),
             sample: self.vae.sample.clone(),
+            output: self.output.clone(),
+        }
+    }
+}
+
+impl PipelineJob {
+    /// The propensity job this pipeline runs after its DEC stage.
+    pub fn propensity_job(&self) -> PropensityJob {
+        PropensityJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            propensity: self.propensity.model.clone(),
             output: self.output.clone(),
         }
     }

@@ -24,13 +24,23 @@ DATASETS = {
     "satellite": {"family": "clustering", "file": "satellite.csv", "id": "id", "label": "label", "k": 6},
     "letter_recognition": {"family": "clustering", "file": "letter_recognition.csv", "id": "id",
                            "label": "label", "k": 26},
-    "attrition": {"family": "synthesis", "file": "attrition.csv", "id": "id", "target": "Attrition"},
-    "credit_data": {"family": "synthesis", "file": "credit_data.csv", "id": "id", "target": "Status"},
-    "wa_churn": {"family": "synthesis", "file": "wa_churn.csv", "id": "customer_id", "target": "churn"},
+    # The synthesis tables' target columns are also the prediction family's targets ("also").
+    "attrition": {"family": "synthesis", "also": ("prediction",), "file": "attrition.csv", "id": "id",
+                  "target": "Attrition"},
+    "credit_data": {"family": "synthesis", "also": ("prediction",), "file": "credit_data.csv", "id": "id",
+                    "target": "Status"},
+    "wa_churn": {"family": "synthesis", "also": ("prediction",), "file": "wa_churn.csv", "id": "customer_id",
+                 "target": "churn"},
     "movielens_small": {"family": "recommendation", "file": "movielens_small.csv"},
 }
 
-FAMILIES = ("clustering", "synthesis", "recommendation")
+FAMILIES = ("clustering", "synthesis", "recommendation", "prediction")
+
+
+def in_family(dataset, family):
+    """Whether `dataset` belongs to `family` (its own family or one of its `also`)."""
+    spec = DATASETS[dataset]
+    return family == spec["family"] or family in spec.get("also", ())
 
 # teleseg's binary cells (src/data/reader/rows.rs, any case).
 _BIN_ZERO = {"0", "false", "no", "n"}

@@ -17,7 +17,7 @@ Usage, from the repository root:
     python3 scripts/realdata/run.py --family synthesis --datasets wa_churn --seeds 42,1
     python3 scripts/realdata/run.py --doc-only                  # rewrite the doc from OUT/results
 
-Options: --family clustering|synthesis|recommendation|all, --seeds, --datasets (comma list),
+Options: --family clustering|synthesis|recommendation|prediction|all, --seeds, --datasets (comma list),
 --quick (1 seed unless --seeds is given, SDV epochs=50 instead of 300, BPR-MF: 20 epochs and a
 4-point grid, torch NeuMF: 10 epochs and f=16 only),
 --teleseg PATH (default target/release/teleseg), --no-teleseg (baselines only), --out DIR
@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-from common import DATASETS, FAMILIES, log, teleseg_version  # noqa: E402
+from common import DATASETS, FAMILIES, in_family, log, teleseg_version  # noqa: E402
 
 
 def main():
@@ -103,7 +103,7 @@ def main():
                    "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "quick": args.quick,
                    "seeds": seeds, "out": str(out), "threads": args.threads, "teleseg": bool(args.teleseg), "family_seconds": {}}
         for fam in families:
-            ds = [d for d in wanted if DATASETS[d]["family"] == fam]
+            ds = [d for d in wanted if in_family(d, fam)]
             if not ds:
                 continue
             drop_records(out, fam, ds, seeds, args)

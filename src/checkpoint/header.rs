@@ -72,6 +72,14 @@ impl Header {
     }
 }
 
+impl Header {
+    /// The safetensors bytes of a checkpoint whose model is not a Burn module (the
+    /// gradient-boosted trees of `propensity`, kept in the metadata): the header alone.
+    pub fn file_bytes_without_weights(&self) -> Vec<u8> {
+        to_safetensors_bytes(&self.tensors, &self.meta)
+    }
+}
+
 fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).expect("header values serialize to JSON")
 }

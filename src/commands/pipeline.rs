@@ -54,6 +54,8 @@ pub struct PipelineReport {
     pub customers: usize,
     /// The VAE stage (`vae/`), when enabled.
     pub vae: Option<VaeReport>,
+    /// The propensity stage (`propensity/`), when enabled and the schema has its target.
+    pub propensity: Option<crate::models::propensity::PropensityReport>,
     /// The NCF offer stage (`ncf/`), run when the data has an `interactions.csv`.
     pub ncf: Option<NcfReport>,
     /// `ncf/recommendations.csv`: top offers of every customer.
@@ -118,6 +120,32 @@ impl std::fmt::Display for PipelineReport {
             r.segment_sizes,
             if r.collapsed { ", COLLAPSED" } else { "" }
         )?;
+        if let Some(p) = &r.propensity {
+            use crate::models::propensity::Evaluation;
+            let test = match &p.test {
+                Some(Evaluation::Binary(m)) => format!(
+                    "test ROC AUC {}, Brier {:.4} (base rate alone {:.4})",
+                    m.roc_auc.map_or("-".into(), |v| format!("{v:.4}")),
+                    m.brier,
+                    p.test_constant_baseline.unwrap_or(f64::NAN)
+                ),
+                Some(Evaluation::Regression(m)) => format!("test MAE {:.4}, R² {:.4}", m.mae, m.r2),
+                None => "no test split".to_string(),
+            };
+            let top: Vec<&str> = p
+                .drivers
+                .iter()
+                .take(3)
+                .map(|d| d.feature.as_str())
+                .collect();
+            writeln!(
+                f,
+                "propensity:  {} ({}: {test}; drivers {})",
+                p.run.join("evaluation.json").display(),
+                p.target.name(),
+                top.join(", ")
+            )?;
+        }
         if let Some(v) = &r.vae {
             let synthetic = v.run.join("synthetic.csv");
             write!(f, "synthetic:   {}\n{}", synthetic.display(), v.quality)?;
@@ -241,6 +269,27 @@ pub fn run(
         false => None,
     };
 
+    // Churn risk (or the configured target) with the DEC segments, when the schema has it.
+    let propensity = match job.propensity.enabled {
+        true if schema_has_target(&data, &job.propensity.model.target)? => {
+            let prop_run = stages.folder("propensity")?;
+            Some(stages.run("propensity", "churn risk + SHAP reasons", || {
+                let mut p_job = job.propensity_job();
+                p_job.data = data.clone();
+                p_job.propensity.segments = Some(dec_run.root.join("segments.csv"));
+                crate::models::propensity::run_propensity_job(&p_job, &prop_run, globals)
+            })?)
+        }
+        true => {
+            tracing::info!(
+                target = %job.propensity.model.target,
+                "propensity stage skipped: the schema has no such column"
+            );
+            None
+        }
+        false => None,
+    };
+
     // NCF offers (generated data, or customer data with an interactions.csv next to it): the
     // embedded configs/ncf.toml with the pipeline's seed; new customers through their DEC segment.
     let data_dir = customers.parent().map(PathBuf::from).unwrap_or_default();
@@ -310,6 +359,7 @@ pub fn run(
                 .clone()
                 .filter(|p| p.is_file() && run.root.join("ncf/model.safetensors").is_file()),
             on_bad_row: data.on_bad_row,
+            reasons: 3,
             force: true,
         };
         crate::commands::score::run(&score_args, &globals.backend.device, &globals.progress)
@@ -335,6 +385,7 @@ pub fn run(
         collapsed: dec.collapse.collapsed,
         customers: table.ids.len(),
         vae,
+        propensity,
         ncf,
         recommendations,
         scores,
@@ -342,6 +393,16 @@ pub fn run(
         stages: done,
         backend: globals.backend.description.clone(),
     })
+}
+
+/// Whether the schema of `data` has a column named `target` (the propensity stage's target).
+fn schema_has_target(data: &crate::config::DataConfig, target: &str) -> anyhow::Result<bool> {
+    let Some(path) = &data.schema else {
+        return Ok(false);
+    };
+    Ok(crate::data::schema::Schema::load(path)?
+        .column(target)
+        .is_some())
 }
 
 /// `summary.json`: customers and `(stage, seconds)` in order, for the report.

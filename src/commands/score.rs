@@ -28,6 +28,7 @@ use crate::data::table::RawTable;
 use crate::models::autoencoder::RawInput;
 use crate::models::dec::{SegmentModel, Segments};
 use crate::models::ncf::infer::{ColdStart, NcfModel, RankedOffers, rank_customers};
+use crate::models::propensity::PropensityModel;
 use crate::progress::Progress;
 
 /// Rows read, preprocessed and scored at a time by default.
@@ -70,6 +71,10 @@ pub struct ScoreArgs {
     /// file:line:column and the rule) or `skip` (count it and report the first reasons).
     #[arg(long, value_enum, default_value_t = OnBadRow::Error)]
     pub on_bad_row: OnBadRow,
+    /// Reasons per customer of a propensity checkpoint: the features with the largest |SHAP
+    /// value| (columns reason_1..reason_N; 0: none, and no SHAP computed).
+    #[arg(long, default_value_t = 3)]
+    pub reasons: usize,
     /// Overwrite the output file if it exists.
     #[arg(long)]
     pub force: bool,
@@ -183,6 +188,9 @@ pub fn run(
         )));
     }
     let start = Instant::now();
+    if let Some(model) = propensity_checkpoint(&args.checkpoint)? {
+        return score_propensity(args, &model, start, progress);
+    }
     // A pipeline run folder: segments from dec/, offers from ncf/ when it has one.
     let pipeline = args
         .checkpoint
@@ -212,6 +220,16 @@ pub fn run(
         }
         None
     };
+    // A pipeline run's churn risk (or other propensity target), appended to every row.
+    let propensity = match pipeline
+        && args
+            .checkpoint
+            .join("propensity/model.safetensors")
+            .is_file()
+    {
+        true => Some(PropensityModel::load(&args.checkpoint.join("propensity"))?),
+        false => None,
+    };
     let opts = ReadOptions {
         on_bad_row: args.on_bad_row,
     };
@@ -224,6 +242,11 @@ pub fn run(
         header.pop();
         header.extend_from_slice(b",offers,offer_scores,offer_source\n");
     }
+    if let Some(p) = &propensity {
+        header.pop();
+        header.extend_from_slice(&p.header_fields(args.reasons));
+        header.push(b'\n');
+    }
     // CSV, or Parquet by the output's extension (one row group per chunk).
     let mut out = TableSink::create(&args.output, &header, score_column_kind)?;
     let mut rows = 0usize;
@@ -232,32 +255,41 @@ pub fn run(
         let features = model.features(&table)?;
         let scores = model.score(&features, args.batch_size);
         buf.clear();
-        match &offers {
-            None => scores_rows(&mut buf, &table.ids, &scores, k, latent, args.with_q),
-            Some(ranker) => {
-                let ranked = ranker.rank(&table, &scores.segment)?;
-                let mut row = Vec::new();
-                for (i, (list, source)) in ranked.iter().enumerate() {
-                    row.clear();
-                    scores_rows(
-                        &mut row,
-                        &table.ids[i..=i],
-                        &scores.slice(i),
-                        k,
-                        latent,
-                        args.with_q,
-                    );
-                    row.pop(); // the newline
+        let ranked = match &offers {
+            Some(ranker) => Some(ranker.rank(&table, &scores.segment)?),
+            None => None,
+        };
+        let risk = match &propensity {
+            Some(p) => Some(p.score(&table, args.reasons)?),
+            None => None,
+        };
+        if ranked.is_none() && risk.is_none() {
+            scores_rows(&mut buf, &table.ids, &scores, k, latent, args.with_q);
+        } else {
+            for i in 0..table.ids.len() {
+                scores_rows(
+                    &mut buf,
+                    &table.ids[i..=i],
+                    &scores.slice(i),
+                    k,
+                    latent,
+                    args.with_q,
+                );
+                buf.pop(); // the newline
+                if let (Some(ranker), Some(ranked)) = (&offers, &ranked) {
+                    let (list, source) = &ranked[i];
                     let ids: Vec<&str> = list
                         .iter()
                         .map(|(j, _)| ranker.model.items[*j as usize].as_str())
                         .collect();
                     let vals: Vec<String> = list.iter().map(|(_, v)| format!("{v:.6}")).collect();
-                    buf.extend_from_slice(&row);
                     write!(buf, ",{},{},{source}", ids.join(" "), vals.join(" "))
                         .expect("vec write");
-                    buf.push(b'\n');
                 }
+                if let (Some(p), Some(risk)) = (&propensity, &risk) {
+                    p.fields(&mut buf, &table, risk, i, args.reasons);
+                }
+                buf.push(b'\n');
             }
         }
         out.write_rows(&buf)?;
@@ -284,6 +316,66 @@ pub fn run(
         "scored"
     );
     Ok(summary)
+}
+
+/// The propensity model `checkpoint` holds, if it is a propensity run folder or model file.
+fn propensity_checkpoint(checkpoint: &Path) -> anyhow::Result<Option<PropensityModel>> {
+    if checkpoint.join("dec").join("model.safetensors").is_file() {
+        return Ok(None);
+    }
+    let Ok(file) = RunDir::resolve_model_file(checkpoint) else {
+        return Ok(None); // the segment path reports the missing file
+    };
+    let ck = crate::checkpoint::Checkpoint::read(&file, None)?;
+    if ck.kind() != crate::models::propensity::KIND {
+        return Ok(None);
+    }
+    Ok(Some(PropensityModel::from_checkpoint(&ck)?))
+}
+
+/// `teleseg score` with a propensity checkpoint: `customer_id`, the probability or prediction
+/// and `--reasons` SHAP reasons per customer, streamed like the segment scores.
+fn score_propensity(
+    args: &ScoreArgs,
+    model: &PropensityModel,
+    start: Instant,
+    progress: &Progress,
+) -> anyhow::Result<ScoreSummary> {
+    if args.interactions.is_some() {
+        anyhow::bail!(crate::error::UsageError(format!(
+            "--interactions needs a checkpoint with offers (a pipeline run with ncf/); {} is a \
+             propensity model",
+            args.checkpoint.display()
+        )));
+    }
+    let opts = ReadOptions {
+        on_bad_row: args.on_bad_row,
+    };
+    let mut batches = crate::data::reader::CsvBatches::open(&args.input, &model.schema, &opts)?;
+    let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
+    let bar = progress.bytes_bar("score", input_bytes);
+    let header = model.header(args.reasons);
+    let mut out = TableSink::create(&args.output, &header, score_column_kind)?;
+    let (mut rows, mut buf) = (0usize, Vec::new());
+    while let Some(table) = batches.next_batch(args.chunk_rows.max(1))? {
+        let scores = model.score(&table, args.reasons)?;
+        buf.clear();
+        model.rows(&mut buf, &table, &scores, args.reasons);
+        out.write_rows(&buf)?;
+        rows += table.ids.len();
+        bar.set_position(batches.bytes_read());
+        bar.set_message(format!("{rows} rows"));
+    }
+    out.commit()?;
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    Ok(ScoreSummary {
+        output: args.output.clone(),
+        rows,
+        skipped: batches.report().skipped_total,
+        rows_per_s: rows as f64 / secs.max(1e-9),
+        offers: false,
+    })
 }
 
 /// `customer_id,segment,confidence[,q0..q{k-1}],z0..z{latent-1}` and a newline.

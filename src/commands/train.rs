@@ -61,3 +61,15 @@ pub fn train_dec(args: &TrainArgs, globals: &Globals) -> anyhow::Result<DecRepor
     run.commit()?;
     Ok(report)
 }
+
+/// Runs `teleseg train propensity` with a fresh run folder.
+pub fn train_propensity(
+    args: &TrainArgs,
+    globals: &Globals,
+) -> anyhow::Result<crate::models::propensity::PropensityReport> {
+    use crate::models::propensity::{PropensityJob, run_propensity_job};
+    let (job, run) = job::start::<PropensityJob>("train propensity", args, globals)?;
+    let report = run_propensity_job(&job, &run, globals)?;
+    run.commit()?;
+    Ok(report)
+}

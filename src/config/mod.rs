@@ -61,6 +61,13 @@ pub enum ConfigError {
     SegmentModelWithoutSegments,
     #[error("{0}")]
     NcfData(&'static str),
+    #[error("{0}")]
+    Propensity(&'static str),
+    #[error(
+        "output.run_name = {0:?}: a run name must be one plain folder name (not empty, `.` or `..`, \
+         no `/` or `\\`, not absolute)"
+    )]
+    RunName(String),
 }
 
 /// A configuration section that can validate itself.
@@ -416,6 +423,25 @@ pub struct OutputConfig {
     pub dir: PathBuf,
     /// Run folder name; empty: `<kind>-<UTC timestamp>`.
     pub run_name: Option<String>,
+}
+
+impl Check for OutputConfig {
+    /// `run_name`, when given, is one plain folder name inside `dir`: an empty name, `.`, `..`,
+    /// a separator or an absolute path would put the run over `dir` itself or outside it (and
+    /// `--force` would then replace the wrong folder).
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(name) = &self.run_name {
+            let plain = !name.trim().is_empty()
+                && name != "."
+                && name != ".."
+                && !name.contains(['/', '\\'])
+                && !std::path::Path::new(name).is_absolute();
+            if !plain {
+                return Err(ConfigError::RunName(name.clone()));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for OutputConfig {

@@ -724,6 +724,7 @@ impl TableSink {
 pub fn score_column_kind(name: &str) -> ColKind {
     match name {
         "customer_id" | "offers" | "offer_scores" | "offer_source" => ColKind::Utf8,
+        n if n.starts_with("reason_") => ColKind::Utf8,
         "segment" => ColKind::Int64,
         _ => ColKind::Float32,
     }

@@ -1,8 +1,9 @@
 //! Model families, one folder each (config, model and task, job, inference), built from the
-//! shared [`mlp`] block.
+//! shared [`mlp`] block (the neural ones) or a gradient-boosting library ([`propensity`]).
 
 pub mod autoencoder;
 pub mod dec;
 pub mod mlp;
 pub mod ncf;
+pub mod propensity;
 pub mod vae;

@@ -302,6 +302,8 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         "vae/holdout.csv",
         "vae/segments/segment-0.csv",
         "vae/synthetic_quality.json",
+        "propensity/model.safetensors",
+        "propensity/evaluation.json",
         "summary.json",
         "report.html",
         "scores.csv",
@@ -451,7 +453,8 @@ fn torch_loads_strictly(model: &Path, input: &Path, ours: &Path) {
 }
 
 /// The pipeline's `scores.csv` (`teleseg score` on the whole bundle) gives every customer a
-/// segment and the same top offers as `ncf/recommendations.csv`, never an accepted one.
+/// segment, the same top offers as `ncf/recommendations.csv` (never an accepted one), a churn
+/// probability and three SHAP reasons.
 fn scores_match_recommendations(run_dir: &Path) {
     let mut recs: std::collections::HashMap<String, Vec<String>> = Default::default();
     let text = std::fs::read_to_string(run_dir.join("ncf/recommendations.csv")).unwrap();
@@ -461,19 +464,25 @@ fn scores_match_recommendations(run_dir: &Path) {
             .or_default()
             .push(f[2].to_string());
     }
-    let text = std::fs::read_to_string(run_dir.join("scores.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut rdr = csv::Reader::from_path(run_dir.join("scores.csv")).unwrap();
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(header[..3], ["customer_id", "segment", "confidence"]);
-    assert_eq!(
-        header[header.len() - 3..],
-        ["offers", "offer_scores", "offer_source"]
-    );
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
+    };
+    let (offers, risk, reason) = (col("offers"), col("churn_probability"), col("reason_3"));
+    assert_eq!(header.last().map(String::as_str), Some("reason_3"));
     let mut n = 0;
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        let offers: Vec<String> = f[f.len() - 3].split(' ').map(String::from).collect();
-        assert_eq!(Some(&offers), recs.get(f[0]), "customer {}", f[0]);
+    for r in rdr.records() {
+        let r = r.unwrap();
+        let list: Vec<String> = r[offers].split(' ').map(String::from).collect();
+        assert_eq!(Some(&list), recs.get(&r[0]), "customer {}", &r[0]);
+        let p: f64 = r[risk].parse().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{r:?}");
+        assert!(r[reason].contains('='), "{r:?}");
         n += 1;
     }
     assert_eq!(n, 600, "every customer scored");
@@ -1250,4 +1259,30 @@ fn bench_prints_one_json_line_per_model() {
     let (code, _, _) =
         run(teleseg().args(["bench", "score", "--rows", "100", "--batch-size", "200"]));
     assert_ne!(code, 0);
+}
+
+/// A run name must be one plain folder name: each bad one is a usage error (exit 2) naming
+/// `output.run_name`, raised before anything is touched (the runs beside it survive `--force`).
+#[test]
+fn run_name_must_be_one_plain_folder_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("keep");
+    std::fs::create_dir_all(&keep).unwrap();
+    std::fs::write(keep.join("model.safetensors"), b"x").unwrap();
+    let abs = dir.path().join("abs").display().to_string();
+    for name in ["", " ", ".", "..", "a/b", "..\\x", abs.as_str()] {
+        let (code, out, err) = run(teleseg()
+            .args(["train", "autoencoder", "--force", "--set"])
+            .arg(format!("output.dir={:?}", dir.path().display().to_string()))
+            .arg("--set")
+            .arg(format!("output.run_name={name:?}")));
+        assert_eq!(code, 2, "{name:?}: {out}\n{err}");
+        assert!(err.contains("output.run_name"), "{name:?}: {err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("keep")], "{name:?}");
+        assert!(keep.join("model.safetensors").is_file());
+    }
 }

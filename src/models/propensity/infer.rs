@@ -1,0 +1,120 @@
+//! Loading a propensity checkpoint and scoring raw customer rows with it: the prediction and
+//! the top SHAP reasons per customer.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::KIND;
+use super::model::{META_GBM, Propensity, PropensityArch, top_reasons};
+use crate::checkpoint::{Checkpoint, CheckpointError, keys};
+use crate::commands::embed::csv_field;
+use crate::data::schema::Schema;
+use crate::data::table::RawTable;
+
+/// A propensity model ready to score.
+#[derive(Clone)]
+pub struct PropensityModel {
+    pub schema: Schema,
+    pub model: Propensity,
+}
+
+/// Scores of a batch of customers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropensityScores {
+    /// Calibrated probability (binary) or prediction (regression), one per row.
+    pub value: Vec<f64>,
+    /// Per row: up to `reasons` `(feature, SHAP value)`, largest |value| first.
+    pub reasons: Vec<Vec<(usize, f64)>>,
+}
+
+impl PropensityModel {
+    /// Loads `model.safetensors` (or a run folder holding one) of kind `propensity`.
+    pub fn load(path: &Path) -> Result<PropensityModel, CheckpointError> {
+        let file = crate::checkpoint::RunDir::resolve_model_file(path)?;
+        Self::from_checkpoint(&Checkpoint::read(&file, Some(KIND))?)
+    }
+
+    pub fn from_checkpoint(ck: &Checkpoint) -> Result<PropensityModel, CheckpointError> {
+        let arch: PropensityArch = ck.meta_json(keys::MODEL)?;
+        let schema: Schema = ck.meta_json(keys::SCHEMA)?;
+        let model = Propensity::from_meta(&ck.path, arch, ck.meta(META_GBM)?)?;
+        Ok(PropensityModel { schema, model })
+    }
+
+    /// The prediction and `reasons` reasons of every row of `table` (read with [`Self::schema`]).
+    pub fn score(&self, table: &RawTable, reasons: usize) -> anyhow::Result<PropensityScores> {
+        let rows = table.n_rows();
+        let cols = self.model.arch.features.len();
+        let x = self.model.arch.features.matrix(table)?;
+        let value = self.model.predict(&x, rows);
+        let reasons = if reasons == 0 {
+            vec![Vec::new(); rows]
+        } else {
+            let shap = self.model.shap(&x, rows);
+            (0..rows)
+                .map(|i| top_reasons(&shap, cols, i, reasons))
+                .collect()
+        };
+        Ok(PropensityScores { value, reasons })
+    }
+
+    /// `customer_id,<target>_probability|_prediction,reason_1..reason_n` and a newline.
+    pub fn header(&self, reasons: usize) -> Vec<u8> {
+        let mut out = b"customer_id".to_vec();
+        out.extend_from_slice(&self.header_fields(reasons));
+        out.push(b'\n');
+        out
+    }
+
+    /// `,<target>_probability|_prediction,reason_1..reason_n`: this model's columns, appended
+    /// to another scorer's header (the pipeline's scores.csv).
+    pub fn header_fields(&self, reasons: usize) -> Vec<u8> {
+        let mut out =
+            format!(",{}", csv_field(&self.model.arch.target.output_column())).into_bytes();
+        for k in 1..=reasons {
+            write!(out, ",reason_{k}").expect("vec write");
+        }
+        out
+    }
+
+    /// The CSV rows of [`Self::header`] for `table` and its scores.
+    pub fn rows(
+        &self,
+        out: &mut Vec<u8>,
+        table: &RawTable,
+        scores: &PropensityScores,
+        reasons: usize,
+    ) {
+        for (i, id) in table.ids.iter().enumerate() {
+            out.extend_from_slice(csv_field(id).as_bytes());
+            self.fields(out, table, scores, i, reasons);
+            out.push(b'\n');
+        }
+    }
+
+    /// Row `i`'s fields of [`Self::header_fields`]: each reason reads `feature=value (+0.412)`,
+    /// the SHAP value in the margin's units (log-odds for binary targets); missing reasons (a
+    /// customer with fewer non-zero contributions) are empty.
+    pub fn fields(
+        &self,
+        out: &mut Vec<u8>,
+        table: &RawTable,
+        scores: &PropensityScores,
+        i: usize,
+        reasons: usize,
+    ) {
+        let features = &self.model.arch.features;
+        write!(out, ",{}", scores.value[i]).expect("vec write");
+        for k in 0..reasons {
+            out.push(b',');
+            if let Some(&(j, v)) = scores.reasons[i].get(k) {
+                let text = format!(
+                    "{}={} ({v:+.3})",
+                    features.features[j].name(),
+                    features.value_text(table, j, i)
+                );
+                out.extend_from_slice(csv_field(&text).as_bytes());
+            }
+        }
+    }
+}

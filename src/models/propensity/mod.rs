@@ -1,0 +1,30 @@
+//! The propensity family: churn risk, offer take-up or a numeric value (spend, lifetime value)
+//! predicted per customer by gradient-boosted trees (the `perpetual` crate), with calibrated
+//! probabilities and exact TreeSHAP reasons. One folder holds the whole family:
+//! - [`config`]: the `[propensity]` section and the `train propensity` job;
+//! - [`features`]: the trees' raw inputs and the target, read from the customer table;
+//! - [`model`]: fitting (with cross-fitted calibration), prediction and SHAP;
+//! - [`calibrate`]: Platt scaling and isotonic regression;
+//! - [`metrics`]: ROC / PR AUC, log loss, Brier, calibration and gain tables, regression errors;
+//! - [`job`]: the training job and its `evaluation.json`;
+//! - [`infer`]: a checkpoint loaded for `teleseg score`.
+//!
+//! The checkpoint (kind `propensity`, docs/checkpoint-format.md §4e) holds no tensors: the
+//! trees are perpetual's own JSON in the metadata (`teleseg.gbm`), the features, target and
+//! calibrator are `teleseg.model`.
+
+pub mod calibrate;
+pub mod config;
+pub mod features;
+pub mod infer;
+pub mod job;
+pub mod metrics;
+pub mod model;
+
+pub use config::*;
+pub use infer::*;
+pub use job::*;
+pub use model::*;
+
+/// `teleseg.kind` of propensity checkpoints.
+pub const KIND: &str = "propensity";
