@@ -769,6 +769,156 @@ fn example_offers(run: &Path, out: &mut String) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The propensity section: `propensity/evaluation.json` of a pipeline run (or `evaluation.json`
+/// of a `train propensity` run), read into its own type: test metrics beside the base rate,
+/// the calibration and gain charts, the SHAP drivers overall and per segment.
+pub fn propensity(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    use crate::models::propensity::{Evaluation, PropensityReport, TargetSpec};
+    let Some(path) = [
+        run.join("propensity/evaluation.json"),
+        run.join("evaluation.json"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file()) else {
+        return Ok(());
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    // An ncf run's evaluation.json has another shape: not a propensity run, no section.
+    let Ok(r) = serde_json::from_str::<PropensityReport>(&text) else {
+        return Ok(());
+    };
+    let what = match &r.target {
+        TargetSpec::Binary { name, positive, .. } => {
+            format!(
+                "the probability that <code>{}</code> = {}",
+                escape(name),
+                escape(positive)
+            )
+        }
+        TargetSpec::Regression { name } => format!("<code>{}</code>", escape(name)),
+    };
+    let _ = write!(
+        out,
+        "<h2>Propensity: {}</h2><p>Gradient-boosted trees ({} trees, perpetual) predict {what} \
+         from the raw customer columns, fitted on {} customers (base rate {:.3}) and evaluated \
+         on {} held-out ones. <code>teleseg score</code> writes it per customer with the three \
+         features that moved it most (exact TreeSHAP).</p>",
+        escape(r.target.name()),
+        r.trees,
+        r.fit_rows,
+        r.base_rate,
+        r.test_rows
+    );
+    match &r.test {
+        Some(Evaluation::Binary(m)) => {
+            let _ = writeln!(
+                out,
+                "<table><tr><th>ROC AUC</th><th>PR AUC</th><th>log loss</th><th>Brier</th>\
+                 <th>Brier of the base rate alone</th></tr><tr><td>{}</td><td>{}</td><td>{:.4}</td>\
+                 <td>{:.4}</td><td>{}</td></tr></table>",
+                fmt3(m.roc_auc),
+                fmt3(m.pr_auc),
+                m.log_loss,
+                m.brier,
+                fmt3(r.test_constant_baseline)
+            );
+            let calibration: Vec<(f64, f64)> = m
+                .calibration
+                .iter()
+                .map(|b| (b.mean_probability, b.observed_rate))
+                .collect();
+            chart(
+                out,
+                plots::line_chart(
+                    "Calibration (test customers, 10 bins)",
+                    "predicted probability",
+                    "observed rate",
+                    &[
+                        ("model".to_string(), calibration),
+                        ("perfect".to_string(), vec![(0.0, 0.0), (1.0, 1.0)]),
+                    ],
+                ),
+                "the calibration chart",
+            );
+            let mut gain = vec![(0.0, 0.0)];
+            let total: usize = m.gain.iter().map(|g| g.customers).sum();
+            let mut seen = 0;
+            for g in &m.gain {
+                seen += g.customers;
+                gain.push((seen as f64 / total.max(1) as f64, g.cumulative_gain));
+            }
+            chart(
+                out,
+                plots::line_chart(
+                    "Cumulative gain (test customers by decreasing probability)",
+                    "share of customers contacted",
+                    "share of positives found",
+                    &[
+                        ("model".to_string(), gain),
+                        ("random".to_string(), vec![(0.0, 0.0), (1.0, 1.0)]),
+                    ],
+                ),
+                "the gain chart",
+            );
+        }
+        Some(Evaluation::Regression(m)) => {
+            let _ = writeln!(
+                out,
+                "<table><tr><th>MAE</th><th>MAE of the mean alone</th><th>RMSE</th><th>R²</th></tr>\
+                 <tr><td>{:.4}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td></tr></table>",
+                m.mae,
+                fmt3(r.test_constant_baseline),
+                m.rmse,
+                m.r2
+            );
+        }
+        None => out.push_str("<p class=\"note\">No test split (data.test_fraction = 0).</p>\n"),
+    }
+    let top: Vec<_> = r.drivers.iter().take(10).collect();
+    chart(
+        out,
+        plots::bar_chart(
+            "Drivers: mean |SHAP value| over the test customers",
+            "mean |SHAP| (margin units)",
+            &top.iter().map(|d| d.feature.clone()).collect::<Vec<_>>(),
+            &top.iter().map(|d| d.mean_abs_shap).collect::<Vec<_>>(),
+        ),
+        "the SHAP summary",
+    );
+    if !r.segment_drivers.is_empty() {
+        out.push_str(
+            "<table><tr><th class=\"l\">segment</th><th>customers</th><th>ROC AUC</th>\
+             <th>Brier / MAE</th><th class=\"l\">top drivers (mean |SHAP|)</th></tr>",
+        );
+        for (label, drivers) in &r.segment_drivers {
+            let (rows, auc, err) = match r.by_segment.get(label) {
+                Some(Evaluation::Binary(m)) => {
+                    (m.rows.to_string(), fmt3(m.roc_auc), fmt3(Some(m.brier)))
+                }
+                Some(Evaluation::Regression(m)) => {
+                    (m.rows.to_string(), "–".into(), fmt3(Some(m.mae)))
+                }
+                None => ("–".into(), "–".into(), "–".into()),
+            };
+            let names: Vec<String> = drivers
+                .iter()
+                .take(3)
+                .map(|d| format!("{} {:.3}", escape(&d.feature), d.mean_abs_shap))
+                .collect();
+            let _ = write!(
+                out,
+                "<tr><td class=\"l\">{}</td><td>{rows}</td><td>{auc}</td><td>{err}</td>\
+                 <td class=\"l\">{}</td></tr>",
+                escape(label),
+                names.join(", ")
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

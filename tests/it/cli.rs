@@ -505,13 +505,14 @@ fn report_renders(run_dir: &Path) {
         "<h3>Real vs synthetic distributions</h3>",
         "<h2>Offer recommendation</h2>",
         "<h3>Example offers per segment</h3>",
+        "<h2>Propensity: churn</h2>",
         "Content-Security-Policy",
     ] {
         assert!(html.contains(needle), "report lacks `{needle}`");
     }
     // Four training curves (autoencoder, dec, vae, ncf), sizes, map, k sweep, four real vs
-    // synthetic distributions.
-    assert_eq!(html.matches("<svg").count(), 11, "charts in the report");
+    // synthetic distributions, and churn calibration, gain and SHAP drivers.
+    assert_eq!(html.matches("<svg").count(), 14, "charts in the report");
     assert!(!html.contains("could not be drawn"), "a chart failed");
     std::fs::remove_file(&report).unwrap();
     let (code, out, err) = run(teleseg().arg("report").arg(run_dir));

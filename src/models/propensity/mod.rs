@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod model;
 
 pub use config::*;
+pub use features::{Feature, FeatureSpec, TargetSpec};
 pub use infer::*;
 pub use job::*;
 pub use model::*;
