@@ -38,7 +38,10 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
                 .is_some_and(crate::data::interactions::InteractionsError::is_input_error)
             || cause
                 .downcast_ref::<crate::data::preprocess::PreprocessError>()
-                .is_some();
+                .is_some()
+            || cause
+                .downcast_ref::<crate::data::generate::GenerateError>()
+                .is_some_and(|e| !matches!(e, crate::data::generate::GenerateError::Io { .. }));
         if input {
             return EXIT_USAGE;
         }

@@ -303,6 +303,12 @@ pub fn create_run_dir(root: &Path, force: bool) -> anyhow::Result<NewRun> {
 /// The run folder a job's `[output]` section names (`dir/run_name`, or `dir/<kind>-<UTC time>`),
 /// created fresh (see [`NewRun`]); an existing one is replaced only with `force`.
 pub fn new_run_dir(output: &OutputConfig, kind: &str, force: bool) -> anyhow::Result<NewRun> {
+    if output.dir.exists() && !output.dir.is_dir() {
+        anyhow::bail!(crate::error::UsageError(format!(
+            "output.dir = {}: is a file, not a folder",
+            output.dir.display()
+        )));
+    }
     let name = output
         .run_name
         .clone()

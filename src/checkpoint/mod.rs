@@ -102,7 +102,7 @@ impl CheckpointError {
     /// True when the cause is the input (a bad or foreign file, a wrong path), not the system.
     pub fn is_input_error(&self) -> bool {
         match self {
-            CheckpointError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            CheckpointError::Io { source, .. } => crate::data::error::is_path_mistake(source),
             CheckpointError::Apply { .. } => false,
             _ => true,
         }

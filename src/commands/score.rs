@@ -181,6 +181,12 @@ pub fn run(
     device: &burn::tensor::Device,
     progress: &Progress,
 ) -> anyhow::Result<ScoreSummary> {
+    if args.output.is_dir() {
+        anyhow::bail!(crate::error::UsageError(format!(
+            "--output {}: is a folder; name the file to write",
+            args.output.display()
+        )));
+    }
     if args.output.exists() && !args.force {
         anyhow::bail!(crate::error::UsageError(format!(
             "{} already exists; pass --force to overwrite it",

@@ -231,7 +231,7 @@ impl DataError {
     /// (exit code 1).
     pub fn is_input_error(&self) -> bool {
         match self {
-            DataError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            DataError::Io { source, .. } => is_path_mistake(source),
             _ => true,
         }
     }
@@ -285,6 +285,13 @@ fn header_message(missing: &[String], unknown: &[String]) -> String {
 
 fn bound(b: Option<f64>, none: f64) -> String {
     format!("{}", b.unwrap_or(none))
+}
+
+/// Whether an I/O error means the user named the wrong path (missing, a folder where a file
+/// is expected or the other way round), rather than a failing system.
+pub fn is_path_mistake(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{IsADirectory, NotADirectory, NotFound};
+    matches!(e.kind(), NotFound | IsADirectory | NotADirectory)
 }
 
 #[cfg(test)]

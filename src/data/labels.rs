@@ -30,6 +30,12 @@ pub fn write_labels<L: ToString>(
 /// Reads a label file: the id is the first column, the label the column named `column` (else
 /// the second). Every row needs an id and a non-empty label; errors name the file and line.
 pub fn read_labels(path: &Path, column: &str) -> anyhow::Result<HashMap<String, String>> {
+    if !path.is_file() {
+        anyhow::bail!(UsageError(format!(
+            "{}: no such labels file (expected a CSV `customer_id,{column}`)",
+            path.display()
+        )));
+    }
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)

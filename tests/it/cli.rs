@@ -1287,3 +1287,103 @@ fn run_name_must_be_one_plain_folder_name() {
         assert!(keep.join("model.safetensors").is_file());
     }
 }
+
+/// User mistakes that used to exit 1 now exit 2 with the path or key named, and leave no run
+/// folder behind: a k above the rows, a missing labels file, a folder where a file is expected
+/// (and the other way round), a run folder without segments.json, generating over data.
+#[test]
+fn path_and_size_mistakes_exit_2() {
+    let data = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let afile = dir.path().join("afile");
+    std::fs::write(&afile, b"x").unwrap();
+    let empty_run = dir.path().join("empty-run");
+    std::fs::create_dir_all(&empty_run).unwrap();
+    let existing = dir.path().join("gen");
+    let (code, _, err) = run(teleseg()
+        .args(["generate", "--customers", "20", "--out"])
+        .arg(&existing));
+    assert_eq!(code, 0, "{err}");
+    let set = |k: &str, p: &Path| format!("{k}={:?}", p.display().to_string());
+    let customers = data.join("customers.csv");
+    let schema = data.join("schema.toml");
+    let mut dec = crate::common::small_dec_job(&customers, &schema, &out);
+    dec.args(["--set", "dec.k=5000"]);
+    let mut vae = teleseg();
+    vae.args(["train", "vae", "--set", &set("data.customers", &customers)])
+        .args(["--set", &set("data.schema", &schema)])
+        .args(["--set", &set("vae.segments", &dir.path().join("nope.csv"))])
+        .args(["--set", &set("output.dir", &out)]);
+    let mut folder_input = teleseg();
+    folder_input
+        .args([
+            "train",
+            "autoencoder",
+            "--set",
+            &set("data.customers", data),
+        ])
+        .args(["--set", &set("data.schema", &schema)])
+        .args(["--set", &set("output.dir", &out)]);
+    let mut file_output = teleseg();
+    file_output
+        .args([
+            "train",
+            "autoencoder",
+            "--set",
+            &set("data.customers", &customers),
+        ])
+        .args(["--set", &set("data.schema", &schema)])
+        .args(["--set", &set("output.dir", &afile)]);
+    let mut evaluate = teleseg();
+    evaluate
+        .args(["evaluate", "clustering", "--run"])
+        .arg(&empty_run)
+        .arg("--labels")
+        .arg(data.join("personas.csv"));
+    let mut generate = teleseg();
+    generate
+        .args(["generate", "--customers", "20", "--out"])
+        .arg(&existing);
+    let mut score = teleseg();
+    score
+        .args(["score", "--checkpoint"])
+        .arg(&empty_run)
+        .arg("--input")
+        .arg(&customers)
+        .arg("--output")
+        .arg(dir.path());
+    let cases: Vec<(&str, &mut std::process::Command, &str)> = vec![
+        ("dec.k above the rows", &mut dec, "dec.k = 5000"),
+        (
+            "missing labels file",
+            &mut vae,
+            "nope.csv: no such labels file",
+        ),
+        ("folder as the input", &mut folder_input, "Is a directory"),
+        (
+            "file as output.dir",
+            &mut file_output,
+            "is a file, not a folder",
+        ),
+        (
+            "run without segments.json",
+            &mut evaluate,
+            "no segments.json",
+        ),
+        ("generate over data", &mut generate, "already exists"),
+        ("folder as --output", &mut score, "is a folder"),
+    ];
+    for (what, cmd, expect) in cases {
+        let (code, stdout, err) = run(cmd);
+        assert_eq!(code, 2, "{what}: {stdout}\n{err}");
+        assert!(err.contains(expect), "{what}: expected {expect:?} in {err}");
+        let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
+        assert_eq!(
+            left,
+            0,
+            "{what}: a run folder was left in {}",
+            out.display()
+        );
+    }
+}

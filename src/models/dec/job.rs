@@ -86,6 +86,14 @@ pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         .transform_rows(&data.table, &data.valid_rows)?;
 
     let cfg = &job.dec;
+    if cfg.k > train_x.rows {
+        anyhow::bail!(crate::error::UsageError(format!(
+            "dec.k = {} is more than the {} training customers of {}: lower dec.k or give more rows",
+            cfg.k,
+            train_x.rows,
+            data.customers_path.display()
+        )));
+    }
     let z0 = autoencoder::embed(&ae.model, &train_x, 4096, &device);
     let all = ae.preprocessor.transform(&data.table)?;
     let z_pretrained = autoencoder::embed(&ae.model, &all, 4096, &device);

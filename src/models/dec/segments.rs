@@ -368,11 +368,25 @@ pub fn write(path: &Path, s: &SegmentsFile) -> anyhow::Result<()> {
 /// against `labels`, as printable lines.
 pub fn evaluate(run: &Path, labels: &Path) -> anyhow::Result<String> {
     let path = run.join("segments.json");
+    if !path.is_file() {
+        anyhow::bail!(crate::error::UsageError(format!(
+            "{}: no segments.json (expected the folder of a `teleseg train dec` run, or the dec/ \
+             folder of a pipeline run)",
+            run.display()
+        )));
+    }
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let s: SegmentsFile = serde_json::from_str(&text)?;
-    let truth = label_indices(&s.ids, &read_labels(labels)?)
-        .with_context(|| format!("{} does not label every customer", labels.display()))?;
+    let s: SegmentsFile = serde_json::from_str(&text).map_err(|e| {
+        crate::error::UsageError(format!("{}: not a segments file: {e}", path.display()))
+    })?;
+    let truth = label_indices(&s.ids, &read_labels(labels)?).ok_or_else(|| {
+        crate::error::UsageError(format!(
+            "{} does not label every customer of {}",
+            labels.display(),
+            path.display()
+        ))
+    })?;
     let mut out = format!("{:<18} {:>6} {:>6} {:>6}\n", "method", "ACC", "NMI", "ARI");
     let mut methods = s.methods;
     for (name, m) in methods.iter_mut() {
