@@ -5,6 +5,7 @@
 //! - [`features`]: the trees' raw inputs and the target, read from the customer table;
 //! - [`model`]: fitting (with cross-fitted calibration), prediction and SHAP;
 //! - [`calibrate`]: Platt scaling and isotonic regression;
+//! - [`shap`]: exact TreeSHAP over the trees;
 //! - [`metrics`]: ROC / PR AUC, log loss, Brier, calibration and gain tables, regression errors;
 //! - [`job`]: the training job and its `evaluation.json`;
 //! - [`infer`]: a checkpoint loaded for `teleseg score`.
@@ -20,6 +21,7 @@ pub mod infer;
 pub mod job;
 pub mod metrics;
 pub mod model;
+pub mod shap;
 
 pub use config::*;
 pub use features::{Feature, FeatureSpec, TargetSpec};

@@ -4,12 +4,13 @@
 use anyhow::Context;
 use perpetual::booster::config::BoosterIO;
 use perpetual::objective::Objective;
-use perpetual::{ContributionsMethod, Matrix, PerpetualBooster};
+use perpetual::{Matrix, PerpetualBooster};
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::Calibrator;
 use super::config::{Calibration, PropensityConfig};
 use super::features::{FeatureSpec, TargetSpec};
+use super::shap::Explainer;
 use crate::checkpoint::{CheckpointError, keys};
 use crate::data::schema::Schema;
 
@@ -36,6 +37,8 @@ pub struct PropensityArch {
 pub struct Propensity {
     pub arch: PropensityArch,
     pub booster: PerpetualBooster,
+    /// TreeSHAP over the booster's trees.
+    pub explainer: Explainer,
 }
 
 /// Fits perpetual on the column-major matrix `x` (`rows` rows) and targets `y`.
@@ -101,6 +104,7 @@ impl Propensity {
         let mut booster = fit_booster(x, rows, cols, y, &target, cfg.budget, seed)?;
         set_covers(&mut booster, x, rows, cols);
         Ok(Propensity {
+            explainer: Explainer::new(&booster),
             arch: PropensityArch {
                 library: LIBRARY.to_string(),
                 trees: booster.get_prediction_trees().len(),
@@ -133,16 +137,10 @@ impl Propensity {
     }
 
     /// Exact (path-dependent) TreeSHAP values, row-major `[rows][features + 1]`: one value per
-    /// feature in the margin's units, then the bias; each row sums to [`Propensity::margin`].
+    /// feature in the margin's units, then the bias; each row sums to [`Propensity::margin`]
+    /// ([`super::shap`]).
     pub fn shap(&self, x: &[f64], rows: usize) -> Vec<f64> {
-        if rows == 0 {
-            return Vec::new();
-        }
-        self.booster.predict_contributions(
-            &Matrix::new(x, rows, self.arch.features.len()),
-            ContributionsMethod::Shapley,
-            true,
-        )
+        self.explainer.shap(x, rows, self.arch.features.len())
     }
 
     /// The checkpoint's metadata entries besides the common header: `teleseg.model` (this
@@ -172,7 +170,11 @@ impl Propensity {
             key: META_GBM.to_string(),
             message: e.to_string(),
         })?;
-        Ok(Propensity { arch, booster })
+        Ok(Propensity {
+            explainer: Explainer::new(&booster),
+            arch,
+            booster,
+        })
     }
 }
 
@@ -297,6 +299,53 @@ mod tests {
         let shap = [0.1, -0.5, 0.0, 9.0, 0.0, 0.2, 0.3, 9.0];
         assert_eq!(top_reasons(&shap, 3, 0, 3), vec![(1, -0.5), (0, 0.1)]);
         assert_eq!(top_reasons(&shap, 3, 1, 1), vec![(2, 0.3)]);
+    }
+
+    /// Our TreeSHAP agrees with perpetual's (f32) on a fitted model with missing values, and
+    /// sums to the margin to rounding.
+    #[test]
+    fn tree_shap_matches_perpetual_and_sums_to_the_margin() {
+        use perpetual::ContributionsMethod;
+        let (rows, cols) = (600usize, 4usize);
+        let mut x = vec![0.0f64; rows * cols];
+        let mut y = vec![0.0f64; rows];
+        for r in 0..rows {
+            let a = ((r * 37) % 101) as f64 / 101.0;
+            let b = ((r * 53) % 97) as f64 / 97.0;
+            let c = (r % 3) as f64;
+            let d = if r % 7 == 0 { f64::NAN } else { ((r * 11) % 13) as f64 };
+            for (j, v) in [a, b, c, d].into_iter().enumerate() {
+                x[j * rows + r] = v;
+            }
+            let t = 2.0 * a - b + 0.5 * c + if d.is_nan() { 1.0 } else { -0.1 * d };
+            y[r] = f64::from(u8::from(t + 0.3 * (((r * 29) % 17) as f64 / 17.0 - 0.5) > 0.4));
+        }
+        let target = TargetSpec::Binary {
+            name: "y".into(),
+            positive: "1".into(),
+            negative: "0".into(),
+        };
+        let mut booster = fit_booster(&x, rows, cols, &y, &target, 1.0, 0).unwrap();
+        set_covers(&mut booster, &x, rows, cols);
+        let ours = Explainer::new(&booster).shap(&x, rows, cols);
+        let theirs = booster.predict_contributions(
+            &Matrix::new(&x, rows, cols),
+            ContributionsMethod::Shapley,
+            false,
+        );
+        let margin = booster.predict(&Matrix::new(&x, rows, cols), false);
+        let (mut diff, mut sum_err) = (0.0f64, 0.0f64);
+        for r in 0..rows {
+            let o = &ours[r * (cols + 1)..(r + 1) * (cols + 1)];
+            let t = &theirs[r * (cols + 1)..(r + 1) * (cols + 1)];
+            for j in 0..=cols {
+                diff = diff.max((o[j] - t[j]).abs());
+            }
+            sum_err = sum_err.max((o.iter().sum::<f64>() - margin[r]).abs());
+        }
+        assert!(booster.get_prediction_trees().len() > 1);
+        assert!(diff < 1e-4, "ours vs perpetual: {diff}");
+        assert!(sum_err < 1e-9, "Σ SHAP − margin: {sum_err}");
     }
 
     #[test]
