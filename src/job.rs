@@ -120,6 +120,10 @@ pub fn start<J: JobConfig>(
     Ok((job, run))
 }
 
+/// Fewer training rows than this is a usage error: no model (nor its preprocessing, fitted on
+/// them) learns anything from one customer.
+pub const MIN_TRAIN_ROWS: usize = 2;
+
 /// Data read, split and preprocessed for a job.
 pub struct PreparedData {
     pub schema: Schema,
@@ -163,6 +167,17 @@ pub fn prepare_data(
     };
     let (table, report) = read_csv(&customers_path, &schema, &read_opts)?;
     let split = split_indices(&table.ids, seed, data.valid_fraction, data.test_fraction);
+    if split.train.len() < MIN_TRAIN_ROWS {
+        anyhow::bail!(crate::error::UsageError(format!(
+            "{}: {} customer row(s) leave {} for training (data.valid_fraction = {}, \
+             data.test_fraction = {}); a model needs at least {MIN_TRAIN_ROWS}",
+            customers_path.display(),
+            table.ids.len(),
+            split.train.len(),
+            data.valid_fraction,
+            data.test_fraction
+        )));
+    }
     let preprocessor = Preprocessor::fit(&schema, &table, &split.train)
         .with_context(|| format!("fitting preprocessing on {}", customers_path.display()))?;
     let train = preprocessor.transform_rows(&table, &split.train)?;

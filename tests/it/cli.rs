@@ -1290,7 +1290,8 @@ fn run_name_must_be_one_plain_folder_name() {
 
 /// User mistakes that used to exit 1 now exit 2 with the path or key named, and leave no run
 /// folder behind: a k above the rows, a missing labels file, a folder where a file is expected
-/// (and the other way round), a run folder without segments.json, generating over data.
+/// (and the other way round), a run folder without segments.json, generating over data, a
+/// table of one customer.
 #[test]
 fn path_and_size_mistakes_exit_2() {
     let data = dataset();
@@ -1345,6 +1346,23 @@ fn path_and_size_mistakes_exit_2() {
     generate
         .args(["generate", "--customers", "20", "--out"])
         .arg(&existing);
+    let one_row = dir.path().join("one.csv");
+    let text = std::fs::read_to_string(&customers).unwrap();
+    let mut lines = text.lines();
+    std::fs::write(
+        &one_row,
+        format!("{}\n{}\n", lines.next().unwrap(), lines.next().unwrap()),
+    )
+    .unwrap();
+    let mut one = teleseg();
+    one.args([
+        "train",
+        "autoencoder",
+        "--set",
+        &set("data.customers", &one_row),
+    ])
+    .args(["--set", &set("data.schema", &schema)])
+    .args(["--set", &set("output.dir", &out)]);
     let mut score = teleseg();
     score
         .args(["score", "--checkpoint"])
@@ -1373,6 +1391,7 @@ fn path_and_size_mistakes_exit_2() {
         ),
         ("generate over data", &mut generate, "already exists"),
         ("folder as --output", &mut score, "is a folder"),
+        ("one customer", &mut one, "a model needs at least 2"),
     ];
     for (what, cmd, expect) in cases {
         let (code, stdout, err) = run(cmd);

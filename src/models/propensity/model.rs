@@ -313,12 +313,18 @@ mod tests {
             let a = ((r * 37) % 101) as f64 / 101.0;
             let b = ((r * 53) % 97) as f64 / 97.0;
             let c = (r % 3) as f64;
-            let d = if r % 7 == 0 { f64::NAN } else { ((r * 11) % 13) as f64 };
+            let d = if r % 7 == 0 {
+                f64::NAN
+            } else {
+                ((r * 11) % 13) as f64
+            };
             for (j, v) in [a, b, c, d].into_iter().enumerate() {
                 x[j * rows + r] = v;
             }
             let t = 2.0 * a - b + 0.5 * c + if d.is_nan() { 1.0 } else { -0.1 * d };
-            y[r] = f64::from(u8::from(t + 0.3 * (((r * 29) % 17) as f64 / 17.0 - 0.5) > 0.4));
+            y[r] = f64::from(u8::from(
+                t + 0.3 * (((r * 29) % 17) as f64 / 17.0 - 0.5) > 0.4,
+            ));
         }
         let target = TargetSpec::Binary {
             name: "y".into(),

@@ -77,7 +77,9 @@ impl FlatTree {
         if self.leaf[i] {
             0
         } else {
-            let mut d = self.depth_of(self.left[i]).max(self.depth_of(self.right[i]));
+            let mut d = self
+                .depth_of(self.left[i])
+                .max(self.depth_of(self.right[i]));
             if self.has_missing_branch(i) {
                 d = d.max(self.depth_of(self.missing[i]));
             }
@@ -260,23 +262,21 @@ impl Explainer {
     pub fn shap(&self, x: &[f64], rows: usize, cols: usize) -> Vec<f64> {
         let mut out = vec![0.0f64; rows * (cols + 1)];
         let d = self.max_depth + 2;
-        out.par_chunks_mut(cols + 1)
-            .enumerate()
-            .for_each_init(
-                || (vec![El::default(); d * (d + 1) / 2 + d], vec![0.0; cols]),
-                |(buf, row), (r, phi)| {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        *v = x[j * rows + r];
+        out.par_chunks_mut(cols + 1).enumerate().for_each_init(
+            || (vec![El::default(); d * (d + 1) / 2 + d], vec![0.0; cols]),
+            |(buf, row), (r, phi)| {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = x[j * rows + r];
+                }
+                for t in &self.trees {
+                    if t.leaf[0] {
+                        continue;
                     }
-                    for t in &self.trees {
-                        if t.leaf[0] {
-                            continue;
-                        }
-                        recurse(t, row, &mut phi[..cols], buf, 0, 0, 0, 1.0, 1.0, ROOT);
-                    }
-                    phi[cols] = self.bias;
-                },
-            );
+                    recurse(t, row, &mut phi[..cols], buf, 0, 0, 0, 1.0, 1.0, ROOT);
+                }
+                phi[cols] = self.bias;
+            },
+        );
         out
     }
 }
