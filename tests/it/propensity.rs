@@ -239,19 +239,40 @@ fn bad_targets_are_usage_errors() {
             "no".into()
         }
     });
-    type Case<'a> = (&'a str, Vec<(String, String)>, &'a str, &'a [&'a str]);
+    type Case<'a> = (
+        &'a str,
+        Vec<(String, String)>,
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+    );
+    let words = many(&|i| format!("w{i}"));
     let cases: Vec<Case> = vec![
-        ("constant", constant, "y", &["constant"]),
-        ("gap", with_gap, "y", &["gap.csv:9", "`y` is empty"]),
+        ("constant", constant, "y", "auto", &["constant"]),
+        ("gap", with_gap, "y", "auto", &["gap.csv:9", "`y` is empty"]),
         (
             "unknown",
             fine.clone(),
             "nope",
+            "auto",
             &["s.toml", "no column `nope`"],
         ),
-        ("not_target", fine, "x", &["s.toml", "role = \"target\""]),
+        (
+            "not_target",
+            fine,
+            "x",
+            "auto",
+            &["s.toml", "role = \"target\""],
+        ),
+        (
+            "words",
+            words,
+            "y",
+            "regression",
+            &["words.csv:2", "is not a number"],
+        ),
     ];
-    for (name, rows, target, expect) in cases {
+    for (name, rows, target, task, expect) in cases {
         let refs: Vec<(&str, &str)> = rows.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         let csv = write(name, &refs);
         let (code, out, err) = run(teleseg()
@@ -259,7 +280,8 @@ fn bad_targets_are_usage_errors() {
             .arg(format!("data.customers={:?}", csv.display().to_string()))
             .arg("--set")
             .arg(format!("data.schema={:?}", schema.display().to_string()))
-            .args(["--set", &format!("propensity.target={target:?}"), "--set"])
+            .args(["--set", &format!("propensity.target={target:?}")])
+            .args(["--set", &format!("propensity.task={task:?}"), "--set"])
             .arg(format!("output.dir={:?}", dir.path().display().to_string()))
             .args(["--set", &format!("output.run_name={name:?}")]));
         assert_eq!(code, 2, "{name}: {out}\n{err}");
