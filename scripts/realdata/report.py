@@ -126,7 +126,7 @@ def _mean(recs, dataset, method, key):
     return float(np.mean(v)) if v else None
 
 
-def observations(rc, rs, rr):
+def observations(rc, rs, rr, rp=()):
     """Plain statements computed from the results (so they stay true when the numbers change)."""
     out = []
     for d in [d for d in DATASETS if any(r["dataset"] == d for r in rc)]:
@@ -180,6 +180,21 @@ def observations(rc, rs, rr):
                        f"{own:.4f} vs this script's evaluator {_mean(rr, d, t, 'full_hr'):.4f} (same split and "
                        f"candidates: they must agree); sampled HR@10 {_mean(rr, d, 'teleseg NeuMF (teleseg' + chr(39) + 's evaluator)', 'sampled_hr'):.4f} "
                        f"vs {_mean(rr, d, t, 'sampled_hr'):.4f} (different negative draws).")
+    for d in [d for d in DATASETS if any(r["dataset"] == d for r in rp)]:
+        t, lgb = "teleseg propensity", "LightGBM (defaults)"
+        if _mean(rp, d, t, "roc_auc") is None:
+            continue
+        ms = [m for m in METHOD_ORDER["prediction"] if _mean(rp, d, m, "roc_auc") is not None]
+        parts = []
+        for key, better in (("roc_auc", max), ("brier", min)):
+            ranked = sorted(ms, key=lambda m: _mean(rp, d, m, key), reverse=better is max)
+            parts.append(f"{key.replace('_', ' ').upper() if key == 'roc_auc' else 'Brier'} "
+                         f"{_mean(rp, d, t, key):.3f}, rank {ranked.index(t) + 1} of {len(ranked)}"
+                         + (f" (LightGBM {_mean(rp, d, lgb, key):.3f})" if _mean(rp, d, lgb, key) is not None else ""))
+        errs = [r["metrics"].get("shap_additivity_error") for r in rp if r["dataset"] == d and r["method"] == t]
+        errs = [e for e in errs if e is not None]
+        out.append(f"prediction / {d}: teleseg propensity " + "; ".join(parts)
+                   + (f"; largest |Σ SHAP − margin| {max(errs):.1e}" if errs else "") + ".")
     return out
 
 
@@ -406,7 +421,7 @@ teleseg --no-progress score --checkpoint OUT/prediction/X/seedS/propensity-sS --
         parts.append("## Failures\n")
         parts.extend(errs)
         parts.append("")
-    obs = observations(rc, rs, rr)
+    obs = observations(rc, rs, rr, rp)
     quick_sdv = [r for r in rs if r.get("epochs") == 50]
     if quick_sdv or obs:
         parts.append("## Observations (computed from the tables above)\n")
