@@ -254,27 +254,23 @@ pub fn run(
         header.push(b'\n');
     }
     // CSV, or Parquet by the output's extension (one row group per chunk).
-    let mut out = TableSink::create(&args.output, &header, score_column_kind)?;
-    let mut rows = 0usize;
-    let mut buf = Vec::new();
-    while let Some(table) = batches.next_batch(args.chunk_rows.max(1))? {
-        let features = model.features(&table)?;
+    let rows = stream(&mut batches, args, &header, &bar, |table, buf| {
+        let features = model.features(table)?;
         let scores = model.score(&features, args.batch_size);
-        buf.clear();
         let ranked = match &offers {
-            Some(ranker) => Some(ranker.rank(&table, &scores.segment)?),
+            Some(ranker) => Some(ranker.rank(table, &scores.segment)?),
             None => None,
         };
         let risk = match &propensity {
-            Some(p) => Some(p.score(&table, args.reasons)?),
+            Some(p) => Some(p.score(table, args.reasons)?),
             None => None,
         };
         if ranked.is_none() && risk.is_none() {
-            scores_rows(&mut buf, &table.ids, &scores, k, latent, args.with_q);
+            scores_rows(buf, &table.ids, &scores, k, latent, args.with_q);
         } else {
             for i in 0..table.ids.len() {
                 scores_rows(
-                    &mut buf,
+                    buf,
                     &table.ids[i..=i],
                     &scores.slice(i),
                     k,
@@ -293,18 +289,13 @@ pub fn run(
                         .expect("vec write");
                 }
                 if let (Some(p), Some(risk)) = (&propensity, &risk) {
-                    p.fields(&mut buf, &table, risk, i, args.reasons);
+                    p.fields(buf, table, risk, i, args.reasons);
                 }
                 buf.push(b'\n');
             }
         }
-        out.write_rows(&buf)?;
-        rows += table.ids.len();
-        bar.set_position(batches.bytes_read());
-        bar.set_message(format!("{rows} rows"));
-    }
-    out.commit()?;
-    bar.finish_and_clear();
+        Ok(())
+    })?;
     let secs = start.elapsed().as_secs_f64();
     let summary = ScoreSummary {
         output: args.output.clone(),
@@ -322,6 +313,31 @@ pub fn run(
         "scored"
     );
     Ok(summary)
+}
+
+/// Streams the input through `score_chunk` (which appends the CSV rows of one chunk of raw
+/// customers to its buffer) into `--output`, committed only when every row is written; returns
+/// the rows written.
+fn stream(
+    batches: &mut crate::data::reader::CsvBatches<std::fs::File>,
+    args: &ScoreArgs,
+    header: &[u8],
+    bar: &indicatif::ProgressBar,
+    mut score_chunk: impl FnMut(&RawTable, &mut Vec<u8>) -> anyhow::Result<()>,
+) -> anyhow::Result<usize> {
+    let mut out = TableSink::create(&args.output, header, score_column_kind)?;
+    let (mut rows, mut buf) = (0usize, Vec::new());
+    while let Some(table) = batches.next_batch(args.chunk_rows.max(1))? {
+        buf.clear();
+        score_chunk(&table, &mut buf)?;
+        out.write_rows(&buf)?;
+        rows += table.ids.len();
+        bar.set_position(batches.bytes_read());
+        bar.set_message(format!("{rows} rows"));
+    }
+    out.commit()?;
+    bar.finish_and_clear();
+    Ok(rows)
 }
 
 /// The propensity model `checkpoint` holds, if it is a propensity run folder or model file.
@@ -361,19 +377,11 @@ fn score_propensity(
     let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
     let bar = progress.bytes_bar("score", input_bytes);
     let header = model.header(args.reasons);
-    let mut out = TableSink::create(&args.output, &header, score_column_kind)?;
-    let (mut rows, mut buf) = (0usize, Vec::new());
-    while let Some(table) = batches.next_batch(args.chunk_rows.max(1))? {
-        let scores = model.score(&table, args.reasons)?;
-        buf.clear();
-        model.rows(&mut buf, &table, &scores, args.reasons);
-        out.write_rows(&buf)?;
-        rows += table.ids.len();
-        bar.set_position(batches.bytes_read());
-        bar.set_message(format!("{rows} rows"));
-    }
-    out.commit()?;
-    bar.finish_and_clear();
+    let rows = stream(&mut batches, args, &header, &bar, |table, buf| {
+        let scores = model.score(table, args.reasons)?;
+        model.rows(buf, table, &scores, args.reasons);
+        Ok(())
+    })?;
     let secs = start.elapsed().as_secs_f64();
     Ok(ScoreSummary {
         output: args.output.clone(),

@@ -1316,26 +1316,17 @@ fn path_and_size_mistakes_exit_2() {
         .args(["--set", &set("data.schema", &schema)])
         .args(["--set", &set("vae.segments", &dir.path().join("nope.csv"))])
         .args(["--set", &set("output.dir", &out)]);
-    let mut folder_input = teleseg();
-    folder_input
-        .args([
-            "train",
-            "autoencoder",
-            "--set",
-            &set("data.customers", data),
-        ])
-        .args(["--set", &set("data.schema", &schema)])
-        .args(["--set", &set("output.dir", &out)]);
-    let mut file_output = teleseg();
-    file_output
-        .args([
-            "train",
-            "autoencoder",
-            "--set",
-            &set("data.customers", &customers),
-        ])
-        .args(["--set", &set("data.schema", &schema)])
-        .args(["--set", &set("output.dir", &afile)]);
+    // `train autoencoder` on `input` into `dir`.
+    let train_ae = |input: &Path, dir: &Path| {
+        let mut c = teleseg();
+        c.args(["train", "autoencoder"])
+            .args(["--set", &set("data.customers", input)])
+            .args(["--set", &set("data.schema", &schema)])
+            .args(["--set", &set("output.dir", dir)]);
+        c
+    };
+    let mut folder_input = train_ae(data, &out);
+    let mut file_output = train_ae(&customers, &afile);
     let mut evaluate = teleseg();
     evaluate
         .args(["evaluate", "clustering", "--run"])
@@ -1354,15 +1345,7 @@ fn path_and_size_mistakes_exit_2() {
         format!("{}\n{}\n", lines.next().unwrap(), lines.next().unwrap()),
     )
     .unwrap();
-    let mut one = teleseg();
-    one.args([
-        "train",
-        "autoencoder",
-        "--set",
-        &set("data.customers", &one_row),
-    ])
-    .args(["--set", &set("data.schema", &schema)])
-    .args(["--set", &set("output.dir", &out)]);
+    let mut one = train_ae(&one_row, &out);
     let mut score = teleseg();
     score
         .args(["score", "--checkpoint"])
