@@ -127,6 +127,10 @@ pub enum EvaluateCommand {
         #[arg(long)]
         k: Option<usize>,
     },
+    /// Off-policy evaluation: the value of a target policy estimated from another policy's log
+    /// (direct method, IPS, SNIPS, doubly robust, SNDR) with bootstrap intervals and
+    /// importance-weight diagnostics, printed as JSON.
+    Policy(commands::policy::EvalPolicyArgs),
 }
 
 /// Trainable model families.

@@ -37,6 +37,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
                 .downcast_ref::<crate::data::interactions::InteractionsError>()
                 .is_some_and(crate::data::interactions::InteractionsError::is_input_error)
             || cause
+                .downcast_ref::<crate::models::policy::logs::LogError>()
+                .is_some_and(crate::models::policy::logs::LogError::is_input_error)
+            || cause
                 .downcast_ref::<crate::data::preprocess::PreprocessError>()
                 .is_some()
             || cause

@@ -116,6 +116,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 a.seed = seed;
                 print!("{}", commands::vae::run_evaluate_synthetic(&a)?.1);
             }
+            EvaluateCommand::Policy(mut a) => {
+                a.seed = seed;
+                print!("{}", commands::policy::evaluate_policy(&a)?);
+            }
             EvaluateCommand::Ncf { checkpoint, k } => {
                 let g = globals(&global)?;
                 print!("{}", commands::ncf::evaluate_ncf(&checkpoint, k, &g)?);

@@ -8,6 +8,7 @@ pub mod generate;
 pub mod inspect;
 pub mod ncf;
 pub mod pipeline;
+pub mod policy;
 pub mod score;
 pub mod train;
 pub mod vae;

@@ -5,5 +5,6 @@ pub mod autoencoder;
 pub mod dec;
 pub mod mlp;
 pub mod ncf;
+pub mod policy;
 pub mod propensity;
 pub mod vae;

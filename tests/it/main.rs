@@ -10,6 +10,7 @@ mod fuzz;
 mod layout;
 mod ncf;
 mod parquet;
+mod policy;
 mod propensity;
 mod realdata;
 mod training;
