@@ -47,7 +47,9 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a synthetic telecom data set: customers.csv, offers.csv, interactions.csv,
-    /// personas.csv (true persona per customer, for evaluation only) and schema.toml.
+    /// personas.csv (true persona per customer, for evaluation only), contacts.csv (offer
+    /// contacts: channel, time, logging propensity, response), contacts_truth.csv (every arm's
+    /// true acceptance probability per contact, for evaluation only) and schema.toml.
     Generate(commands::generate::GenerateArgs),
     /// Work with data files.
     Data {
@@ -76,6 +78,10 @@ pub enum Command {
         #[command(subcommand)]
         command: EvaluateCommand,
     },
+    /// Contextual bandits learning online against the generator's known response model:
+    /// reward curves and regret of Thompson sampling, LinUCB and ε-greedy beside uniform, the
+    /// best single arm and the oracle (JSON).
+    Simulate(commands::policy::SimulateArgs),
     /// Print a checkpoint's metadata, tensors (names, dtypes, shapes) and training metrics.
     Inspect {
         /// Run folder or .safetensors file.
@@ -147,4 +153,7 @@ pub enum Family {
     /// Churn risk, offer take-up or a value per customer: gradient-boosted trees with SHAP
     /// reasons (configs/propensity.toml).
     Propensity,
+    /// Channel and time of contact: a contextual bandit (Thompson sampling, LinUCB or
+    /// ε-greedy) trained from a contact log and evaluated off-policy (configs/policy.toml).
+    Policy,
 }

@@ -95,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Family::Vae => say(&commands::vae::train_vae(&args, &g)?),
                 Family::Ncf => say(&commands::ncf::train_ncf(&args, &g)?),
                 Family::Propensity => say(&commands::train::train_propensity(&args, &g)?),
+                Family::Policy => say(&commands::train::train_policy(&args, &g)?),
             }
         }
         Command::Embed(a) => {
@@ -132,6 +133,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "sampled {n} synthetic customers into {}",
                 a.output.display()
             ));
+        }
+        Command::Simulate(mut a) => {
+            a.seed = seed;
+            print!("{}", commands::policy::simulate(&a)?);
         }
         Command::Inspect { run } => print!("{}", commands::inspect::run(&run)?),
         Command::Bench(mut a) => {

@@ -69,3 +69,80 @@ pub fn evaluate_policy(args: &EvalPolicyArgs) -> anyhow::Result<String> {
         .context("off-policy evaluation")?;
     Ok(serde_json::to_string_pretty(&ev)? + "\n")
 }
+
+/// Options of `teleseg simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// A folder written by `teleseg generate` (customers.csv, schema.toml, offers.csv,
+    /// contacts.csv and contacts_truth.csv).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Rounds (contacts) each policy plays.
+    #[arg(long, default_value_t = 50_000, value_parser = super::at_least_one)]
+    pub rounds: usize,
+    /// Policies to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values = ["thompson", "linucb", "epsilon-greedy"])]
+    pub policies: Vec<PolicyChoice>,
+    /// Prior precision of the arms' ridge models.
+    #[arg(long, default_value_t = 1.0)]
+    pub ridge: f64,
+    /// LinUCB's bonus width.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// ε-greedy's exploration share.
+    #[arg(long, default_value_t = 0.1)]
+    pub epsilon: f64,
+    /// Thompson sampling's posterior scale.
+    #[arg(long, default_value_t = 1.0)]
+    pub posterior_scale: f64,
+    /// Set from the global `--seed`.
+    #[arg(skip)]
+    pub seed: u64,
+}
+
+/// A policy of `simulate --policies`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PolicyChoice {
+    Thompson,
+    Linucb,
+    EpsilonGreedy,
+}
+
+/// Runs `teleseg simulate` and returns its report as pretty JSON.
+pub fn simulate(args: &SimulateArgs) -> anyhow::Result<String> {
+    use crate::models::policy::Algorithm;
+    use crate::models::policy::simulate::{SimulateOptions, check_folder, simulate};
+    check_folder(&args.data)?;
+    for (name, v) in [
+        ("--ridge", args.ridge),
+        ("--posterior-scale", args.posterior_scale),
+    ] {
+        if !(v > 0.0 && v.is_finite()) {
+            return Err(UsageError(format!("{name} {v} must be a positive number")).into());
+        }
+    }
+    if !((0.0..=1.0).contains(&args.epsilon) && args.alpha >= 0.0 && args.alpha.is_finite()) {
+        return Err(UsageError("--epsilon must be in [0, 1] and --alpha ≥ 0".into()).into());
+    }
+    let algorithms = args
+        .policies
+        .iter()
+        .map(|p| match p {
+            PolicyChoice::Thompson => Algorithm::Thompson,
+            PolicyChoice::Linucb => Algorithm::Linucb,
+            PolicyChoice::EpsilonGreedy => Algorithm::EpsilonGreedy,
+        })
+        .collect();
+    let report = simulate(&SimulateOptions {
+        data: args.data.clone(),
+        rounds: args.rounds,
+        algorithms,
+        ridge: args.ridge,
+        alpha: args.alpha,
+        epsilon: args.epsilon,
+        posterior_scale: args.posterior_scale,
+        checkpoints: 20,
+        seed: args.seed,
+    })?;
+    Ok(serde_json::to_string_pretty(&report)? + "\n")
+}

@@ -73,3 +73,15 @@ pub fn train_propensity(
     run.commit()?;
     Ok(report)
 }
+
+/// `teleseg train policy`.
+pub fn train_policy(
+    args: &TrainArgs,
+    globals: &Globals,
+) -> anyhow::Result<crate::models::policy::job::PolicyReport> {
+    use crate::models::policy::{PolicyJob, job::run_policy_job};
+    let (job, run) = job::start::<PolicyJob>("train policy", args, globals)?;
+    let report = run_policy_job(&job, &run, globals)?;
+    run.commit()?;
+    Ok(report)
+}

@@ -63,6 +63,8 @@ pub enum ConfigError {
     NcfData(&'static str),
     #[error("{0}")]
     Propensity(&'static str),
+    #[error("{0}")]
+    Policy(&'static str),
     #[error(
         "output.run_name = {0:?}: a run name must be one plain folder name (not empty, `.` or `..`, \
          no `/` or `\\`, not absolute)"

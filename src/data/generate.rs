@@ -8,6 +8,8 @@
 //! | `offers.csv`       | `offers` (default 40)    | offer_id, name, category, price, channel      |
 //! | `interactions.csv` | ~9 impressions, ~3 accepts per customer | customer_id, offer_id, timestamp, event |
 //! | `personas.csv`     | one per customer         | the planted persona, for evaluation only      |
+//! | `contacts.csv`     | ~1.5 per customer        | offer contacts: channel, time, propensity, response |
+//! | `contacts_truth.csv` | one per contact        | true acceptance probability of every arm, for evaluation only |
 //! | `schema.toml`      |                          | [`customer_schema`] as TOML                   |
 //!
 //! Customers belong to one of the planted personas of [`persona_names`] (6 %–22 % each). Each
@@ -30,6 +32,7 @@
 //! long as the locked `rand` version does.
 
 mod columns;
+pub mod contacts;
 mod csvbuf;
 mod customers;
 mod offers;
@@ -237,6 +240,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let mut interactions_file = PendingFile::create(&dir.join("interactions.csv"))?;
     let mut personas_file = PendingFile::create(&dir.join("personas.csv"))?;
     let mut offers_file = PendingFile::create(&dir.join("offers.csv"))?;
+    let mut contacts_file = PendingFile::create(&dir.join("contacts.csv"))?;
+    let mut truth_file = PendingFile::create(&dir.join("contacts_truth.csv"))?;
     let mut schema_file = PendingFile::create(&dir.join("schema.toml"))?;
 
     let mut header = CsvBuf::with_capacity(1024);
@@ -247,6 +252,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     customers_file.write(header.as_bytes())?;
     interactions_file.write(b"customer_id,offer_id,timestamp,event\n")?;
     personas_file.write(b"customer_id,persona,persona_name\n")?;
+    contacts_file.write(contacts::contacts_header().as_bytes())?;
+    truth_file.write(contacts::truth_header().as_bytes())?;
     let mut offers_buf = CsvBuf::with_capacity(4096);
     catalogue.write(&mut offers_buf);
     offers_file.write(offers_buf.as_bytes())?;
@@ -255,15 +262,21 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let counts = write_blocks(
         opts,
         &catalogue,
-        &mut customers_file,
-        &mut interactions_file,
-        &mut personas_file,
+        &mut Files {
+            customers: &mut customers_file,
+            interactions: &mut interactions_file,
+            personas: &mut personas_file,
+            contacts: &mut contacts_file,
+            truth: &mut truth_file,
+        },
     )?;
 
     // Rename only once every file is complete; customers.csv last, since its presence is what
     // marks a folder as holding a finished run.
     let schema_path = schema_file.commit()?;
     let offers_path = offers_file.commit()?;
+    let contacts_path = contacts_file.commit()?;
+    let truth_path = truth_file.commit()?;
     let personas_path = personas_file.commit()?;
     let interactions_path = interactions_file.commit()?;
     let customers_path = customers_file.commit()?;
@@ -272,12 +285,15 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         offers_path,
         interactions_path,
         personas_path,
+        contacts_path,
+        truth_path,
         schema_path,
     ];
     tracing::info!(
         customers = opts.customers,
         impressions = counts.impressions,
         accepts = counts.accepts,
+        contacts = counts.contacts,
         "synthetic data written"
     );
     Ok(GenerateSummary {
@@ -290,21 +306,30 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     })
 }
 
-/// The rows of one block, ready to be appended to the three per-customer files.
+/// The rows of one block, ready to be appended to the per-customer files.
 struct BlockOut {
     customers: CsvBuf,
     interactions: CsvBuf,
     personas: CsvBuf,
+    contacts: CsvBuf,
+    truth: CsvBuf,
     counts: offers::LogCounts,
+}
+
+/// The per-customer files being written.
+struct Files<'a> {
+    customers: &'a mut PendingFile,
+    interactions: &'a mut PendingFile,
+    personas: &'a mut PendingFile,
+    contacts: &'a mut PendingFile,
+    truth: &'a mut PendingFile,
 }
 
 /// Generates every block (in parallel when there are several threads) and writes them in order.
 fn write_blocks(
     opts: &GenerateOptions,
     catalogue: &Catalogue,
-    customers_file: &mut PendingFile,
-    interactions_file: &mut PendingFile,
-    personas_file: &mut PendingFile,
+    files: &mut Files,
 ) -> Result<offers::LogCounts, GenerateError> {
     let n_blocks = opts.customers.div_ceil(BLOCK);
     let threads = match opts.threads {
@@ -314,11 +339,15 @@ fn write_blocks(
     .clamp(1, n_blocks);
     let mut total = offers::LogCounts::default();
     let mut write = |out: BlockOut| -> Result<(), GenerateError> {
-        customers_file.write(out.customers.as_bytes())?;
-        interactions_file.write(out.interactions.as_bytes())?;
-        personas_file.write(out.personas.as_bytes())?;
+        files.customers.write(out.customers.as_bytes())?;
+        files.interactions.write(out.interactions.as_bytes())?;
+        files.personas.write(out.personas.as_bytes())?;
+        files.contacts.write(out.contacts.as_bytes())?;
+        files.truth.write(out.truth.as_bytes())?;
         total.impressions += out.counts.impressions;
         total.accepts += out.counts.accepts;
+        total.contacts += out.counts.contacts;
+        total.contact_accepts += out.counts.contact_accepts;
         Ok(())
     };
 
@@ -361,14 +390,19 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
     let n = BLOCK.min(opts.customers - first);
     let id_width = offers::digits(opts.customers).max(7);
     let mut rng = StdRng::seed_from_u64(mix(opts.seed, b as u64));
+    // Contacts draw from their own stream, so adding them left the other files unchanged.
+    let mut contact_rng = StdRng::seed_from_u64(mix(opts.seed ^ CONTACT_STREAM, b as u64));
     let shares: Vec<f64> = PERSONAS.iter().map(|p| p.share).collect();
     let mut out = BlockOut {
         customers: CsvBuf::with_capacity(n * 256),
         interactions: CsvBuf::with_capacity(n * 480),
         personas: CsvBuf::with_capacity(n * 40),
+        contacts: CsvBuf::with_capacity(n * 150),
+        truth: CsvBuf::with_capacity(n * 300),
         counts: offers::LogCounts::default(),
     };
     let mut scratch = Scratch::default();
+    let mut contact_scratch = contacts::ContactScratch::default();
     for i in first..first + n {
         let persona = sampling::pick(&mut rng, &shares);
         let customer = Customer::sample(&mut rng, persona, opts.persona_spread);
@@ -388,9 +422,23 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
         );
         out.counts.impressions += counts.impressions;
         out.counts.accepts += counts.accepts;
+        let (n_contacts, n_accepts) = contacts::write_contacts(
+            &mut contact_rng,
+            &customer,
+            catalogue,
+            (number, id_width),
+            &mut contact_scratch,
+            &mut out.contacts,
+            &mut out.truth,
+        );
+        out.counts.contacts += n_contacts;
+        out.counts.contact_accepts += n_accepts;
     }
     out
 }
+
+/// Mixed into the seed of the contacts' stream.
+const CONTACT_STREAM: u64 = 0xc0a7_ac75_0000_0001;
 
 /// SplitMix64 of `seed` and `stream`: independent, well-spread seeds for each block.
 fn mix(seed: u64, stream: u64) -> u64 {

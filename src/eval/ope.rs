@@ -44,6 +44,11 @@ pub struct OpeInput<'a> {
     pub target: &'a [f64],
     /// The reward model's expected reward of every action in each round's context.
     pub q_hat: &'a [f64],
+    /// Variance of the DM estimate that comes from the reward model's own estimation error
+    /// (e.g. from a Bayesian model's posterior, by the delta method); 0 when unknown or when
+    /// the bootstrap refits the model. Added to DM's bootstrap variance: its interval becomes
+    /// `value ± z · sqrt(se² + this)`.
+    pub dm_model_variance: f64,
 }
 
 /// How to estimate.
@@ -448,6 +453,13 @@ fn evaluate_with(
                     var.sqrt(),
                 )
             };
+            let (ci_low, ci_high, std_error) = if *name == "dm" && input.dm_model_variance > 0.0 {
+                let se = (std_error * std_error + input.dm_model_variance).sqrt();
+                let z = normal_quantile(1.0 - alpha);
+                (point[j] - z * se, point[j] + z * se, se)
+            } else {
+                (ci_low, ci_high, std_error)
+            };
             Estimate {
                 name: (*name).to_string(),
                 value: point[j],
@@ -476,6 +488,53 @@ fn evaluate_with(
             zero_weight_rounds: zero,
         },
     })
+}
+
+/// The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9).
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
 }
 
 /// Linear-interpolated quantile of sorted `values` (numpy's default).
@@ -519,6 +578,7 @@ mod tests {
             pscore: &pscore,
             target: &target,
             q_hat: &q_hat,
+            dm_model_variance: 0.0,
         };
         let opts = OpeOptions {
             clip,
@@ -588,6 +648,13 @@ mod tests {
     }
 
     #[test]
+    fn normal_quantiles() {
+        assert!((normal_quantile(0.975) - 1.959_963_985).abs() < 1e-8);
+        assert!((normal_quantile(0.5)).abs() < 1e-12);
+        assert!((normal_quantile(0.001) + 3.090_232_306).abs() < 1e-8);
+    }
+
+    #[test]
     fn bad_rounds_are_named() {
         let input = |pscore: &'static [f64], target: &'static [f64]| OpeInput {
             actions: 2,
@@ -596,6 +663,7 @@ mod tests {
             pscore,
             target,
             q_hat: &[0.0, 0.0],
+            dm_model_variance: 0.0,
         };
         let opts = OpeOptions::default();
         assert!(matches!(
@@ -617,6 +685,7 @@ mod tests {
             pscore: &[],
             target: &[],
             q_hat: &[],
+            dm_model_variance: 0.0,
         };
         assert_eq!(evaluate(&empty, &opts), Err(OpeError::Empty));
     }

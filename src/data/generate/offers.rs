@@ -216,6 +216,8 @@ pub(super) struct Scratch {
 pub(super) struct LogCounts {
     pub impressions: usize,
     pub accepts: usize,
+    pub contacts: usize,
+    pub contact_accepts: usize,
 }
 
 /// Probability that customer `c` accepts `offer` (before the per-impression noise).

@@ -33,11 +33,13 @@ fn column(header: &[String], name: &str) -> usize {
     header.iter().position(|h| h == name).unwrap()
 }
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 7] = [
     "customers.csv",
     "offers.csv",
     "interactions.csv",
     "personas.csv",
+    "contacts.csv",
+    "contacts_truth.csv",
     "schema.toml",
 ];
 
@@ -92,7 +94,7 @@ fn summary_lists_the_files_and_counts() {
         interactions.iter().filter(|r| r[3] == "accept").count()
     );
     assert_eq!(s.personas.len(), persona_names().len());
-    // Only the five files: no temporary file left behind.
+    // Only these files: no temporary file left behind.
     let mut listed: Vec<_> = std::fs::read_dir(dir.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -490,4 +492,56 @@ fn persona_spread_out_of_range_is_refused() {
             "{bad}"
         );
     }
+}
+
+#[test]
+fn contacts_follow_the_logging_policy_and_the_known_response() {
+    use super::contacts::{ARMS, arm_name};
+    let (dir, _) = run(5000, 11);
+    let (header, contacts) = read_csv(&out(&dir, "contacts.csv"));
+    assert_eq!(
+        header.join(","),
+        "contact_id,customer_id,offer_id,timestamp,channel,arm,propensity,accepted,response_hours"
+    );
+    let (truth_header, truth) = read_csv(&out(&dir, "contacts_truth.csv"));
+    let arms: Vec<String> = (0..ARMS).map(arm_name).collect();
+    assert_eq!(
+        truth_header.join(","),
+        format!("contact_id,{}", arms.join(","))
+    );
+    assert_eq!(contacts.len(), truth.len());
+    assert!(
+        contacts.len() > 6000 && contacts.len() < 9000,
+        "{}",
+        contacts.len()
+    );
+    let (mut accepted, mut expected) = (0.0, 0.0);
+    for (c, t) in contacts.iter().zip(&truth) {
+        assert_eq!(c[0], t[0], "truth rows follow the contacts");
+        let arm = arms.iter().position(|a| *a == c[5]).expect("a known arm");
+        assert!(
+            c[5].starts_with(&c[4]),
+            "the arm's channel is the contact's: {c:?}"
+        );
+        // The legacy rule's arm gets 0.6 + 0.4/24, every other 0.4/24.
+        let p: f64 = c[6].parse().unwrap();
+        assert!(
+            (p - 0.4 / 24.0).abs() < 1e-6 || (p - (0.6 + 0.4 / 24.0)).abs() < 1e-6,
+            "{p}"
+        );
+        accepted += c[7].parse::<f64>().unwrap();
+        assert_eq!(
+            c[8].is_empty(),
+            c[7] == "0",
+            "a response delay exactly when accepted"
+        );
+        expected += t[1 + arm].parse::<f64>().unwrap();
+    }
+    // The responses are draws from the written truth.
+    let n = contacts.len() as f64;
+    let sd = (expected / n * (1.0 - expected / n) / n).sqrt();
+    assert!(
+        ((accepted - expected) / n).abs() < 4.0 * sd,
+        "{accepted} vs {expected}"
+    );
 }

@@ -77,41 +77,116 @@ impl ObdLog {
     }
 }
 
+/// An open CSV log with the positions of its required columns.
+pub(crate) struct CsvLog {
+    pub path: PathBuf,
+    pub reader: csv::Reader<std::io::BufReader<std::fs::File>>,
+    pub header: csv::StringRecord,
+    /// Positions of the required columns, in the order asked.
+    pub index: Vec<usize>,
+}
+
+impl CsvLog {
+    /// Opens `path` and finds `required` in its header (trimmed names).
+    pub fn open(path: &Path, required: &[&str], format: &'static str) -> Result<CsvLog, LogError> {
+        let io = |source| LogError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        if file.metadata().map_err(io)?.is_dir() {
+            return Err(io(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
+        }
+        let mut reader = csv::ReaderBuilder::new().from_reader(std::io::BufReader::new(file));
+        let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+        let index = required
+            .iter()
+            .map(|name| {
+                header
+                    .iter()
+                    .position(|h| h.trim() == *name)
+                    .ok_or_else(|| LogError::MissingColumn {
+                        path: path.to_path_buf(),
+                        column: name.to_string(),
+                        format,
+                        needs: required.join(", "),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(CsvLog {
+            path: path.to_path_buf(),
+            reader,
+            header,
+            index,
+        })
+    }
+
+    /// The position of an optional column.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h.trim() == name)
+    }
+
+    /// Reads the next record into `record`; false at the end.
+    pub fn next(&mut self, record: &mut csv::StringRecord) -> Result<bool, LogError> {
+        self.reader
+            .read_record(record)
+            .map_err(|e| csv_error(&self.path, e))
+    }
+
+    /// The rule-broken error for `column` of `record`.
+    pub fn rule(&self, record: &csv::StringRecord, column: &str, rule: &str) -> LogError {
+        let value = self
+            .column(column)
+            .and_then(|j| record.get(j))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        LogError::Rule {
+            path: self.path.clone(),
+            line: record.position().map_or(0, csv::Position::line),
+            column: column.to_string(),
+            value,
+            rule: rule.to_string(),
+        }
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> LogError {
+    LogError::Csv {
+        path: path.to_path_buf(),
+        line: e.position().map_or(1, csv::Position::line),
+        message: e.to_string(),
+    }
+}
+
+/// Parses a logging propensity: a probability in (0, 1], never missing.
+pub(crate) fn propensity(
+    log: &CsvLog,
+    record: &csv::StringRecord,
+    column: &str,
+    text: &str,
+) -> Result<f64, LogError> {
+    match text {
+        "" => Err(log.rule(
+            record,
+            column,
+            "is missing: every round needs the logging propensity",
+        )),
+        text => text
+            .parse()
+            .ok()
+            .filter(|p: &f64| *p > 0.0 && *p <= 1.0)
+            .ok_or_else(|| log.rule(record, column, "is not a probability in (0, 1]")),
+    }
+}
+
 /// Reads an OBD log (`item_id, position, click, propensity_score`; other columns ignored). With
 /// a `timestamp` column the rounds are put in its order (ISO 8601 text in one time zone sorts
 /// as text; the sort is stable), else they keep the file's order: a policy that changed while
 /// it logged is read in logging order.
 pub fn read_obd(path: &Path) -> Result<ObdLog, LogError> {
-    let io = |source| LogError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.is_dir() {
-        return Err(io(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
-    }
-    let mut reader = csv::ReaderBuilder::new().from_reader(std::io::BufReader::new(file));
-    let csv_error = |e: csv::Error| {
-        let line = e.position().map_or(1, csv::Position::line);
-        LogError::Csv {
-            path: path.to_path_buf(),
-            line,
-            message: e.to_string(),
-        }
-    };
-    let header = reader.headers().map_err(csv_error)?.clone();
-    let mut index = [0usize; 4];
-    for (slot, name) in index.iter_mut().zip(OBD_COLUMNS) {
-        *slot = header
-            .iter()
-            .position(|h| h.trim() == name)
-            .ok_or_else(|| LogError::MissingColumn {
-                path: path.to_path_buf(),
-                column: name.to_string(),
-                format: "obd",
-                needs: OBD_COLUMNS.join(", "),
-            })?;
-    }
+    let mut csv = CsvLog::open(path, &OBD_COLUMNS, "obd")?;
+    let index = csv.index.clone();
     let mut log = ObdLog {
         path: path.to_path_buf(),
         item: Vec::new(),
@@ -119,22 +194,15 @@ pub fn read_obd(path: &Path) -> Result<ObdLog, LogError> {
         reward: Vec::new(),
         pscore: Vec::new(),
     };
-    let time_column = header.iter().position(|h| h.trim() == "timestamp");
+    let time_column = csv.column("timestamp");
     let mut times: Vec<String> = Vec::new();
     let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(csv_error)? {
+    while csv.next(&mut record)? {
         if let Some(t) = time_column {
             times.push(record.get(t).unwrap_or("").trim().to_string());
         }
-        let line = record.position().map_or(0, csv::Position::line);
         let cell = |j: usize| record.get(index[j]).unwrap_or("").trim();
-        let rule = |j: usize, rule: &str| LogError::Rule {
-            path: path.to_path_buf(),
-            line,
-            column: OBD_COLUMNS[j].to_string(),
-            value: cell(j).to_string(),
-            rule: rule.to_string(),
-        };
+        let rule = |j: usize, rule: &str| csv.rule(&record, OBD_COLUMNS[j], rule);
         let item: usize = cell(0)
             .parse()
             .map_err(|_| rule(0, "is not an item index (an integer ≥ 0)"))?;
@@ -146,19 +214,7 @@ pub fn read_obd(path: &Path) -> Result<ObdLog, LogError> {
             .ok()
             .filter(|r: &f64| r.is_finite())
             .ok_or_else(|| rule(2, "is not a finite number"))?;
-        let pscore: f64 = match cell(3) {
-            "" => {
-                return Err(rule(
-                    3,
-                    "is missing: every round needs the logging propensity",
-                ));
-            }
-            text => text
-                .parse()
-                .ok()
-                .filter(|p: &f64| *p > 0.0 && *p <= 1.0)
-                .ok_or_else(|| rule(3, "is not a probability in (0, 1]"))?,
-        };
+        let pscore = propensity(&csv, &record, OBD_COLUMNS[3], cell(3))?;
         log.item.push(item);
         log.position.push(position);
         log.reward.push(reward);

@@ -1,6 +1,24 @@
 //! Contextual bandits for the channel and timing of offers, and off-policy evaluation of them
-//! from logs: [`logs`] reads and checks bandit logs, [`evaluate`] runs the estimators of
-//! [`crate::eval::ope`] on them.
+//! from logs. One folder holds the whole family:
+//! - [`config`]: the `[policy]` section and the `train policy` job;
+//! - [`contacts`]: contact logs, offer categories, the generator's truth, and contexts;
+//! - [`linear`]: per-arm Bayesian ridge models and the Thompson, LinUCB and ε-greedy policies;
+//! - [`job`]: the training job, its off-policy evaluation and `evaluation.json`;
+//! - [`simulate`]: `teleseg simulate`, policies learning online against the known response;
+//! - [`logs`]: bandit logs in the Open Bandit Dataset layout and shared log reading;
+//! - [`evaluate`]: `teleseg evaluate policy` on OBD logs.
+//!
+//! The estimators themselves live in [`crate::eval::ope`].
 
+pub mod config;
+pub mod contacts;
 pub mod evaluate;
+pub mod job;
+pub mod linear;
 pub mod logs;
+pub mod simulate;
+
+pub use config::*;
+
+/// `teleseg.kind` of policy checkpoints.
+pub const KIND: &str = "policy";

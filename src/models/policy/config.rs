@@ -1,0 +1,160 @@
+//! `teleseg train policy`: the settings of a contextual bandit over contact arms.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Check, ConfigError, DataConfig, OutputConfig, Seed, at_least};
+
+/// How the policy turns its per-arm linear models into a choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// Thompson sampling: draw every arm's weights from its Gaussian posterior and take the
+    /// best; its probability of each arm is estimated from `samples` draws.
+    Thompson,
+    /// LinUCB: the arm with the largest mean plus `alpha` standard deviations (deterministic).
+    Linucb,
+    /// The arm with the largest mean, and a uniformly random one with probability `epsilon`.
+    EpsilonGreedy,
+}
+
+/// The `[policy]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// `thompson` (default), `linucb` or `epsilon_greedy`.
+    pub algorithm: Algorithm,
+    /// The contact log (`customer_id, offer_id, arm, propensity, accepted`). Default:
+    /// `contacts.csv` beside `data.customers` (what `teleseg generate` writes).
+    pub contacts: Option<PathBuf>,
+    /// The offer catalogue (`offer_id, category`): the offer's category is part of the context.
+    /// Default: `offers.csv` beside `data.customers`.
+    pub offers: Option<PathBuf>,
+    /// Prior precision of every arm's ridge regression. Default: chosen from
+    /// [`RIDGE_GRID`] by the cross-validated squared error of the arms' reward predictions on
+    /// the training contacts (3 folds), since the best shrinkage depends on how many contacts
+    /// each arm has and how many features the customers have.
+    pub ridge: Option<f64>,
+    /// LinUCB's bonus width. Default 1.0.
+    pub alpha: f64,
+    /// ε-greedy's exploration share. Default 0.1.
+    pub epsilon: f64,
+    /// Thompson sampling's posterior scale. Default 1.0.
+    pub posterior_scale: f64,
+    /// Thompson sampling's draws per context for its action probabilities. Default 1000.
+    pub samples: usize,
+    /// Bootstrap resamples of the off-policy intervals. Default 1000.
+    pub bootstrap: usize,
+    /// Clip importance weights at this value (default: none, unbiased).
+    pub clip: Option<f64>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::Thompson,
+            contacts: None,
+            offers: None,
+            ridge: None,
+            alpha: 1.0,
+            epsilon: 0.1,
+            posterior_scale: 1.0,
+            samples: 1000,
+            bootstrap: 1000,
+            clip: None,
+        }
+    }
+}
+
+impl Check for PolicyConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(r) = self.ridge
+            && !(r > 0.0 && r.is_finite())
+        {
+            return Err(ConfigError::Policy(
+                "policy.ridge must be a positive number",
+            ));
+        }
+        if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
+            return Err(ConfigError::Policy("policy.alpha must be a number ≥ 0"));
+        }
+        if !(0.0..=1.0).contains(&self.epsilon) {
+            return Err(ConfigError::Policy("policy.epsilon must be in [0, 1]"));
+        }
+        if !(self.posterior_scale > 0.0 && self.posterior_scale.is_finite()) {
+            return Err(ConfigError::Policy(
+                "policy.posterior_scale must be a positive number",
+            ));
+        }
+        if let Some(c) = self.clip
+            && !(c > 0.0 && c.is_finite())
+        {
+            return Err(ConfigError::Policy("policy.clip must be a positive number"));
+        }
+        at_least("policy.samples", 10, self.samples)?;
+        at_least("policy.bootstrap", 1, self.bootstrap)
+    }
+}
+
+/// The ridge values `policy.ridge` is chosen from when not set.
+pub const RIDGE_GRID: [f64; 8] = [0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0];
+
+/// `teleseg train policy`: everything one run needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyJob {
+    /// Seed of data generation, the split, Thompson draws and the bootstrap. Default 42.
+    pub seed: Seed,
+    /// The customer table: its preprocessed features are the context. Contacts of the
+    /// `test_fraction` customers are held out for the off-policy evaluation.
+    pub data: DataConfig,
+    pub policy: PolicyConfig,
+    pub output: OutputConfig,
+}
+
+impl Check for PolicyJob {
+    fn check(&self) -> Result<(), ConfigError> {
+        self.data.check()?;
+        self.policy.check()
+    }
+}
+
+/// The embedded default config (configs/policy.toml).
+pub const POLICY_DEFAULT: &str = include_str!("../../../configs/policy.toml");
+
+crate::job_config!(PolicyJob, super::KIND, POLICY_DEFAULT);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(overrides: &[&str]) -> Result<PolicyJob, ConfigError> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        crate::config::parse(POLICY_DEFAULT, "test", &o).map_err(ConfigError::into_rule)
+    }
+
+    #[test]
+    fn the_default_file_is_the_default() {
+        let mut expect = PolicyJob::default();
+        expect.data.test_fraction = 0.2;
+        assert!(parse(&["policy.ridge=0"]).is_err());
+        assert_eq!(parse(&[]).unwrap(), expect);
+    }
+
+    #[test]
+    fn broken_rules_name_the_field() {
+        for (set, field) in [
+            ("policy.ridge=0", "policy.ridge"),
+            ("policy.alpha=-1", "policy.alpha"),
+            ("policy.epsilon=1.5", "policy.epsilon"),
+            ("policy.posterior_scale=0", "policy.posterior_scale"),
+            ("policy.samples=1", "policy.samples"),
+            ("policy.clip=0", "policy.clip"),
+        ] {
+            let err = parse(&[set]).unwrap_err().to_string();
+            assert!(err.contains(field), "{set}: {err}");
+        }
+        assert!(parse(&["policy.algorithm=\"ucb\""]).is_err());
+    }
+}

@@ -1,0 +1,209 @@
+//! `teleseg simulate`: bandit policies learning online against the generator's known response.
+//!
+//! Each round draws one of the generated contacts (a customer and an offer) uniformly; every
+//! policy picks an arm for it and sees a response drawn from that contact's true acceptance
+//! probability under the arm (`contacts_truth.csv`), then updates its models. All policies see
+//! the same contacts and the same uniform draws (common random numbers), so their differences
+//! are the policies', not the luck's. Baselines: uniform, the best single arm in hindsight (the
+//! strongest policy that ignores the customer), and the oracle (the best arm of every contact).
+
+use std::path::{Path, PathBuf};
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+
+use super::config::Algorithm;
+use super::job::{ContactFiles, beside, load_contacts};
+use super::linear::{ArmModels, Policy};
+use crate::data::preprocess::Preprocessor;
+use crate::data::reader::{ReadOptions, read_csv};
+use crate::data::schema::Schema;
+use crate::error::UsageError;
+
+/// Options of a simulation.
+#[derive(Debug, Clone)]
+pub struct SimulateOptions {
+    /// A folder `teleseg generate` wrote (customers, schema, offers, contacts and their truth).
+    pub data: PathBuf,
+    pub rounds: usize,
+    pub algorithms: Vec<Algorithm>,
+    pub ridge: f64,
+    pub alpha: f64,
+    pub epsilon: f64,
+    pub posterior_scale: f64,
+    /// Points of the reward curves.
+    pub checkpoints: usize,
+    pub seed: u64,
+}
+
+/// One policy's run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyRun {
+    pub policy: String,
+    /// Expected reward (the true acceptance probability of the chosen arm) summed over rounds.
+    pub cumulative_reward: f64,
+    /// Cumulative oracle reward minus cumulative reward.
+    pub regret: f64,
+    /// Mean expected reward over the last 10 % of the rounds, and as a share of the oracle's.
+    pub final_rate: f64,
+    pub final_share_of_oracle: f64,
+    /// `(round, mean expected reward so far)` at evenly spaced rounds.
+    pub curve: Vec<(usize, f64)>,
+}
+
+/// What `teleseg simulate` prints (as JSON).
+#[derive(Debug, Clone, Serialize)]
+pub struct SimulationReport {
+    pub data: String,
+    pub rounds: usize,
+    pub arms: Vec<String>,
+    pub context_dim: usize,
+    /// Mean true acceptance probability per round of: uniform, best fixed arm, oracle.
+    pub uniform_rate: f64,
+    pub best_fixed_arm_rate: f64,
+    pub best_fixed_arm: String,
+    pub oracle_rate: f64,
+    pub policies: Vec<PolicyRun>,
+}
+
+/// Runs the simulation.
+pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
+    let dir = &opts.data;
+    let customers = dir.join("customers.csv");
+    let schema_path = dir.join("schema.toml");
+    let contacts = dir.join("contacts.csv");
+    let offers = beside(&contacts, "offers.csv");
+    for p in [
+        &customers,
+        &schema_path,
+        &contacts,
+        &dir.join("contacts_truth.csv"),
+        &offers,
+    ] {
+        if !p.is_file() {
+            anyhow::bail!(UsageError(format!(
+                "{}: not found; `teleseg simulate --data DIR` needs a folder written by \
+                 `teleseg generate` (customers.csv, schema.toml, offers.csv, contacts.csv, \
+                 contacts_truth.csv)",
+                p.display()
+            )));
+        }
+    }
+    let schema = Schema::load(&schema_path)?;
+    let (table, _) = read_csv(&customers, &schema, &ReadOptions::default())?;
+    let all: Vec<usize> = (0..table.n_rows()).collect();
+    let pre = Preprocessor::fit(&schema, &table, &all)?;
+    let features = pre.transform(&table)?;
+    let data = load_contacts(
+        &ContactFiles {
+            customers: &customers,
+            contacts: &contacts,
+            offers: &offers,
+        },
+        &table.ids,
+        &features,
+        pre.layout().names.clone(),
+    )?;
+    let truth = data
+        .truth
+        .as_ref()
+        .ok_or_else(|| UsageError(format!("{}: no contact_id column", contacts.display())))?;
+    let k = data.log.arms.len();
+    let n = data.log.rounds();
+    let p = |i: usize, a: usize| truth[i * k + a];
+    let uniform_rate = (0..n)
+        .map(|i| (0..k).map(|a| p(i, a)).sum::<f64>() / k as f64)
+        .sum::<f64>()
+        / n as f64;
+    let per_arm: Vec<f64> = (0..k)
+        .map(|a| (0..n).map(|i| p(i, a)).sum::<f64>() / n as f64)
+        .collect();
+    let (best_arm, best_fixed_arm_rate) = super::linear::argmax(&per_arm);
+    let oracle_rate = (0..n)
+        .map(|i| (0..k).map(|a| p(i, a)).fold(0.0, f64::max))
+        .sum::<f64>()
+        / n as f64;
+
+    // The shared sequence of contacts and uniforms.
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let sequence: Vec<(usize, f64)> = (0..opts.rounds)
+        .map(|_| (rng.random_range(0..n), rng.random::<f64>()))
+        .collect();
+    let every = (opts.rounds / opts.checkpoints.max(1)).max(1);
+    let tail_start = opts.rounds - opts.rounds / 10;
+    let tail_rounds = (opts.rounds - tail_start).max(1) as f64;
+    let tail_oracle: f64 = sequence[tail_start..]
+        .iter()
+        .map(|&(i, _)| (0..k).map(|a| p(i, a)).fold(0.0, f64::max))
+        .sum::<f64>()
+        / tail_rounds;
+    let oracle_total: f64 = sequence
+        .iter()
+        .map(|&(i, _)| (0..k).map(|a| p(i, a)).fold(0.0, f64::max))
+        .sum();
+    let dim = data.layout.dim();
+    let policies = opts
+        .algorithms
+        .iter()
+        .map(|&algorithm| {
+            let mut policy = Policy {
+                algorithm,
+                alpha: opts.alpha,
+                epsilon: opts.epsilon,
+                posterior_scale: opts.posterior_scale,
+                samples: 1,
+                models: ArmModels::new(k, dim, opts.ridge),
+            };
+            let mut choice_rng = StdRng::seed_from_u64(opts.seed ^ 0x5349_4d55);
+            let mut total = 0.0;
+            let mut tail = 0.0;
+            let mut curve = Vec::new();
+            for (t, &(i, u)) in sequence.iter().enumerate() {
+                let x = &data.contexts[i];
+                let a = policy.choose(x, &mut choice_rng);
+                let expected = p(i, a);
+                let reward = f64::from(u8::from(u < expected));
+                policy.models.update(a, x, reward);
+                total += expected;
+                if t >= tail_start {
+                    tail += expected;
+                }
+                if (t + 1) % every == 0 || t + 1 == opts.rounds {
+                    curve.push((t + 1, total / (t + 1) as f64));
+                }
+            }
+            PolicyRun {
+                policy: format!("{algorithm:?}").to_lowercase(),
+                cumulative_reward: total,
+                regret: oracle_total - total,
+                final_rate: tail / tail_rounds,
+                final_share_of_oracle: tail / tail_rounds / tail_oracle,
+                curve,
+            }
+        })
+        .collect();
+    Ok(SimulationReport {
+        data: dir.display().to_string(),
+        rounds: opts.rounds,
+        arms: data.log.arms.clone(),
+        context_dim: dim,
+        uniform_rate,
+        best_fixed_arm_rate,
+        best_fixed_arm: data.log.arms[best_arm].clone(),
+        oracle_rate,
+        policies,
+    })
+}
+
+/// Checks the folder exists before anything is read (a clearer message than the first file's).
+pub fn check_folder(dir: &Path) -> Result<(), UsageError> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(UsageError(format!(
+            "{}: not a folder (give the folder `teleseg generate --out` wrote)",
+            dir.display()
+        )))
+    }
+}
