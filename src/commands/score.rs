@@ -194,8 +194,16 @@ pub fn run(
         )));
     }
     let start = Instant::now();
-    if let Some(model) = propensity_checkpoint(&args.checkpoint)? {
-        return score_propensity(args, &model, start, progress);
+    match kind_of(&args.checkpoint)?.as_deref() {
+        Some(crate::models::propensity::KIND) => {
+            let model = PropensityModel::load(&args.checkpoint)?;
+            return score_propensity(args, &model, start, progress);
+        }
+        Some(crate::models::policy::KIND) => {
+            let model = crate::models::policy::infer::PolicyModel::load(&args.checkpoint)?;
+            return score_policy(args, &model, start, progress);
+        }
+        _ => {}
     }
     // A pipeline run folder: segments from dec/, offers from ncf/ when it has one.
     let pipeline = args
@@ -340,19 +348,54 @@ fn stream(
     Ok(rows)
 }
 
-/// The propensity model `checkpoint` holds, if it is a propensity run folder or model file.
-fn propensity_checkpoint(checkpoint: &Path) -> anyhow::Result<Option<PropensityModel>> {
+/// The `teleseg.kind` of a single-model run folder or model file; None for a pipeline run (its
+/// families are in subfolders) or a path the segment scorer reports as missing.
+fn kind_of(checkpoint: &Path) -> anyhow::Result<Option<String>> {
     if checkpoint.join("dec").join("model.safetensors").is_file() {
         return Ok(None);
     }
     let Ok(file) = RunDir::resolve_model_file(checkpoint) else {
         return Ok(None); // the segment path reports the missing file
     };
-    let ck = crate::checkpoint::Checkpoint::read(&file, None)?;
-    if ck.kind() != crate::models::propensity::KIND {
-        return Ok(None);
+    Ok(Some(
+        crate::checkpoint::Checkpoint::read(&file, None)?
+            .kind()
+            .to_string(),
+    ))
+}
+
+/// `teleseg score` with a policy checkpoint: per customer and offer category, the best arm
+/// (channel and time), its probability and expected response, streamed like the segment scores.
+fn score_policy(
+    args: &ScoreArgs,
+    model: &crate::models::policy::infer::PolicyModel,
+    start: Instant,
+    progress: &Progress,
+) -> anyhow::Result<ScoreSummary> {
+    if args.interactions.is_some() {
+        anyhow::bail!(crate::error::UsageError(format!(
+            "--interactions needs a checkpoint with offers (a pipeline run with ncf/); {} is a \
+             contact policy",
+            args.checkpoint.display()
+        )));
     }
-    Ok(Some(PropensityModel::from_checkpoint(&ck)?))
+    let opts = ReadOptions {
+        on_bad_row: args.on_bad_row,
+    };
+    let mut batches = crate::data::reader::CsvBatches::open(&args.input, &model.schema, &opts)?;
+    let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
+    let bar = progress.bytes_bar("score", input_bytes);
+    let rows = stream(&mut batches, args, &model.header(), &bar, |table, buf| {
+        model.rows(buf, table)
+    })?;
+    let secs = start.elapsed().as_secs_f64();
+    Ok(ScoreSummary {
+        output: args.output.clone(),
+        rows,
+        skipped: batches.report().skipped_total,
+        rows_per_s: rows as f64 / secs.max(1e-9),
+        offers: false,
+    })
 }
 
 /// `teleseg score` with a propensity checkpoint: `customer_id`, the probability or prediction

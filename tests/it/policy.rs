@@ -285,6 +285,45 @@ fn train_policy_learns_from_contacts_and_estimates_its_value_off_policy() {
             inspect.contains("policy.theta") && inspect.contains("preprocess."),
             "{inspect}"
         );
+        // `teleseg score` gives every customer the policy's arm per offer category.
+        let scores = out.path().join(format!("{algorithm}.csv"));
+        let (code, _, err) = run(teleseg()
+            .args(["score", "--checkpoint"])
+            .arg(&run_dir)
+            .arg("--input")
+            .arg(data.path().join("customers.csv"))
+            .arg("--output")
+            .arg(&scores));
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(&scores).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert_eq!(header.len(), 1 + 3 * 8, "{header:?}");
+        assert_eq!(
+            header[1..4],
+            [
+                "data_addon_arm",
+                "data_addon_probability",
+                "data_addon_expected_response"
+            ]
+        );
+        let arms: Vec<&str> = ev["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 8000);
+        for row in rows.iter().take(200) {
+            let cells: Vec<&str> = row.split(',').collect();
+            assert!(arms.contains(&cells[1]), "{row}");
+            let p: f64 = cells[2].parse().unwrap();
+            assert!(p > 0.0 && p <= 1.0, "{row}");
+            if algorithm == "linucb" {
+                assert_eq!(p, 1.0, "LinUCB is deterministic: {row}");
+            }
+        }
     }
 }
 

@@ -386,9 +386,12 @@ fn evaluate(
         }
         fold
     };
+    // Its shrinkage is chosen for prediction on these contacts (the policy's own ridge suits
+    // the training contacts' numbers, and too much shrinkage drags DM towards the arm means).
+    let (reward_ridge, _) = choose_ridge(log, contexts, eval, d, seed ^ 0x00de_fa17);
     let reward_models: Vec<ArmModels> = (0..REWARD_FOLDS)
         .map(|f| {
-            let mut m = ArmModels::new(k, d, policy.models.ridge);
+            let mut m = ArmModels::new(k, d, reward_ridge);
             for (j, &i) in eval.iter().enumerate() {
                 if folds[j] != f {
                     m.update(log.arm[i], &contexts[i], log.reward[i]);

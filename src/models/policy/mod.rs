@@ -4,6 +4,7 @@
 //! - [`contacts`]: contact logs, offer categories, the generator's truth, and contexts;
 //! - [`linear`]: per-arm Bayesian ridge models and the Thompson, LinUCB and ε-greedy policies;
 //! - [`job`]: the training job, its off-policy evaluation and `evaluation.json`;
+//! - [`infer`]: a checkpoint loaded for `teleseg score` (best arm per offer category);
 //! - [`simulate`]: `teleseg simulate`, policies learning online against the known response;
 //! - [`logs`]: bandit logs in the Open Bandit Dataset layout and shared log reading;
 //! - [`evaluate`]: `teleseg evaluate policy` on OBD logs.
@@ -13,6 +14,7 @@
 pub mod config;
 pub mod contacts;
 pub mod evaluate;
+pub mod infer;
 pub mod job;
 pub mod linear;
 pub mod logs;

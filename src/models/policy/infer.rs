@@ -1,0 +1,124 @@
+//! Loading a policy checkpoint and scoring raw customer rows with it: for every offer category,
+//! the arm (channel and time) the policy would choose and its probability.
+
+use std::io::Write;
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::KIND;
+use super::job::PolicyArch;
+use super::linear::{ArmModels, Policy};
+use crate::checkpoint::{Checkpoint, CheckpointError, keys};
+use crate::commands::embed::csv_field;
+use crate::data::preprocess::Preprocessor;
+use crate::data::schema::Schema;
+use crate::data::table::RawTable;
+
+/// A policy ready to score.
+#[derive(Debug, Clone)]
+pub struct PolicyModel {
+    pub schema: Schema,
+    pub preprocessor: Preprocessor,
+    pub arch: PolicyArch,
+    pub policy: Policy,
+}
+
+impl PolicyModel {
+    /// Loads `model.safetensors` (or a run folder holding one) of kind `policy`.
+    pub fn load(path: &Path) -> Result<PolicyModel, CheckpointError> {
+        let file = crate::checkpoint::RunDir::resolve_model_file(path)?;
+        Self::from_checkpoint(&Checkpoint::read(&file, Some(KIND))?)
+    }
+
+    pub fn from_checkpoint(ck: &Checkpoint) -> Result<PolicyModel, CheckpointError> {
+        let schema: Schema = ck.meta_json(keys::SCHEMA)?;
+        let arch: PolicyArch = ck.meta_json(keys::MODEL)?;
+        let bad = |key: &str, message: String| CheckpointError::Metadata {
+            path: ck.path.clone(),
+            key: key.to_string(),
+            message,
+        };
+        let preprocessor = Preprocessor::from_json(&ck.meta_json(keys::PREPROCESS)?)
+            .map_err(|e| bad(keys::PREPROCESS, e.to_string()))?;
+        if preprocessor.layout().names != arch.layout.customer_features {
+            return Err(bad(
+                keys::MODEL,
+                "layout.customer_features differ from the preprocessing's features".into(),
+            ));
+        }
+        let (k, d) = (arch.arms.len(), arch.layout.dim());
+        let widen = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
+        let mut models = ArmModels::new(k, d, arch.ridge);
+        models.theta = widen(ck.tensor("policy.theta", Some(&[k, d]))?.data);
+        models.a_inv = widen(ck.tensor("policy.a_inv", Some(&[k, d, d]))?.data);
+        // The stored noise is what `ArmModels::noise` returns once an arm has rounds: keep it
+        // by giving each arm one pseudo-round with that squared residual.
+        let noise = widen(ck.tensor("policy.noise", Some(&[k]))?.data);
+        models.count = vec![2.0; k];
+        models.residual_ss = noise.iter().map(|n| 2.0 * n).collect();
+        let policy = Policy {
+            algorithm: arch.algorithm,
+            alpha: arch.alpha,
+            epsilon: arch.epsilon,
+            posterior_scale: arch.posterior_scale,
+            samples: arch.samples,
+            models,
+        };
+        Ok(PolicyModel {
+            schema,
+            preprocessor,
+            arch,
+            policy,
+        })
+    }
+
+    /// `customer_id` then, per offer category, `<category>_arm,<category>_probability,
+    /// <category>_expected_response`, and a newline.
+    pub fn header(&self) -> Vec<u8> {
+        let mut out = b"customer_id".to_vec();
+        for c in &self.arch.layout.categories {
+            for suffix in ["arm", "probability", "expected_response"] {
+                write!(out, ",{}", csv_field(&format!("{c}_{suffix}"))).expect("vec write");
+            }
+        }
+        out.push(b'\n');
+        out
+    }
+
+    /// The rows of [`Self::header`] for `table`: per customer and offer category, the arm the
+    /// policy plays most often there, its probability and the arm's expected response. Thompson
+    /// sampling's draws are seeded by the customer id, so a customer scores the same in any file.
+    pub fn rows(&self, out: &mut Vec<u8>, table: &RawTable) -> anyhow::Result<()> {
+        let features = self.preprocessor.transform(table)?;
+        for (i, id) in table.ids.iter().enumerate() {
+            let mut rng = StdRng::seed_from_u64(id_seed(id));
+            out.extend_from_slice(csv_field(id).as_bytes());
+            for c in &self.arch.layout.categories {
+                let x = self.arch.layout.context(features.row(i), Some(c));
+                let probs = self.policy.probabilities(&x, &mut rng);
+                let (arm, p) = super::linear::argmax(&probs);
+                let expected = self.policy.models.mean(arm, &x);
+                write!(
+                    out,
+                    ",{},{p:.6},{expected:.6}",
+                    csv_field(&self.arch.arms[arm])
+                )
+                .expect("vec write");
+            }
+            out.push(b'\n');
+        }
+        Ok(())
+    }
+}
+
+/// A seed from a customer id (FNV-1a, then SplitMix64): stable across runs and platforms.
+fn id_seed(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    crate::seed::splitmix64(h)
+}
