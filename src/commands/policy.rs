@@ -95,6 +95,17 @@ pub struct SimulateArgs {
     /// Thompson sampling's posterior scale.
     #[arg(long, default_value_t = 1.0)]
     pub posterior_scale: f64,
+    /// Also A/B test these arms (comma-separated names, at least 2): Thompson sampling against
+    /// an equal split under the same stopping rule and against the classical fixed-horizon
+    /// design, on the number of customers and the acceptances lost.
+    #[arg(long, value_delimiter = ',')]
+    pub ab_variants: Vec<String>,
+    /// The A/B test stops when a variant is the best with this posterior probability.
+    #[arg(long, default_value_t = 0.95)]
+    pub ab_threshold: f64,
+    /// Independent A/B tests per design.
+    #[arg(long, default_value_t = 100, value_parser = super::at_least_one)]
+    pub ab_replications: usize,
     /// Set from the global `--seed`.
     #[arg(skip)]
     pub seed: u64,
@@ -124,6 +135,16 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<String> {
     if !((0.0..=1.0).contains(&args.epsilon) && args.alpha >= 0.0 && args.alpha.is_finite()) {
         return Err(UsageError("--epsilon must be in [0, 1] and --alpha ≥ 0".into()).into());
     }
+    if args.ab_variants.len() == 1 {
+        return Err(UsageError("--ab-variants needs at least two arms".into()).into());
+    }
+    if !(args.ab_threshold > 0.5 && args.ab_threshold < 1.0) {
+        return Err(UsageError(format!(
+            "--ab-threshold {} must lie in (0.5, 1)",
+            args.ab_threshold
+        ))
+        .into());
+    }
     let algorithms = args
         .policies
         .iter()
@@ -142,6 +163,9 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<String> {
         epsilon: args.epsilon,
         posterior_scale: args.posterior_scale,
         checkpoints: 20,
+        ab_variants: args.ab_variants.clone(),
+        ab_threshold: args.ab_threshold,
+        ab_replications: args.ab_replications,
         seed: args.seed,
     })?;
     Ok(serde_json::to_string_pretty(&report)? + "\n")

@@ -337,11 +337,34 @@ fn simulated_bandits_beat_uniform_and_the_best_fixed_arm() {
             "20000",
             "--policies",
             "thompson,linucb",
-            "--data",
         ])
+        .args(["--ab-variants", "sms@weekday_morning,sms@weekday_evening"])
+        .args(["--ab-replications", "40", "--data"])
         .arg(data.path()));
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
+    // The A/B test: Thompson sampling finds the better variant, with fewer customers than the
+    // classical fixed-horizon split and fewer acceptances lost than an equal split.
+    let ab = &report["ab_test"];
+    let design = |name: &str| {
+        ab["designs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["design"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (ts, seq, classical) = (
+        design("thompson"),
+        design("fixed_split_sequential"),
+        design("fixed_split_classical"),
+    );
+    assert!(ts["correct"].as_f64().unwrap() >= 0.9, "{ab}");
+    let customers = |d: &Value| d["median_customers"].as_f64().unwrap();
+    let lost = |d: &Value| d["mean_lost_acceptances"].as_f64().unwrap();
+    assert!(customers(&ts) < customers(&classical), "{ab}");
+    assert!(lost(&ts) < lost(&seq), "{ab}");
     let fixed = report["best_fixed_arm_rate"].as_f64().unwrap();
     let uniform = report["uniform_rate"].as_f64().unwrap();
     let oracle = report["oracle_rate"].as_f64().unwrap();
@@ -355,6 +378,18 @@ fn simulated_bandits_beat_uniform_and_the_best_fixed_arm() {
         );
         assert!(p["regret"].as_f64().unwrap() > 0.0);
     }
+    let (code, _, err) = run(teleseg()
+        .args([
+            "simulate",
+            "--rounds",
+            "10",
+            "--ab-variants",
+            "sms@weekday_morning,fax",
+        ])
+        .arg("--data")
+        .arg(data.path()));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("\"fax\" is not an arm"), "{err}");
     // A folder without contacts is a usage error naming what is missing.
     let empty = tempfile::tempdir().unwrap();
     let (code, _, err) = run(teleseg().args(["simulate", "--data"]).arg(empty.path()));

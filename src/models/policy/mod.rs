@@ -6,11 +6,13 @@
 //! - [`job`]: the training job, its off-policy evaluation and `evaluation.json`;
 //! - [`infer`]: a checkpoint loaded for `teleseg score` (best arm per offer category);
 //! - [`simulate`]: `teleseg simulate`, policies learning online against the known response;
+//! - [`abtest`]: A/B tests by Thompson sampling against a fixed split, on the known response;
 //! - [`logs`]: bandit logs in the Open Bandit Dataset layout and shared log reading;
 //! - [`evaluate`]: `teleseg evaluate policy` on OBD logs.
 //!
 //! The estimators themselves live in [`crate::eval::ope`].
 
+pub mod abtest;
 pub mod config;
 pub mod contacts;
 pub mod evaluate;

@@ -34,6 +34,10 @@ pub struct SimulateOptions {
     pub posterior_scale: f64,
     /// Points of the reward curves.
     pub checkpoints: usize,
+    /// Arms to A/B test against each other (none: no A/B test).
+    pub ab_variants: Vec<String>,
+    pub ab_threshold: f64,
+    pub ab_replications: usize,
     pub seed: u64,
 }
 
@@ -65,6 +69,8 @@ pub struct SimulationReport {
     pub best_fixed_arm: String,
     pub oracle_rate: f64,
     pub policies: Vec<PolicyRun>,
+    /// With `--ab-variants`: Thompson sampling against a fixed split.
+    pub ab_test: Option<super::abtest::AbReport>,
 }
 
 /// Runs the simulation.
@@ -183,6 +189,37 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
             }
         })
         .collect();
+    let ab_test = if opts.ab_variants.is_empty() {
+        None
+    } else {
+        let variants = opts
+            .ab_variants
+            .iter()
+            .map(|name| {
+                data.log.arms.iter().position(|a| a == name).ok_or_else(|| {
+                    UsageError(format!(
+                        "--ab-variants: {name:?} is not an arm of {} (arms: {})",
+                        contacts.display(),
+                        data.log.arms.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<usize>, UsageError>>()?;
+        Some(super::abtest::ab_test(
+            truth,
+            k,
+            &data.log.arms,
+            &super::abtest::AbOptions {
+                variants,
+                threshold: opts.ab_threshold,
+                max_customers: 1_000_000,
+                check_every: 100,
+                replications: opts.ab_replications,
+                draws: 1000,
+                seed: opts.seed,
+            },
+        ))
+    };
     Ok(SimulationReport {
         data: dir.display().to_string(),
         rounds: opts.rounds,
@@ -193,6 +230,7 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
         best_fixed_arm: data.log.arms[best_arm].clone(),
         oracle_rate,
         policies,
+        ab_test,
     })
 }
 
