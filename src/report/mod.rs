@@ -65,6 +65,7 @@ pub fn render(run: &Path) -> anyhow::Result<String> {
     }
     sections::synthetic(run, &mut body)?;
     sections::propensity(run, &mut body)?;
+    sections::policy(run, &mut body)?;
     sections::offers(run, &mut body)?;
     if body.is_empty() {
         return Err(UsageError(format!(

@@ -919,6 +919,101 @@ pub fn propensity(run: &Path, out: &mut String) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The contact-policy section: `evaluation.json` of a `train policy` run, read into its own
+/// type: every off-policy estimate with its interval beside the exact truth (when the generator
+/// wrote one), and how often the policy uses each arm.
+pub fn policy(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    use crate::models::policy::job::PolicyReport;
+    let path = run.join("evaluation.json");
+    if !path.is_file() {
+        return Ok(());
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    // Another family's evaluation.json: not a policy run, no section.
+    let Ok(r) = serde_json::from_str::<PolicyReport>(&text) else {
+        return Ok(());
+    };
+    let _ = writeln!(
+        out,
+        "<h2>Contact policy</h2><p>A {:?} policy over {} arms (channel and time), one ridge \
+         regression per arm on {} context features (ridge {}), trained on {} contacts and \
+         evaluated off-policy on the {} contacts of held-out customers, whose logged policy \
+         reached {:.4}. Largest importance weight {:.1}, effective sample size {:.0} \
+         ({:.1} %).</p>",
+        r.algorithm,
+        r.arms.len(),
+        r.context_dim,
+        r.ridge,
+        r.fit_contacts,
+        r.eval_contacts,
+        r.logged_value,
+        r.estimates.weights.max,
+        r.estimates.weights.effective_sample_size,
+        100.0 * r.estimates.weights.ess_fraction
+    );
+    let covered: std::collections::HashMap<&str, bool> = r
+        .truth
+        .iter()
+        .flat_map(|t| t.covered.iter().map(|(n, c)| (n.as_str(), *c)))
+        .collect();
+    out.push_str("<table><tr><th>estimator</th><th>estimate</th><th>95 % interval</th>");
+    if r.truth.is_some() {
+        out.push_str("<th>covers the truth</th>");
+    }
+    out.push_str("</tr>\n");
+    for e in &r.estimates.estimators {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{:.4}</td><td>[{:.4}, {:.4}]</td>",
+            escape(&e.name),
+            e.value,
+            e.ci_low,
+            e.ci_high
+        );
+        if let Some(c) = covered.get(e.name.as_str()) {
+            let _ = write!(out, "<td>{}</td>", if *c { "yes" } else { "no" });
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    if let Some(t) = &r.truth {
+        let _ = writeln!(
+            out,
+            "<p>True value (from the generator's known response): {:.4}, {:.1} % of the oracle's \
+             {:.4}; choosing at random {:.4}; the best single arm ({}) {:.4}.</p>",
+            t.policy,
+            100.0 * t.share_of_oracle,
+            t.oracle,
+            t.uniform,
+            escape(&t.best_fixed_arm_name),
+            t.best_fixed_arm
+        );
+    }
+    let mut shares = r.arm_shares.clone();
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    shares.truncate(8);
+    // Arm names are long: the bars are numbered and the list below names them.
+    let labels: Vec<String> = (1..=shares.len()).map(|i| i.to_string()).collect();
+    let values: Vec<f64> = shares.iter().map(|(_, s)| *s).collect();
+    chart(
+        out,
+        plots::bar_chart(
+            "The policy's most used arms (mean probability, held-out contacts)",
+            "share of contacts",
+            &labels,
+            &values,
+        ),
+        "the arm shares",
+    );
+    out.push_str("<ol>");
+    for (arm, share) in &shares {
+        let _ = write!(out, "<li>{} ({:.1} %)</li>", escape(arm), 100.0 * share);
+    }
+    out.push_str("</ol>\n");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -285,6 +285,12 @@ fn train_policy_learns_from_contacts_and_estimates_its_value_off_policy() {
             inspect.contains("policy.theta") && inspect.contains("preprocess."),
             "{inspect}"
         );
+        // The report shows the estimates beside the truth.
+        let (code, _, err) = run(teleseg().arg("report").arg(&run_dir));
+        assert_eq!(code, 0, "{err}");
+        let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+        assert!(html.contains("Contact policy") && html.contains("covers the truth"));
+        assert!(html.contains("<svg"), "the arm-share chart");
         // `teleseg score` gives every customer the policy's arm per offer category.
         let scores = out.path().join(format!("{algorithm}.csv"));
         let (code, _, err) = run(teleseg()
