@@ -50,6 +50,17 @@ pub struct PolicyConfig {
     pub clip: Option<f64>,
 }
 
+impl Algorithm {
+    /// The config spelling (`thompson`, `linucb`, `epsilon_greedy`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Thompson => "thompson",
+            Algorithm::Linucb => "linucb",
+            Algorithm::EpsilonGreedy => "epsilon_greedy",
+        }
+    }
+}
+
 impl Default for PolicyConfig {
     fn default() -> Self {
         Self {

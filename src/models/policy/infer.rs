@@ -91,24 +91,34 @@ impl PolicyModel {
     /// policy plays most often there, its probability and the arm's expected response. Thompson
     /// sampling's draws are seeded by the customer id, so a customer scores the same in any file.
     pub fn rows(&self, out: &mut Vec<u8>, table: &RawTable) -> anyhow::Result<()> {
+        use rayon::prelude::*;
         let features = self.preprocessor.transform(table)?;
-        for (i, id) in table.ids.iter().enumerate() {
-            let mut rng = StdRng::seed_from_u64(id_seed(id));
-            out.extend_from_slice(csv_field(id).as_bytes());
-            for c in &self.arch.layout.categories {
-                let x = self.arch.layout.context(features.row(i), Some(c));
-                let probs = self.policy.probabilities(&x, &mut rng);
-                let (arm, p) = super::linear::argmax(&probs);
-                let expected = self.policy.models.mean(arm, &x);
-                write!(
-                    out,
-                    ",{},{p:.6},{expected:.6}",
-                    csv_field(&self.arch.arms[arm])
-                )
-                .expect("vec write");
-            }
-            out.push(b'\n');
-        }
+        // Customers in parallel: each row depends only on its customer (and its id's seed).
+        let rows: Vec<Vec<u8>> = table
+            .ids
+            .par_iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let mut row = Vec::with_capacity(64 * self.arch.layout.categories.len());
+                let mut rng = StdRng::seed_from_u64(id_seed(id));
+                row.extend_from_slice(csv_field(id).as_bytes());
+                for c in &self.arch.layout.categories {
+                    let x = self.arch.layout.context(features.row(i), Some(c));
+                    let probs = self.policy.probabilities(&x, &mut rng);
+                    let (arm, p) = super::linear::argmax(&probs);
+                    let expected = self.policy.models.mean(arm, &x);
+                    write!(
+                        row,
+                        ",{},{p:.6},{expected:.6}",
+                        csv_field(&self.arch.arms[arm])
+                    )
+                    .expect("vec write");
+                }
+                row.push(b'\n');
+                row
+            })
+            .collect();
+        rows.iter().for_each(|r| out.extend_from_slice(r));
         Ok(())
     }
 }

@@ -167,10 +167,16 @@ impl Policy {
     /// One Thompson draw: the arm whose sampled expected reward is largest. The arms' posterior
     /// scores at `x` are independent normals `N(θ̂ᵀx, v² σ² xᵀA⁻¹x)`.
     fn thompson_draw<R: Rng + ?Sized>(&self, means: &[f64], sd: &[f64], rng: &mut R) -> usize {
-        self.argmax(|a| {
+        // No allocation: this runs `samples` times per customer when scoring.
+        let (mut best, mut best_score) = (0, f64::NEG_INFINITY);
+        for (a, (m, s)) in means.iter().zip(sd).enumerate() {
             let z: f64 = StandardNormal.sample(rng);
-            means[a] + sd[a] * z
-        })
+            let score = m + s * z;
+            if score > best_score {
+                (best, best_score) = (a, score);
+            }
+        }
+        best
     }
 
     /// The arms' posterior means and standard deviations at `x`.

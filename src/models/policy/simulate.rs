@@ -180,7 +180,7 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
                 }
             }
             PolicyRun {
-                policy: format!("{algorithm:?}").to_lowercase(),
+                policy: algorithm.name().to_string(),
                 cumulative_reward: total,
                 regret: oracle_total - total,
                 final_rate: tail / tail_rounds,
