@@ -46,24 +46,14 @@ pub struct EvalPolicyArgs {
 
 /// Runs the estimators and returns the evaluation as pretty JSON.
 pub fn evaluate_policy(args: &EvalPolicyArgs) -> anyhow::Result<String> {
-    if !(args.confidence > 0.0 && args.confidence < 1.0) {
-        return Err(UsageError(format!(
-            "--confidence {} must lie strictly between 0 and 1",
-            args.confidence
-        ))
-        .into());
-    }
-    if let Some(m) = args.clip
-        && !(m > 0.0 && m.is_finite())
-    {
-        return Err(UsageError(format!("--clip {m} must be a positive number")).into());
-    }
     let opts = OpeOptions {
         clip: args.clip,
         bootstrap: args.bootstrap,
         confidence: args.confidence,
         seed: args.seed,
     };
+    opts.check()
+        .map_err(|e| UsageError(format!("--clip / --confidence: {e}")))?;
     let LogFormat::Obd = args.format;
     let ev = evaluate::evaluate_obd(&args.log, &args.target_log, &opts)
         .context("off-policy evaluation")?;
@@ -122,19 +112,20 @@ pub enum PolicyChoice {
 /// Runs `teleseg simulate` and returns its report as pretty JSON.
 pub fn simulate(args: &SimulateArgs) -> anyhow::Result<String> {
     use crate::models::policy::Algorithm;
-    use crate::models::policy::simulate::{SimulateOptions, check_folder, simulate};
-    check_folder(&args.data)?;
-    for (name, v) in [
-        ("--ridge", args.ridge),
-        ("--posterior-scale", args.posterior_scale),
-    ] {
-        if !(v > 0.0 && v.is_finite()) {
-            return Err(UsageError(format!("{name} {v} must be a positive number")).into());
-        }
-    }
-    if !((0.0..=1.0).contains(&args.epsilon) && args.alpha >= 0.0 && args.alpha.is_finite()) {
-        return Err(UsageError("--epsilon must be in [0, 1] and --alpha ≥ 0".into()).into());
-    }
+    use crate::models::policy::simulate::{SimulateOptions, simulate};
+    // The same rules as the `[policy]` section of `train policy`.
+    crate::config::Check::check(&crate::models::policy::PolicyConfig {
+        ridge: Some(args.ridge),
+        alpha: args.alpha,
+        epsilon: args.epsilon,
+        posterior_scale: args.posterior_scale,
+        ..Default::default()
+    })
+    .map_err(|e| {
+        UsageError(format!(
+            "{e} (--ridge, --alpha, --epsilon, --posterior-scale)"
+        ))
+    })?;
     if args.ab_variants.len() == 1 {
         return Err(UsageError("--ab-variants needs at least two arms".into()).into());
     }

@@ -194,16 +194,39 @@ pub fn run(
         )));
     }
     let start = Instant::now();
-    match kind_of(&args.checkpoint)?.as_deref() {
-        Some(crate::models::propensity::KIND) => {
-            let model = PropensityModel::load(&args.checkpoint)?;
-            return score_propensity(args, &model, start, progress);
+    if let Some(ck) = single_model(&args.checkpoint)? {
+        match ck.kind() {
+            crate::models::propensity::KIND => {
+                let model = PropensityModel::from_checkpoint(&ck)?;
+                let header = model.header(args.reasons);
+                return score_single(
+                    args,
+                    "a propensity model",
+                    &model.schema,
+                    &header,
+                    start,
+                    progress,
+                    |table, buf| {
+                        let scores = model.score(table, args.reasons)?;
+                        model.rows(buf, table, &scores, args.reasons);
+                        Ok(())
+                    },
+                );
+            }
+            crate::models::policy::KIND => {
+                let model = crate::models::policy::infer::PolicyModel::from_checkpoint(&ck)?;
+                return score_single(
+                    args,
+                    "a contact policy",
+                    &model.schema,
+                    &model.header(),
+                    start,
+                    progress,
+                    |table, buf| model.rows(buf, table),
+                );
+            }
+            _ => {}
         }
-        Some(crate::models::policy::KIND) => {
-            let model = crate::models::policy::infer::PolicyModel::load(&args.checkpoint)?;
-            return score_policy(args, &model, start, progress);
-        }
-        _ => {}
     }
     // A pipeline run folder: segments from dec/, offers from ncf/ when it has one.
     let pipeline = args
@@ -348,83 +371,43 @@ fn stream(
     Ok(rows)
 }
 
-/// The `teleseg.kind` of a single-model run folder or model file; None for a pipeline run (its
-/// families are in subfolders) or a path the segment scorer reports as missing.
-fn kind_of(checkpoint: &Path) -> anyhow::Result<Option<String>> {
+/// The checkpoint of a single-model run folder or model file, read once; None for a pipeline
+/// run (its families are in subfolders) or a path the segment scorer reports as missing.
+fn single_model(checkpoint: &Path) -> anyhow::Result<Option<crate::checkpoint::Checkpoint>> {
     if checkpoint.join("dec").join("model.safetensors").is_file() {
         return Ok(None);
     }
     let Ok(file) = RunDir::resolve_model_file(checkpoint) else {
         return Ok(None); // the segment path reports the missing file
     };
-    Ok(Some(
-        crate::checkpoint::Checkpoint::read(&file, None)?
-            .kind()
-            .to_string(),
-    ))
+    Ok(Some(crate::checkpoint::Checkpoint::read(&file, None)?))
 }
 
-/// `teleseg score` with a policy checkpoint: per customer and offer category, the best arm
-/// (channel and time), its probability and expected response, streamed like the segment scores.
-fn score_policy(
+/// `teleseg score` with a model that reads raw rows by its own `schema` (a propensity model:
+/// the prediction and its SHAP reasons; a contact policy: the best arm per offer category):
+/// `score_chunk` appends the rows of [`stream`]'s chunks under `header`.
+fn score_single(
     args: &ScoreArgs,
-    model: &crate::models::policy::infer::PolicyModel,
+    what: &str,
+    schema: &crate::data::schema::Schema,
+    header: &[u8],
     start: Instant,
     progress: &Progress,
+    score_chunk: impl FnMut(&RawTable, &mut Vec<u8>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ScoreSummary> {
     if args.interactions.is_some() {
         anyhow::bail!(crate::error::UsageError(format!(
-            "--interactions needs a checkpoint with offers (a pipeline run with ncf/); {} is a \
-             contact policy",
+            "--interactions needs a checkpoint with offers (a pipeline run with ncf/); {} is {what}",
             args.checkpoint.display()
         )));
     }
     let opts = ReadOptions {
         on_bad_row: args.on_bad_row,
     };
-    let mut batches = crate::data::reader::CsvBatches::open(&args.input, &model.schema, &opts)?;
+    let mut batches = crate::data::reader::CsvBatches::open(&args.input, schema, &opts)?;
     let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
     let bar = progress.bytes_bar("score", input_bytes);
-    let rows = stream(&mut batches, args, &model.header(), &bar, |table, buf| {
-        model.rows(buf, table)
-    })?;
-    let secs = start.elapsed().as_secs_f64();
-    Ok(ScoreSummary {
-        output: args.output.clone(),
-        rows,
-        skipped: batches.report().skipped_total,
-        rows_per_s: rows as f64 / secs.max(1e-9),
-        offers: false,
-    })
-}
-
-/// `teleseg score` with a propensity checkpoint: `customer_id`, the probability or prediction
-/// and `--reasons` SHAP reasons per customer, streamed like the segment scores.
-fn score_propensity(
-    args: &ScoreArgs,
-    model: &PropensityModel,
-    start: Instant,
-    progress: &Progress,
-) -> anyhow::Result<ScoreSummary> {
-    if args.interactions.is_some() {
-        anyhow::bail!(crate::error::UsageError(format!(
-            "--interactions needs a checkpoint with offers (a pipeline run with ncf/); {} is a \
-             propensity model",
-            args.checkpoint.display()
-        )));
-    }
-    let opts = ReadOptions {
-        on_bad_row: args.on_bad_row,
-    };
-    let mut batches = crate::data::reader::CsvBatches::open(&args.input, &model.schema, &opts)?;
-    let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
-    let bar = progress.bytes_bar("score", input_bytes);
-    let header = model.header(args.reasons);
-    let rows = stream(&mut batches, args, &header, &bar, |table, buf| {
-        let scores = model.score(table, args.reasons)?;
-        model.rows(buf, table, &scores, args.reasons);
-        Ok(())
-    })?;
+    let rows = stream(&mut batches, args, header, &bar, score_chunk)?;
     let secs = start.elapsed().as_secs_f64();
     Ok(ScoreSummary {
         output: args.output.clone(),

@@ -81,6 +81,20 @@ pub fn check_fractions(valid_fraction: f64, test_fraction: f64) -> Result<(), Sp
     Ok(())
 }
 
+/// A random assignment of `n` rows to `folds` folds of equal size (±1), for cross-fitting:
+/// the rows in a seeded random order, dealt round-robin. `rng_seed` seeds the shuffle directly.
+pub fn random_folds(n: usize, folds: usize, rng_seed: u64) -> Vec<usize> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(rng_seed));
+    let mut fold = vec![0usize; n];
+    for (rank, &r) in order.iter().enumerate() {
+        fold[r] = rank % folds.max(1);
+    }
+    fold
+}
+
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 

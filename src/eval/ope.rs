@@ -63,6 +63,26 @@ pub struct OpeOptions {
     pub seed: u64,
 }
 
+impl OpeOptions {
+    /// The options' own rules: `confidence` in (0, 1), `clip` a positive number.
+    pub fn check(&self) -> Result<(), OpeError> {
+        if !(self.confidence > 0.0 && self.confidence < 1.0) {
+            return Err(OpeError::Options(format!(
+                "confidence {} must lie strictly between 0 and 1",
+                self.confidence
+            )));
+        }
+        if let Some(m) = self.clip
+            && !(m > 0.0 && m.is_finite())
+        {
+            return Err(OpeError::Options(format!(
+                "clip {m} must be a positive number"
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for OpeOptions {
     fn default() -> Self {
         OpeOptions {
@@ -279,17 +299,7 @@ fn check(input: &OpeInput, opts: &OpeOptions) -> Result<(), OpeError> {
             input.q_hat.len()
         )));
     }
-    if !(opts.confidence > 0.0 && opts.confidence < 1.0) {
-        return Err(OpeError::Options(format!(
-            "confidence {} must lie in (0, 1)",
-            opts.confidence
-        )));
-    }
-    if let Some(m) = opts.clip
-        && (m.is_nan() || m <= 0.0)
-    {
-        return Err(OpeError::Options(format!("clip {m} must be positive")));
-    }
+    opts.check()?;
     for i in 0..n {
         let bad = |what: String| Err(OpeError::Round { round: i, what });
         if input.logged[i] >= k {

@@ -4,9 +4,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use serde::Serialize;
 
 use super::logs::{self, LogError, ObdLog, PolicySource, SlotPolicy};
@@ -79,12 +76,7 @@ pub fn estimate_obd(log: &ObdLog, target_log: &ObdLog, opts: &OpeOptions) -> Obd
 
     // Cross-fitted reward model: each fold predicted by shrunk cell means of the others.
     let n = log.rounds();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut StdRng::seed_from_u64(opts.seed ^ 0x9e37_79b9));
-    let mut fold = vec![0usize; n];
-    for (rank, &i) in order.iter().enumerate() {
-        fold[i] = rank % REWARD_FOLDS;
-    }
+    let fold = crate::data::split::random_folds(n, REWARD_FOLDS, opts.seed ^ 0x9e37_79b9);
     let folds = REWARD_FOLDS.min(n);
     // q̂ of every round from cell means fitted on the other folds, each round counted `times[i]`.
     let fit = |times: &[u32]| -> Vec<f64> {
@@ -168,6 +160,8 @@ pub fn relative_error(estimate: f64, truth: f64) -> f64 {
 mod tests {
     use super::*;
     use rand::RngExt;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
     use std::path::PathBuf;
 
     /// Two logs of the same 4-item, 2-slot world: a uniform logger and a target that favours

@@ -123,12 +123,8 @@ impl PolicyModel {
     }
 }
 
-/// A seed from a customer id (FNV-1a, then SplitMix64): stable across runs and platforms.
+/// A seed from a customer id (the split's FNV-1a, then SplitMix64): stable across runs and
+/// platforms.
 fn id_seed(id: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    crate::seed::splitmix64(h)
+    crate::seed::splitmix64(crate::data::split::fnv1a_64(id.as_bytes()))
 }

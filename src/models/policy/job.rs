@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::KIND;
@@ -248,8 +247,8 @@ pub fn run_policy_job(
         "arm models fitted"
     );
 
-    let report = evaluate(&policy, &log, &contexts, &eval, truth.as_deref(), cfg, seed);
-    let (estimates, true_values, shares) = report;
+    let (estimates, true_values, shares) =
+        evaluate(&policy, &log, &contexts, &eval, truth.as_deref(), cfg, seed);
     let arch = PolicyArch {
         algorithm: cfg.algorithm,
         arms: log.arms.clone(),
@@ -304,12 +303,7 @@ fn choose_ridge(
     dim: usize,
     seed: u64,
 ) -> (f64, Vec<(f64, f64)>) {
-    let mut order: Vec<usize> = (0..fit.len()).collect();
-    order.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x0072_6964_6765));
-    let mut fold = vec![0; fit.len()];
-    for (rank, &j) in order.iter().enumerate() {
-        fold[j] = rank % RIDGE_FOLDS;
-    }
+    let fold = crate::data::split::random_folds(fit.len(), RIDGE_FOLDS, seed ^ 0x0072_6964_6765);
     let errors: Vec<(f64, f64)> = super::config::RIDGE_GRID
         .iter()
         .map(|&ridge| {
@@ -377,15 +371,7 @@ fn evaluate(
     // themselves, cross-fitted over two folds. The policy's own models would be the wrong
     // choice: it picks the arms they overrate, so DM would inherit their optimism.
     let d = policy.models.dim;
-    let folds: Vec<usize> = {
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut rng);
-        let mut fold = vec![0; n];
-        for (rank, &j) in order.iter().enumerate() {
-            fold[j] = rank % REWARD_FOLDS;
-        }
-        fold
-    };
+    let folds = crate::data::split::random_folds(n, REWARD_FOLDS, seed ^ 0x7265_7761_7264);
     // Its shrinkage is chosen for prediction on these contacts (the policy's own ridge suits
     // the training contacts' numbers, and too much shrinkage drags DM towards the arm means).
     let (reward_ridge, _) = choose_ridge(log, contexts, eval, d, seed ^ 0x00de_fa17);

@@ -7,7 +7,7 @@
 //! are the policies', not the luck's. Baselines: uniform, the best single arm in hindsight (the
 //! strongest policy that ignores the customer), and the oracle (the best arm of every contact).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -232,16 +232,4 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
         policies,
         ab_test,
     })
-}
-
-/// Checks the folder exists before anything is read (a clearer message than the first file's).
-pub fn check_folder(dir: &Path) -> Result<(), UsageError> {
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(UsageError(format!(
-            "{}: not a folder (give the folder `teleseg generate --out` wrote)",
-            dir.display()
-        )))
-    }
 }

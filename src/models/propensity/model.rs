@@ -245,18 +245,9 @@ fn out_of_fold(
     cfg: &PropensityConfig,
     seed: u64,
 ) -> anyhow::Result<Vec<f64>> {
-    use rand::SeedableRng;
-    use rand::seq::SliceRandom;
     let folds = cfg.calibration_folds.min(rows);
-    let mut order: Vec<usize> = (0..rows).collect();
     // Stream 0xCA11 of the seed: the folds do not repeat the data split's hashing.
-    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(crate::seed::derive(
-        seed, 0xCA11,
-    )));
-    let mut fold_of = vec![0usize; rows];
-    for (i, &r) in order.iter().enumerate() {
-        fold_of[r] = i % folds;
-    }
+    let fold_of = crate::data::split::random_folds(rows, folds, crate::seed::derive(seed, 0xCA11));
     let mut oof = vec![0.0f64; rows];
     for f in 0..folds {
         let (held, kept): (Vec<usize>, Vec<usize>) = (0..rows).partition(|&r| fold_of[r] == f);
