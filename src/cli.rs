@@ -69,6 +69,9 @@ pub enum Command {
     /// Score customers with a run: raw CSV in (streamed), `customer_id,segment,confidence[,q0..],z0..`
     /// out, plus top-K offers when the run is a pipeline run with an ncf/ model.
     Score(commands::score::ScoreArgs),
+    /// HTTP scoring service over a pipeline run: POST /score (JSON customers in, segment,
+    /// offers and churn risk out), GET /health, /ready, /metadata, POST /reload (or SIGHUP).
+    Serve(commands::serve::ServeArgs),
     /// Draw synthetic customer profiles from a `vae` checkpoint, written in the original schema
     /// (raw units, category strings in the input's spelling, integers as integers, values within
     /// the train range).

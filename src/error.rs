@@ -27,6 +27,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
             || cause.is::<SchemaError>()
             || cause.is::<UsageError>()
             || cause.is::<BackendError>()
+            || cause.is::<crate::stream::events::EventError>()
             || cause
                 .downcast_ref::<DataError>()
                 .is_some_and(DataError::is_input_error)

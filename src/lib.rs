@@ -30,5 +30,8 @@ pub mod models;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
+pub mod scoring;
 pub mod seed;
+pub mod serve;
+pub mod stream;
 pub mod train;

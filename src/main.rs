@@ -109,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let g = globals(&global)?;
             say(&commands::score::run(&a, &g.backend.device, &g.progress)?);
         }
+        Command::Serve(a) => commands::serve::run(&a, &globals(&global)?.backend.device)?,
         Command::Evaluate { command } => match command {
             EvaluateCommand::Clustering { run, labels } => {
                 print!("{}", models::dec::segments::evaluate(&run, &labels)?)

@@ -46,6 +46,10 @@ pub struct GenerateArgs {
     /// interactions.parquet; needs the `parquet` cargo feature).
     #[arg(long, value_enum, default_value = "csv")]
     pub format: DataFormat,
+    /// Also write events.jsonl: the usage and care events behind the table's monthly columns,
+    /// in time order (about 250 lines per customer; see docs/events.md).
+    #[arg(long)]
+    pub events: bool,
 }
 
 /// Rows per Parquet row group of the generated files.
@@ -60,6 +64,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateSummary> {
     opts.offers = args.offers;
     opts.force = args.force;
     opts.persona_spread = args.persona_spread;
+    opts.events = args.events;
     let _span =
         tracing::info_span!("generate", customers = args.customers, seed = args.seed).entered();
     if args.format == DataFormat::Parquet {

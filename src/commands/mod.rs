@@ -10,6 +10,7 @@ pub mod ncf;
 pub mod pipeline;
 pub mod policy;
 pub mod score;
+pub mod serve;
 pub mod train;
 pub mod vae;
 

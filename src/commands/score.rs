@@ -2,34 +2,25 @@
 //! embedding (a `dec` checkpoint) and, when the checkpoint is a pipeline run with an `ncf/`
 //! model, the top-K offers.
 //!
-//! Offers: customers the NCF model was trained on are ranked by it; new customers by the mean
-//! user vector of the segment just assigned to them (cold start, segments of the training
-//! customers from `dec/segments.csv`), or by popularity when that segment has no known
-//! customer. Offers in `--interactions` (accepted offers) are never recommended.
+//! The pipeline run is loaded as a [`Decider`] (the one scorer `teleseg serve` and `teleseg
+//! stream` use too); how offers reach new customers is described there.
 //!
 //! The input is streamed: read in chunks of `chunk_rows` rows, each preprocessed, scored in
 //! inference batches of `batch_size` and appended to a temporary output file that is renamed
 //! into place only when every row is scored. Memory is bounded by the chunk size (plus 16 bytes
 //! per row for the duplicate-id check), whatever the input size.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use std::collections::HashMap;
-use std::path::Path;
-
 use crate::checkpoint::RunDir;
-use crate::commands::embed::csv_field;
-use crate::data::interactions::load_teleseg;
 use crate::data::parquet::{TableSink, score_column_kind};
 use crate::data::reader::{OnBadRow, ReadOptions};
 use crate::data::table::RawTable;
 use crate::models::autoencoder::RawInput;
-use crate::models::dec::{SegmentModel, Segments};
-use crate::models::ncf::infer::{ColdStart, NcfModel, RankedOffers, rank_customers};
 use crate::models::propensity::PropensityModel;
 use crate::progress::Progress;
+use crate::scoring::{Decider, DeciderOptions};
 
 /// Rows read, preprocessed and scored at a time by default.
 pub const DEFAULT_CHUNK_ROWS: usize = 65_536;
@@ -95,86 +86,6 @@ pub struct ScoreSummary {
     pub offers: bool,
 }
 
-/// The NCF part of a pipeline bundle, ready to rank offers.
-pub struct OfferRanker {
-    pub model: NcfModel,
-    cold: ColdStart,
-    /// Accepted offers per customer id, as model item rows.
-    held: HashMap<String, Vec<u32>>,
-    pub k: usize,
-}
-
-impl OfferRanker {
-    /// Loads `run/ncf` with the cold-start segments of `run/dec/segments.csv` (if present) and
-    /// the accepted offers of `interactions` (if given).
-    pub fn load(
-        run: &Path,
-        interactions: Option<&Path>,
-        k: usize,
-        device: &burn::tensor::Device,
-    ) -> anyhow::Result<OfferRanker> {
-        // Scoring takes each customer's features from the rows being scored, so the training
-        // customers' features are not read.
-        let model = NcfModel::load_without_features(&run.join("ncf"), device)?;
-        let labels = run.join("dec/segments.csv");
-        let segments = if labels.is_file() {
-            crate::models::dec::segments::read_labels(&labels)?
-        } else {
-            HashMap::new()
-        };
-        let cold = ColdStart::fit(&model, &segments);
-        let mut held: HashMap<String, Vec<u32>> = HashMap::new();
-        if let Some(path) = interactions {
-            let ix = load_teleseg(path, None)?;
-            let item_row: HashMap<&str, u32> = model
-                .items
-                .iter()
-                .enumerate()
-                .map(|(j, id)| (id.as_str(), j as u32))
-                .collect();
-            for e in &ix.events {
-                if let Some(&j) = item_row.get(ix.items[e.item as usize].as_str()) {
-                    held.entry(ix.users[e.user as usize].clone())
-                        .or_default()
-                        .push(j);
-                }
-            }
-        }
-        Ok(OfferRanker {
-            model,
-            cold,
-            held,
-            k,
-        })
-    }
-
-    /// Top offers `(item row, score)` and their source for each row of `table` (raw customer
-    /// rows, read with the segment model's schema), the new customers through `segments[i]`
-    /// (sources: [`rank_customers`]). A model with customer features takes them from the rows.
-    pub fn rank(&self, table: &RawTable, segments: &[usize]) -> anyhow::Result<Vec<RankedOffers>> {
-        let x = match &self.model.input {
-            Some(input) => Some(input.rows_for(table, &table.ids)?),
-            None => None,
-        };
-        let names: Vec<String> = segments.iter().map(usize::to_string).collect();
-        let segs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let held: Vec<Vec<u32>> = table
-            .ids
-            .iter()
-            .map(|id| self.held.get(id).cloned().unwrap_or_default())
-            .collect();
-        Ok(rank_customers(
-            &self.model,
-            &self.cold,
-            &table.ids,
-            &segs,
-            x.as_ref().map(|x| x.data.as_slice()),
-            &held,
-            self.k,
-        ))
-    }
-}
-
 /// Runs `teleseg score`.
 pub fn run(
     args: &ScoreArgs,
@@ -228,103 +139,28 @@ pub fn run(
             _ => {}
         }
     }
-    // A pipeline run folder: segments from dec/, offers from ncf/ when it has one.
-    let pipeline = args
-        .checkpoint
-        .join("dec")
-        .join("model.safetensors")
-        .is_file();
-    let dec_path = if pipeline {
-        args.checkpoint.join("dec")
-    } else {
-        args.checkpoint.clone()
-    };
-    let path = RunDir::resolve_model_file(&dec_path)?;
-    let model = SegmentModel::load(&path, device)?;
-    let offers = if pipeline && args.checkpoint.join("ncf/model.safetensors").is_file() {
-        Some(OfferRanker::load(
-            &args.checkpoint,
-            args.interactions.as_deref(),
-            args.top_k,
-            device,
-        )?)
-    } else {
-        if args.interactions.is_some() {
-            anyhow::bail!(crate::error::UsageError(format!(
-                "--interactions needs a checkpoint with offers (a pipeline run with ncf/); {} has none",
-                args.checkpoint.display()
-            )));
-        }
-        None
-    };
-    // A pipeline run's churn risk (or other propensity target), appended to every row.
-    let propensity = match pipeline
-        && args
-            .checkpoint
-            .join("propensity/model.safetensors")
-            .is_file()
-    {
-        true => Some(PropensityModel::load(&args.checkpoint.join("propensity"))?),
-        false => None,
-    };
+    // A pipeline run folder (segments, offers, churn risk) or a dec run (segments only).
+    let decider = Decider::load(
+        &args.checkpoint,
+        DeciderOptions {
+            top_k: args.top_k,
+            interactions: args.interactions.clone(),
+            reasons: args.reasons,
+            batch_size: args.batch_size,
+        },
+        device,
+    )?;
     let opts = ReadOptions {
         on_bad_row: args.on_bad_row,
     };
-    let mut batches = model.batches(&args.input, &opts)?;
+    let mut batches = decider.segments.batches(&args.input, &opts)?;
     let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
     let bar = progress.bytes_bar("score", input_bytes);
-    let (k, latent) = (model.head.k, model.arch.latent);
-    let mut header = scores_header(k, latent, args.with_q);
-    if offers.is_some() {
-        header.pop();
-        header.extend_from_slice(b",offers,offer_scores,offer_source\n");
-    }
-    if let Some(p) = &propensity {
-        header.pop();
-        header.extend_from_slice(&p.header_fields(args.reasons));
-        header.push(b'\n');
-    }
+    let header = decider.csv_header(args.with_q);
     // CSV, or Parquet by the output's extension (one row group per chunk).
     let rows = stream(&mut batches, args, &header, &bar, |table, buf| {
-        let features = model.features(table)?;
-        let scores = model.score(&features, args.batch_size);
-        let ranked = match &offers {
-            Some(ranker) => Some(ranker.rank(table, &scores.segment)?),
-            None => None,
-        };
-        let risk = match &propensity {
-            Some(p) => Some(p.score(table, args.reasons)?),
-            None => None,
-        };
-        if ranked.is_none() && risk.is_none() {
-            scores_rows(buf, &table.ids, &scores, k, latent, args.with_q);
-        } else {
-            for i in 0..table.ids.len() {
-                scores_rows(
-                    buf,
-                    &table.ids[i..=i],
-                    &scores.slice(i),
-                    k,
-                    latent,
-                    args.with_q,
-                );
-                buf.pop(); // the newline
-                if let (Some(ranker), Some(ranked)) = (&offers, &ranked) {
-                    let (list, source) = &ranked[i];
-                    let ids: Vec<&str> = list
-                        .iter()
-                        .map(|(j, _)| ranker.model.items[*j as usize].as_str())
-                        .collect();
-                    let vals: Vec<String> = list.iter().map(|(_, v)| format!("{v:.6}")).collect();
-                    write!(buf, ",{},{},{source}", ids.join(" "), vals.join(" "))
-                        .expect("vec write");
-                }
-                if let (Some(p), Some(risk)) = (&propensity, &risk) {
-                    p.fields(buf, table, risk, i, args.reasons);
-                }
-                buf.push(b'\n');
-            }
-        }
+        let decisions = decider.score(table)?;
+        decider.csv_rows(buf, table, &decisions, args.with_q);
         Ok(())
     })?;
     let secs = start.elapsed().as_secs_f64();
@@ -333,7 +169,7 @@ pub fn run(
         rows,
         skipped: batches.report().skipped_total,
         rows_per_s: rows as f64 / secs.max(1e-9),
-        offers: offers.is_some(),
+        offers: decider.offers.is_some(),
     };
     tracing::info!(
         rows,
@@ -416,42 +252,6 @@ fn score_single(
         rows_per_s: rows as f64 / secs.max(1e-9),
         offers: false,
     })
-}
-
-/// `customer_id,segment,confidence[,q0..q{k-1}],z0..z{latent-1}` and a newline.
-pub fn scores_header(k: usize, latent: usize, with_q: bool) -> Vec<u8> {
-    let mut out = b"customer_id,segment,confidence".to_vec();
-    if with_q {
-        (0..k).for_each(|j| write!(out, ",q{j}").expect("vec write"));
-    }
-    (0..latent).for_each(|j| write!(out, ",z{j}").expect("vec write"));
-    out.push(b'\n');
-    out
-}
-
-/// One CSV row per id (the columns of [`scores_header`]), appended to `out`.
-pub fn scores_rows(
-    out: &mut Vec<u8>,
-    ids: &[String],
-    s: &Segments,
-    k: usize,
-    latent: usize,
-    with_q: bool,
-) {
-    out.reserve(ids.len() * ((latent + k) * 11 + 24));
-    for (i, id) in ids.iter().enumerate() {
-        out.extend_from_slice(csv_field(id).as_bytes());
-        write!(out, ",{},{}", s.segment[i], s.confidence[i]).expect("vec write");
-        if with_q {
-            for v in &s.q[i * k..(i + 1) * k] {
-                write!(out, ",{v}").expect("vec write");
-            }
-        }
-        for v in &s.z[i * latent..(i + 1) * latent] {
-            write!(out, ",{v}").expect("vec write");
-        }
-        out.push(b'\n');
-    }
 }
 
 impl std::fmt::Display for ScoreSummary {

@@ -10,6 +10,7 @@
 //! | `personas.csv`     | one per customer         | the planted persona, for evaluation only      |
 //! | `contacts.csv`     | ~1.5 per customer        | offer contacts: channel, time, propensity, response |
 //! | `contacts_truth.csv` | one per contact        | true acceptance probability of every arm, for evaluation only |
+//! | `events.jsonl`     | ~250 per customer (`--events` only) | usage and care events, time-ordered: the table's monthly columns are their aggregates ([`events`]) |
 //! | `schema.toml`      |                          | [`customer_schema`] as TOML                   |
 //!
 //! Customers belong to one of the planted personas of [`persona_names`] (6 %–22 % each). Each
@@ -34,7 +35,9 @@
 mod columns;
 pub mod contacts;
 mod csvbuf;
+pub(crate) use csvbuf::push_fixed;
 mod customers;
+pub mod events;
 mod offers;
 mod personas;
 mod sampling;
@@ -106,6 +109,10 @@ pub struct GenerateOptions {
     /// more (an easier clustering problem), above 1 they overlap more. In `(0, 4]`.
     #[serde(default = "default_persona_spread")]
     pub persona_spread: f64,
+    /// Also write `events.jsonl`: every usage and care event behind the table's event-derived
+    /// columns, in time order (about 250 lines per customer). Default false.
+    #[serde(default)]
+    pub events: bool,
 }
 
 fn default_persona_spread() -> f64 {
@@ -127,6 +134,7 @@ impl GenerateOptions {
             force: false,
             threads: 0,
             persona_spread: 1.0,
+            events: false,
         }
     }
 
@@ -243,6 +251,10 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let mut contacts_file = PendingFile::create(&dir.join("contacts.csv"))?;
     let mut truth_file = PendingFile::create(&dir.join("contacts_truth.csv"))?;
     let mut schema_file = PendingFile::create(&dir.join("schema.toml"))?;
+    let mut events_file = match opts.events {
+        true => Some(EventSpill::create(dir)?),
+        false => None,
+    };
 
     let mut header = CsvBuf::with_capacity(1024);
     for c in &schema.columns {
@@ -268,8 +280,13 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
             personas: &mut personas_file,
             contacts: &mut contacts_file,
             truth: &mut truth_file,
+            events: events_file.as_mut(),
         },
     )?;
+    let events_pending = match events_file {
+        Some(spill) => Some(spill.merge(&dir.join("events.jsonl"))?),
+        None => None,
+    };
 
     // Rename only once every file is complete; customers.csv last, since its presence is what
     // marks a folder as holding a finished run.
@@ -277,10 +294,14 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let offers_path = offers_file.commit()?;
     let contacts_path = contacts_file.commit()?;
     let truth_path = truth_file.commit()?;
+    let events_path = match events_pending {
+        Some(f) => Some(f.commit()?),
+        None => None,
+    };
     let personas_path = personas_file.commit()?;
     let interactions_path = interactions_file.commit()?;
     let customers_path = customers_file.commit()?;
-    let files = vec![
+    let mut files = vec![
         customers_path,
         offers_path,
         interactions_path,
@@ -289,6 +310,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         truth_path,
         schema_path,
     ];
+    files.extend(events_path);
     tracing::info!(
         customers = opts.customers,
         impressions = counts.impressions,
@@ -313,6 +335,8 @@ struct BlockOut {
     personas: CsvBuf,
     contacts: CsvBuf,
     truth: CsvBuf,
+    /// The block's events as JSON lines in time order (empty without `--events`).
+    events: Vec<u8>,
     counts: offers::LogCounts,
 }
 
@@ -323,6 +347,7 @@ struct Files<'a> {
     personas: &'a mut PendingFile,
     contacts: &'a mut PendingFile,
     truth: &'a mut PendingFile,
+    events: Option<&'a mut EventSpill>,
 }
 
 /// Generates every block (in parallel when there are several threads) and writes them in order.
@@ -344,6 +369,9 @@ fn write_blocks(
         files.personas.write(out.personas.as_bytes())?;
         files.contacts.write(out.contacts.as_bytes())?;
         files.truth.write(out.truth.as_bytes())?;
+        if let Some(spill) = files.events.as_deref_mut() {
+            spill.push_block(&out.events)?;
+        }
         total.impressions += out.counts.impressions;
         total.accepts += out.counts.accepts;
         total.contacts += out.counts.contacts;
@@ -392,6 +420,11 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
     let mut rng = StdRng::seed_from_u64(mix(opts.seed, b as u64));
     // Contacts draw from their own stream, so adding them left the other files unchanged.
     let mut contact_rng = StdRng::seed_from_u64(mix(opts.seed ^ CONTACT_STREAM, b as u64));
+    // Calls (which measure the usage shares) and the other events: two more streams, so the
+    // table does not depend on whether events are written.
+    let mut call_rng = StdRng::seed_from_u64(mix(opts.seed ^ CALL_STREAM, b as u64));
+    let mut event_rng = StdRng::seed_from_u64(mix(opts.seed ^ EVENT_STREAM, b as u64));
+    let mut block_events: Vec<(i64, u64, events::Event)> = Vec::new();
     let shares: Vec<f64> = PERSONAS.iter().map(|p| p.share).collect();
     let mut out = BlockOut {
         customers: CsvBuf::with_capacity(n * 256),
@@ -399,14 +432,23 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
         personas: CsvBuf::with_capacity(n * 40),
         contacts: CsvBuf::with_capacity(n * 150),
         truth: CsvBuf::with_capacity(n * 300),
+        events: Vec::new(),
         counts: offers::LogCounts::default(),
     };
     let mut scratch = Scratch::default();
     let mut contact_scratch = contacts::ContactScratch::default();
     for i in first..first + n {
         let persona = sampling::pick(&mut rng, &shares);
-        let customer = Customer::sample(&mut rng, persona, opts.persona_spread);
+        let mut customer = Customer::sample(&mut rng, persona, opts.persona_spread);
         let number = i as u64 + 1; // ids are 1-based: C0000001
+        let calls = events::draw_calls(&mut call_rng, &customer);
+        customer.night_share = calls.night_share;
+        customer.weekend_share = calls.weekend_share;
+        if opts.events {
+            let mut list = calls.calls;
+            events::draw_other(&mut event_rng, &customer, &mut list);
+            block_events.extend(list.into_iter().map(|e| (e.ts, number, e)));
+        }
         customer.write_row(&mut rng, &mut out.customers, number, id_width);
         out.personas.id(b'C', number, id_width);
         out.personas.uint(persona as u64);
@@ -434,11 +476,130 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
         out.counts.contacts += n_contacts;
         out.counts.contact_accepts += n_accepts;
     }
+    // Time order within the block (ties: customer order, then draw order); the spill merges
+    // the blocks.
+    block_events.sort_by_key(|&(ts, number, _)| (ts, number));
+    let mut id = CsvBuf::with_capacity(16);
+    out.events.reserve(block_events.len() * 80);
+    for (_, number, e) in &block_events {
+        id.clear();
+        id.id(b'C', *number, id_width);
+        crate::stream::events::write_event(&mut out.events, id.as_bytes(), e.ts, &e.kind);
+    }
     out
 }
 
 /// Mixed into the seed of the contacts' stream.
 const CONTACT_STREAM: u64 = 0xc0a7_ac75_0000_0001;
+/// Mixed into the seed of the calls' stream.
+const CALL_STREAM: u64 = 0xca11_0000_0000_0001;
+/// Mixed into the seed of the other events' stream.
+const EVENT_STREAM: u64 = 0xe7e7_0000_0000_0001;
+
+/// The blocks' time-ordered events, spilled to one scratch file and merged into `events.jsonl`
+/// at the end: memory stays bounded by a block whatever the number of customers.
+struct EventSpill {
+    path: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    /// `(offset, length)` of each block's run in the scratch file.
+    runs: Vec<(u64, u64)>,
+    len: u64,
+}
+
+impl EventSpill {
+    fn create(dir: &std::path::Path) -> Result<EventSpill, GenerateError> {
+        let path = dir.join(".events.spill.partial");
+        let file = std::fs::File::create(&path).map_err(|error| GenerateError::Io {
+            path: path.clone(),
+            error,
+        })?;
+        Ok(EventSpill {
+            path,
+            file: std::io::BufWriter::new(file),
+            runs: Vec::new(),
+            len: 0,
+        })
+    }
+
+    fn push_block(&mut self, lines: &[u8]) -> Result<(), GenerateError> {
+        use std::io::Write;
+        self.file
+            .write_all(lines)
+            .map_err(|error| GenerateError::Io {
+                path: self.path.clone(),
+                error,
+            })?;
+        self.runs.push((self.len, lines.len() as u64));
+        self.len += lines.len() as u64;
+        Ok(())
+    }
+
+    /// Merges the runs by event time (ties: block order) into a pending `target`, then removes
+    /// the scratch file.
+    fn merge(self, target: &std::path::Path) -> Result<PendingFile, GenerateError> {
+        use std::io::{BufRead, Read, Seek};
+        let io = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |error| GenerateError::Io {
+                path: path.clone(),
+                error,
+            }
+        };
+        let EventSpill {
+            path, file, runs, ..
+        } = self;
+        file.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_data().map(|_| ()))
+            .map_err(io(&path))?;
+        let mut readers = Vec::with_capacity(runs.len());
+        for &(offset, len) in &runs {
+            let mut f = std::fs::File::open(&path).map_err(io(&path))?;
+            f.seek(std::io::SeekFrom::Start(offset))
+                .map_err(io(&path))?;
+            readers.push(std::io::BufReader::with_capacity(1 << 16, f.take(len)));
+        }
+        let ts_of = |line: &[u8]| -> i64 {
+            // Every line starts `{"ts":<digits>,` (written by events::write_event).
+            line[6..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit() || **b == b'-')
+                .fold((0i64, 1i64), |(v, sign), &b| match b {
+                    b'-' => (v, -1),
+                    d => (v * 10 + i64::from(d - b'0'), sign),
+                })
+                .0
+        };
+        let mut heads: Vec<Vec<u8>> = vec![Vec::new(); readers.len()];
+        let mut heap = std::collections::BinaryHeap::new();
+        for (i, r) in readers.iter_mut().enumerate() {
+            if r.read_until(b'\n', &mut heads[i]).map_err(io(&path))? > 0 {
+                heap.push(std::cmp::Reverse((ts_of(&heads[i]), i)));
+            }
+        }
+        let mut out = PendingFile::create(target)?;
+        let mut buf = Vec::with_capacity(1 << 20);
+        while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+            buf.extend_from_slice(&heads[i]);
+            if buf.len() >= 1 << 20 {
+                out.write(&buf)?;
+                buf.clear();
+            }
+            heads[i].clear();
+            if readers[i]
+                .read_until(b'\n', &mut heads[i])
+                .map_err(io(&path))?
+                > 0
+            {
+                heap.push(std::cmp::Reverse((ts_of(&heads[i]), i)));
+            }
+        }
+        out.write(&buf)?;
+        drop(readers);
+        std::fs::remove_file(&path).map_err(io(&path))?;
+        Ok(out)
+    }
+}
 
 /// SplitMix64 of `seed` and `stream`: independent, well-spread seeds for each block.
 fn mix(seed: u64, stream: u64) -> u64 {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{dataset, run, teleseg};
+use crate::common::{dataset, run, small_pipeline as pipeline, teleseg};
 
 const SCHEMA: &str = r#"
 name = "tiny"
@@ -249,35 +249,6 @@ fn bad_schema_and_config_are_exit_code_2() {
 
     let (code, _, _) = run(teleseg().args(["pipeline", "--bogus-flag"]));
     assert_eq!(code, 2);
-}
-
-fn pipeline(out: &Path, name: &str, extra: &[&str]) -> (i32, String, String) {
-    let mut cmd = teleseg();
-    cmd.args(["--backend", "flex", "pipeline"]);
-    for s in [
-        "data.generate_customers=600",
-        "autoencoder.train.epochs=2",
-        "autoencoder.train.min_steps=0",
-        "autoencoder.model.hidden=[32, 16]",
-        "autoencoder.model.latent=4",
-        "dec.k=4",
-        "dec.n_init=2",
-        "dec.train.epochs=2",
-        "dec.train.min_steps=0",
-        "vae.train.epochs=2",
-        "vae.train.min_steps=0",
-        "vae.model.hidden=[32]",
-        "vae.sample.rows_per_segment=50",
-    ] {
-        cmd.args(["--set", s]);
-    }
-    cmd.args([
-        "--set",
-        &format!("output.dir={:?}", out.display().to_string()),
-    ]);
-    cmd.args(["--set", &format!("output.run_name={name:?}")]);
-    cmd.args(extra);
-    run(&mut cmd)
 }
 
 #[test]

@@ -13,5 +13,6 @@ mod parquet;
 mod policy;
 mod propensity;
 mod realdata;
+mod realtime;
 mod training;
 mod vae;

@@ -24,6 +24,12 @@ impl CsvBuf {
         &self.bytes
     }
 
+    /// Empties the buffer (a new first row).
+    pub(super) fn clear(&mut self) {
+        self.bytes.clear();
+        self.row_start = true;
+    }
+
     fn sep(&mut self) {
         if !self.row_start {
             self.bytes.push(b',');
@@ -140,7 +146,7 @@ const POW10: [u64; 10] = [
     1_000_000_000,
 ];
 
-fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: u32) {
+pub(crate) fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: u32) {
     if !x.is_finite() {
         return;
     }

@@ -103,18 +103,34 @@ impl PropensityModel {
         i: usize,
         reasons: usize,
     ) {
-        let features = &self.model.arch.features;
         write!(out, ",{}", scores.value[i]).expect("vec write");
+        let texts = self.reason_texts(table, scores, i);
         for k in 0..reasons {
             out.push(b',');
-            if let Some(&(j, v)) = scores.reasons[i].get(k) {
-                let text = format!(
+            if let Some(text) = texts.get(k) {
+                out.extend_from_slice(csv_field(text).as_bytes());
+            }
+        }
+    }
+
+    /// Row `i`'s reasons as text, `feature=value (+0.412)`: the SHAP value in the margin's
+    /// units (log-odds for binary targets), largest |value| first.
+    pub fn reason_texts(
+        &self,
+        table: &RawTable,
+        scores: &PropensityScores,
+        i: usize,
+    ) -> Vec<String> {
+        let features = &self.model.arch.features;
+        scores.reasons[i]
+            .iter()
+            .map(|&(j, v)| {
+                format!(
                     "{}={} ({v:+.3})",
                     features.features[j].name(),
                     features.value_text(table, j, i)
-                );
-                out.extend_from_slice(csv_field(&text).as_bytes());
-            }
-        }
+                )
+            })
+            .collect()
     }
 }

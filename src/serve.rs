@@ -1,0 +1,390 @@
+//! `teleseg serve`: an HTTP scoring service over a pipeline run folder (axum).
+//!
+//! | route           | what                                                                   |
+//! |-----------------|------------------------------------------------------------------------|
+//! | `POST /score`   | one customer (a JSON object of column → value) or many (an array): their [`Decision`]s |
+//! | `GET /health`   | 200 while the process runs                                             |
+//! | `GET /ready`    | 200 while a bundle is loaded and the service is not shutting down, else 503 |
+//! | `GET /metadata` | the loaded bundle: path, generation, models, schema                    |
+//! | `POST /reload`  | loads the bundle again from its folder and swaps it in (also on SIGHUP) |
+//!
+//! A request's customers are read exactly as `teleseg score` reads a CSV: the JSON is written as
+//! CSV text (header: every key, in first-seen order; a key a customer lacks is an empty cell) and
+//! read by the same reader with the bundle's schema, so every cell rule applies and the scores
+//! equal the batch scorer's for the same row. Values: strings as they are, numbers as written,
+//! `true`/`false` as binary spellings, `null` as a missing cell. Errors are JSON
+//! `{"error": "..."}` with a 4xx status: 400 (not JSON, not objects, nested values), 413 (body or
+//! customer count over the limit), 422 (a cell breaks a schema rule; the message names
+//! `request:LINE:COLUMN`, where line 2 is the first customer).
+//!
+//! Hot reload: the new bundle is loaded beside the old one, which keeps answering; it is swapped
+//! in only when it loaded completely, so a broken folder leaves the service as it was (the reload
+//! answers 500 with the reason). Scoring runs on tokio's blocking pool, so slow requests do not
+//! stall health checks.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::commands::embed::csv_field;
+use crate::data::reader::{CsvBatches, OnBadRow, ReadOptions};
+use crate::data::schema::Schema;
+use crate::scoring::{Decider, DeciderOptions, Decision};
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The pipeline run folder (or dec run) served.
+    pub checkpoint: PathBuf,
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    pub addr: SocketAddr,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Most customers in one request.
+    pub max_customers: usize,
+    pub decider: DeciderOptions,
+}
+
+/// The loaded bundle and when.
+struct Loaded {
+    decider: Arc<Decider>,
+    generation: u64,
+    loaded_at: u64,
+}
+
+struct AppState {
+    opts: ServeOptions,
+    device: burn::tensor::Device,
+    loaded: RwLock<Loaded>,
+    /// Serialises reloads (a second one waits rather than loading twice at once).
+    reloading: tokio::sync::Mutex<()>,
+    generations: AtomicU64,
+    draining: AtomicBool,
+}
+
+/// An error answer: status and message, sent as `{"error": message}`.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Loads the bundle, binds `opts.addr`, prints `listening on http://ADDR` and serves until
+/// SIGINT/SIGTERM (then finishes the requests in flight).
+pub fn serve(opts: ServeOptions, device: burn::tensor::Device) -> anyhow::Result<()> {
+    let decider = Decider::load(&opts.checkpoint, opts.decider.clone(), &device)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(opts.addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", opts.addr))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(AppState {
+            opts,
+            device,
+            loaded: RwLock::new(Loaded {
+                decider: Arc::new(decider),
+                generation: 1,
+                loaded_at: unix_now(),
+            }),
+            reloading: tokio::sync::Mutex::new(()),
+            generations: AtomicU64::new(1),
+            draining: AtomicBool::new(false),
+        });
+        tokio::spawn(reload_on_hangup(state.clone()));
+        let app = router(state.clone());
+        tracing::info!(%addr, checkpoint = %state.opts.checkpoint.display(), "serving");
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on http://{addr}")?;
+            out.flush()?;
+        }
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown(state))
+            .await?;
+        Ok(())
+    })
+}
+
+/// The routes over `state`.
+fn router(state: Arc<AppState>) -> Router {
+    let limit = state.opts.max_body_bytes;
+    Router::new()
+        .route("/score", post(score))
+        .route(
+            "/health",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
+        .route("/ready", get(ready))
+        .route("/metadata", get(metadata))
+        .route("/reload", post(reload))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Waits for SIGINT or SIGTERM, then marks the service not ready (in-flight requests finish).
+async fn shutdown(state: Arc<AppState>) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    state.draining.store(true, Ordering::SeqCst);
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Reloads the bundle on every SIGHUP (unix).
+async fn reload_on_hangup(state: Arc<AppState>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            if let Err(e) = reload_bundle(&state).await {
+                tracing::error!(error = %e.1, "reload on SIGHUP failed; still serving the old bundle");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = state;
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.draining.load(Ordering::SeqCst) {
+        return ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response();
+    }
+    let generation = state.loaded.read().expect("lock").generation;
+    axum::Json(json!({"ready": true, "generation": generation})).into_response()
+}
+
+async fn metadata(State(state): State<Arc<AppState>>) -> Response {
+    let (decider, generation, loaded_at) = {
+        let l = state.loaded.read().expect("lock");
+        (l.decider.clone(), l.generation, l.loaded_at)
+    };
+    axum::Json(bundle_metadata(&decider, generation, loaded_at)).into_response()
+}
+
+/// What `GET /metadata` answers.
+fn bundle_metadata(d: &Decider, generation: u64, loaded_at: u64) -> Value {
+    json!({
+        "checkpoint": d.path.display().to_string(),
+        "generation": generation,
+        "loaded_at_unix": loaded_at,
+        "segments": {"k": d.segments.head.k, "latent": d.segments.arch.latent},
+        "offers": d.offers.as_ref().map(|o| json!({"catalogue": o.model.items.len(), "top_k": o.k})),
+        "propensity": d.propensity.as_ref().map(|p| json!({
+            "output": p.model.arch.target.output_column(),
+            "reasons": d.opts.reasons,
+        })),
+        "schema": d.schema(),
+    })
+}
+
+async fn reload(State(state): State<Arc<AppState>>) -> Response {
+    match reload_bundle(&state).await {
+        Ok(generation) => {
+            axum::Json(json!({"reloaded": true, "generation": generation})).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Loads the bundle again (on the blocking pool) and swaps it in; the old one serves meanwhile.
+async fn reload_bundle(state: &Arc<AppState>) -> Result<u64, ApiError> {
+    let _one_at_a_time = state.reloading.lock().await;
+    let s = state.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        Decider::load(&s.opts.checkpoint, s.opts.decider.clone(), &s.device)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reload failed, still serving the previous bundle: {e:#}"),
+        )
+    })?;
+    let generation = state.generations.fetch_add(1, Ordering::SeqCst) + 1;
+    *state.loaded.write().expect("lock") = Loaded {
+        decider: Arc::new(loaded),
+        generation,
+        loaded_at: unix_now(),
+    };
+    tracing::info!(generation, "bundle reloaded");
+    Ok(generation)
+}
+
+async fn score(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            return ApiError(rejection.status(), rejection.body_text()).into_response();
+        }
+    };
+    let decider = state.loaded.read().expect("lock").decider.clone();
+    let max_customers = state.opts.max_customers;
+    let result =
+        tokio::task::spawn_blocking(move || score_body(&decider, &body, max_customers)).await;
+    match result {
+        Ok(Ok(decisions)) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            axum::Json(json!({ "decisions": decisions })),
+        )
+            .into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// The decisions for a request body (one customer object or an array of them).
+pub fn score_body(
+    decider: &Decider,
+    body: &[u8],
+    max_customers: usize,
+) -> Result<Vec<Decision>, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    let customers = match value {
+        Value::Array(items) => items,
+        object @ Value::Object(_) => vec![object],
+        _ => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "the body must be a JSON object (one customer: column → value) or an array of them"
+                    .into(),
+            ));
+        }
+    };
+    if customers.is_empty() {
+        return Ok(Vec::new());
+    }
+    if customers.len() > max_customers {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} customers in one request; at most {max_customers} (--max-customers)",
+                customers.len()
+            ),
+        ));
+    }
+    let csv = customers_csv(&customers)?;
+    let table = read_rows(&csv, decider.schema())?;
+    let scored = decider
+        .score(&table)
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
+    Ok(decider.decisions(&table, &scored))
+}
+
+/// The customers as CSV text: a header of every key (first-seen order), one line per customer.
+pub fn customers_csv(customers: &[Value]) -> Result<Vec<u8>, ApiError> {
+    let mut keys: Vec<&str> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for (i, c) in customers.iter().enumerate() {
+        let Value::Object(map) = c else {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("customers[{i}]: expected a JSON object of column → value"),
+            ));
+        };
+        for k in map.keys() {
+            if !index.contains_key(k.as_str()) {
+                index.insert(k.as_str(), keys.len());
+                keys.push(k.as_str());
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(customers.len() * 256);
+    let header: Vec<String> = keys.iter().map(|k| csv_field(k)).collect();
+    out.extend_from_slice(header.join(",").as_bytes());
+    out.push(b'\n');
+    let mut cells = vec![String::new(); keys.len()];
+    for (i, c) in customers.iter().enumerate() {
+        let Value::Object(map) = c else {
+            unreachable!("checked above")
+        };
+        cells.iter_mut().for_each(String::clear);
+        for (k, v) in map {
+            let text = match v {
+                Value::Null => String::new(),
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s.clone(),
+                Value::Array(_) | Value::Object(_) => {
+                    return Err(ApiError(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "customers[{i}].{k}: a nested value; each column takes a string, number, boolean or null"
+                        ),
+                    ));
+                }
+            };
+            cells[index[k.as_str()]] = csv_field(&text);
+        }
+        out.extend_from_slice(cells.join(",").as_bytes());
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// Reads CSV text with `schema` by the rules of every other reader; a broken rule is a 422.
+fn read_rows(csv: &[u8], schema: &Schema) -> Result<crate::data::table::RawTable, ApiError> {
+    let unprocessable = |e: crate::data::error::DataError| {
+        ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+    };
+    let opts = ReadOptions {
+        on_bad_row: OnBadRow::Error,
+    };
+    let mut rows = CsvBatches::from_reader(csv, "request", schema, &opts).map_err(unprocessable)?;
+    let table = rows
+        .next_batch(usize::MAX)
+        .map_err(unprocessable)?
+        .expect("at least one customer");
+    Ok(table)
+}
