@@ -72,6 +72,10 @@ pub enum Command {
     /// HTTP scoring service over a pipeline run: POST /score (JSON customers in, segment,
     /// offers and churn risk out), GET /health, /ready, /metadata, POST /reload (or SIGHUP).
     Serve(commands::serve::ServeArgs),
+    /// Streaming decisions: customer events (Kafka topic in a consumer group, or a JSON-lines
+    /// file) → windowed features → re-scored customers → a decision event whenever a customer's
+    /// segment or best offer changes (docs/realtime.md).
+    Stream(commands::stream::StreamArgs),
     /// Draw synthetic customer profiles from a `vae` checkpoint, written in the original schema
     /// (raw units, category strings in the input's spelling, integers as integers, values within
     /// the train range).

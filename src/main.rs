@@ -110,6 +110,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             say(&commands::score::run(&a, &g.backend.device, &g.progress)?);
         }
         Command::Serve(a) => commands::serve::run(&a, &globals(&global)?.backend.device)?,
+        Command::Stream(a) => {
+            let stats = commands::stream::run(&a, &globals(&global)?.backend.device)?;
+            say(&serde_json::to_string(&stats)?);
+        }
         Command::Evaluate { command } => match command {
             EvaluateCommand::Clustering { run, labels } => {
                 print!("{}", models::dec::segments::evaluate(&run, &labels)?)

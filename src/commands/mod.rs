@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod score;
 pub mod serve;
+pub mod stream;
 pub mod train;
 pub mod vae;
 

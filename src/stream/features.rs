@@ -28,6 +28,8 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
 use super::events::{Event, EventKind};
 
 /// Seconds in a day.
@@ -75,7 +77,7 @@ pub fn is_weekend(ts: i64) -> bool {
 }
 
 /// The aggregates of one customer at one time, in fixed-point units.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Features {
     pub voice_tenths: u64,
     pub intl_tenths: u64,
@@ -164,7 +166,7 @@ fn fixed_text_f64(x: f64, decimals: u32) -> String {
 }
 
 /// An item of a window and how it moves the sums.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 enum Item {
     Call {
         tenths: u64,
@@ -199,7 +201,7 @@ impl Item {
 }
 
 /// One customer's windows: events sorted by time per span, with running sums.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct CustomerWindows {
     /// One queue per span (usage, digital, social, care, billing), sorted by event time.
     queues: [VecDeque<(i64, Item)>; 5],
@@ -343,7 +345,7 @@ pub enum Pushed {
 }
 
 /// The windows of every customer seen, with the watermark and the lateness bound.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FeatureStore {
     customers: HashMap<String, CustomerWindows>,
     watermark: i64,

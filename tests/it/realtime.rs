@@ -376,3 +376,153 @@ fn streamed_features_equal_the_generated_table() {
     assert!(defects.len() <= 8, "{defects:?}");
     assert!(empty < 400 * 16 / 10, "{empty} empty cells");
 }
+
+/// 300 generated customers with their events (seed 9), made once per test run.
+fn event_data() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    crate::common::generated_once(
+        &DIR,
+        "teleseg-it-events",
+        &["--customers", "300", "--seed", "9", "--events"],
+    )
+}
+
+/// Per customer: whether the streamed features of all events equal the table's cells (no
+/// recording defect, no missing cell), so that scoring the table scores the streamed features.
+fn clean_customers(dir: &Path) -> std::collections::HashSet<String> {
+    use teleseg::stream::events::read_events;
+    use teleseg::stream::features::FeatureStore;
+    let mut store = FeatureStore::new(0);
+    for e in read_events(&dir.join("events.jsonl")).unwrap() {
+        store.push(&e);
+    }
+    let mut rdr = csv::Reader::from_path(dir.join("customers.csv")).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    rdr.records()
+        .map(|r| r.unwrap())
+        .filter(|r| {
+            let f = store.features(&r[0], 1_735_689_600);
+            f.cells().iter().all(|(name, text)| &r[col(name)] == text)
+        })
+        .map(|r| r[0].to_string())
+        .collect()
+}
+
+/// Decisions of a JSON-lines file or topic dump: the last (segment, best offer) per customer, and
+/// every id with its payload.
+fn final_decisions(lines: &[Value]) -> HashMap<String, (u64, String)> {
+    let mut last: HashMap<String, (i64, u64, String)> = HashMap::new();
+    for d in lines {
+        let id = d["customer_id"].as_str().unwrap().to_string();
+        let offset = d["offset"].as_i64().unwrap();
+        let seg = d["segment"].as_u64().unwrap();
+        let best = d["offers"][0]["offer_id"].as_str().unwrap().to_string();
+        let e = last.entry(id).or_insert((-1, 0, String::new()));
+        if offset > e.0 {
+            *e = (offset, seg, best);
+        }
+    }
+    last.into_iter().map(|(k, (_, s, b))| (k, (s, b))).collect()
+}
+
+/// The batch scorer's (segment, best offer) per customer of `customers`.
+fn batch_decisions(run_dir: &Path, customers: &Path) -> HashMap<String, (u64, String)> {
+    let out = tempfile::tempdir().unwrap();
+    let scores = out.path().join("scores.csv");
+    let (code, _, err) = run(teleseg()
+        .args(["--backend", "flex", "score", "--checkpoint"])
+        .arg(run_dir)
+        .arg("--input")
+        .arg(customers)
+        .arg("--output")
+        .arg(&scores));
+    assert_eq!(code, 0, "{err}");
+    let mut rdr = csv::Reader::from_path(&scores).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    rdr.records()
+        .map(|r| {
+            let r = r.unwrap();
+            let best = r[col("offers")].split(' ').next().unwrap().to_string();
+            (r[0].to_string(), (r[col("segment")].parse().unwrap(), best))
+        })
+        .collect()
+}
+
+/// `teleseg stream --events`: every customer gets decisions, the last one equals the batch
+/// scorer's segment and best offer (for every customer whose table cells are the events'
+/// aggregates), ids are unique, a replay writes the same bytes, a bad line is exit 2 naming it.
+#[test]
+fn file_stream_decides_like_the_batch_scorer() {
+    let run_dir = pipeline_run();
+    let data = event_data();
+    let out = tempfile::tempdir().unwrap();
+    let stream = |output: &Path, events: &Path| {
+        run(teleseg()
+            .args([
+                "--backend",
+                "flex",
+                "stream",
+                "--batch-events",
+                "2000",
+                "--checkpoint",
+            ])
+            .arg(run_dir)
+            .arg("--customers")
+            .arg(data.join("customers.csv"))
+            .arg("--events")
+            .arg(events)
+            .arg("--output")
+            .arg(output))
+    };
+    let first = out.path().join("d1.jsonl");
+    let (code, stdout, err) = stream(&first, &data.join("events.jsonl"));
+    assert_eq!(code, 0, "{err}");
+    let stats: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(stats["events"].as_u64().unwrap() > 30_000, "{stats}");
+    assert_eq!(stats["late"], 0);
+    let text = std::fs::read_to_string(&first).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: std::collections::HashSet<&str> = lines
+        .iter()
+        .map(|d| d["decision_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), lines.len(), "duplicate decision ids");
+    assert!(
+        lines.iter().any(|d| d["change"] != "first"),
+        "no decision ever changed"
+    );
+
+    let streamed = final_decisions(&lines);
+    assert_eq!(streamed.len(), 300);
+    let batch = batch_decisions(run_dir, &data.join("customers.csv"));
+    let clean = clean_customers(data);
+    assert!(clean.len() > 250, "{} clean customers", clean.len());
+    for id in &clean {
+        assert_eq!(streamed[id], batch[id], "{id}");
+    }
+
+    // Deterministic: the same input gives the same bytes.
+    let second = out.path().join("d2.jsonl");
+    let (code, _, err) = stream(&second, &data.join("events.jsonl"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&second).unwrap(), text.as_bytes());
+
+    // A bad line: exit 2 naming the file and line; no output file.
+    let bad = out.path().join("bad.jsonl");
+    let mut events = std::fs::read_to_string(data.join("events.jsonl")).unwrap();
+    events.insert_str(
+        events.find('\n').unwrap() + 1,
+        "{\"ts\":1,\"customer_id\":\"C0000001\",\"type\":\"fax\"}\n",
+    );
+    std::fs::write(&bad, events).unwrap();
+    let third = out.path().join("d3.jsonl");
+    let (code, _, err) = stream(&third, &bad);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.jsonl:2:"), "{err}");
+    assert!(!third.exists());
+}

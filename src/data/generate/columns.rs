@@ -70,7 +70,7 @@ pub(super) fn customer_schema() -> Schema {
         categorical("urban_type"),
         count("household_size", "people in the household", false),
         // Usage.
-        amount("voice_minutes", "minutes per month"),
+        amount("voice_minutes", "domestic call minutes per month"),
         amount("data_gb", "GB per month"),
         Column {
             clip: Some([0.001, 0.999]),
@@ -81,8 +81,14 @@ pub(super) fn customer_schema() -> Schema {
             max: Some(31.0),
             ..count("roaming_days", "days with roaming usage per month", true)
         },
-        share("night_share", "share of usage between 22:00 and 06:00"),
-        share("weekend_share", "share of usage on weekends"),
+        share(
+            "night_share",
+            "share of the month's domestic call minutes starting 22:00-06:00 UTC",
+        ),
+        share(
+            "weekend_share",
+            "share of the month's domestic call minutes on Saturdays and Sundays (UTC)",
+        ),
         // Billing.
         categorical("plan"),
         categorical("contract"),

@@ -1,0 +1,311 @@
+//! `teleseg stream` on Kafka: consume events from a topic in a consumer group, produce decisions
+//! to another topic keyed by customer (librdkafka through `rdkafka`).
+//!
+//! Scaling out is Kafka's: more processes with the same `group` share the input partitions, one
+//! owner per partition. Events must be keyed by customer id, so that a customer's events stay in
+//! one partition, in order.
+//!
+//! Per partition, a batch's decisions are produced and acknowledged (`acks=all`, then a flush
+//! that fails on any delivery error), then the partition's state snapshot is written, and only
+//! then is the offset committed. On assignment (a start, a restart, a rebalance) each partition
+//! resumes at its snapshot's next offset (the whole partition is replayed without one); on
+//! revocation its open batch is dropped, since its new owner replays it from the snapshot. A
+//! crash after the produce and before the snapshot re-emits that batch's decisions with the same
+//! ids ([`super::processor`]), so nothing is lost and a duplicate is recognisable.
+//!
+//! The bundle is hot-swapped: every few seconds the run folder's model files are checked, and a
+//! changed bundle is loaded beside the running one and swapped in between records (a bundle that
+//! fails to load is logged and the old one keeps deciding).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
+
+use super::processor::{Fed, PartitionState, Processor, Stats, StreamDecision};
+use crate::scoring::Decider;
+
+/// Where and how to run on Kafka.
+#[derive(Debug, Clone)]
+pub struct KafkaStream {
+    /// `host:port[,host:port...]`.
+    pub brokers: String,
+    pub group: String,
+    pub input_topic: String,
+    pub output_topic: String,
+    /// Partition snapshots (`<input_topic>-<partition>.json`).
+    pub state_dir: PathBuf,
+    /// Lateness bound, seconds.
+    pub lateness: i64,
+    /// Stop after this long without a record (tests, replays); None: run until SIGINT/SIGTERM.
+    pub idle_exit: Option<Duration>,
+    /// How often the bundle's files are checked for a new version.
+    pub reload_every: Duration,
+    /// Extra librdkafka properties (`key=value`), for both clients.
+    pub properties: Vec<(String, String)>,
+}
+
+/// The consumer's context: it owns the states of the assigned partitions, so a rebalance can
+/// load and drop them while `poll` runs.
+struct GroupContext {
+    topic: String,
+    state_dir: PathBuf,
+    lateness: i64,
+    states: Mutex<HashMap<i32, PartitionState>>,
+    /// A snapshot that could not be read: the loop stops with it.
+    failure: Mutex<Option<String>>,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let mut states = self.states.lock().expect("lock");
+                for p in partitions {
+                    match PartitionState::load(&self.state_dir, &self.topic, p, self.lateness) {
+                        Ok(st) => {
+                            let at = match st.next_offset {
+                                0 => Offset::Beginning,
+                                n => Offset::Offset(n),
+                            };
+                            if let Err(e) = tpl.set_partition_offset(&self.topic, p, at) {
+                                tracing::error!(partition = p, error = %e, "cannot seek");
+                            }
+                            tracing::info!(partition = p, next_offset = st.next_offset, "assigned");
+                            states.insert(p, st);
+                        }
+                        Err(e) => {
+                            *self.failure.lock().expect("lock") = Some(format!("{e:#}"));
+                        }
+                    }
+                }
+                if let Err(e) = consumer.assign(tpl) {
+                    tracing::error!(error = %e, "assign failed");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let mut states = self.states.lock().expect("lock");
+                for p in partitions {
+                    // The open batch is not flushed: the next owner replays it from the snapshot.
+                    states.remove(&p);
+                    tracing::info!(partition = p, "revoked");
+                }
+                if let Err(e) = consumer.unassign() {
+                    tracing::error!(error = %e, "unassign failed");
+                }
+            }
+            other => tracing::error!(error = ?other, "rebalance error"),
+        }
+    }
+}
+
+/// Counts failed deliveries of decisions.
+#[derive(Default)]
+struct DeliveryContext {
+    failed: AtomicU64,
+}
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            tracing::error!(error = %e, "decision not delivered");
+            self.failed.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn client_config(k: &KafkaStream) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers);
+    for (key, value) in &k.properties {
+        c.set(key, value);
+    }
+    c
+}
+
+/// The newest modification time of the bundle's model files.
+fn bundle_stamp(run: &Path) -> Option<SystemTime> {
+    ["dec", "ncf", "propensity", ""]
+        .iter()
+        .filter_map(|sub| std::fs::metadata(run.join(sub).join("model.safetensors")).ok())
+        .filter_map(|m| m.modified().ok())
+        .max()
+}
+
+/// Runs the decision loop on Kafka until idle (`idle_exit`) or SIGINT/SIGTERM.
+pub fn run(
+    processor: &mut Processor,
+    k: &KafkaStream,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Stats> {
+    std::fs::create_dir_all(&k.state_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", k.state_dir.display()))?;
+    let ctx = GroupContext {
+        topic: k.input_topic.clone(),
+        state_dir: k.state_dir.clone(),
+        lateness: k.lateness,
+        states: Mutex::new(HashMap::new()),
+        failure: Mutex::new(None),
+    };
+    let consumer: BaseConsumer<GroupContext> = client_config(k)
+        .set("group.id", &k.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("partition.assignment.strategy", "range")
+        .create_with_context(ctx)?;
+    consumer.subscribe(&[&k.input_topic])?;
+    let producer: BaseProducer<DeliveryContext> = client_config(k)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .create_with_context(DeliveryContext::default())?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+
+    let source = format!("topic {}", k.input_topic);
+    let mut last_record = Instant::now();
+    let mut last_check = Instant::now();
+    let mut stamp = bundle_stamp(&processor.decider.path);
+    while !stop.load(Ordering::SeqCst) {
+        if let Some(failure) = consumer.context().failure.lock().expect("lock").take() {
+            anyhow::bail!("{failure}");
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                last_record = Instant::now();
+                let p = m.partition();
+                let mut states = consumer.context().states.lock().expect("lock");
+                let Some(st) = states.get_mut(&p) else {
+                    continue; // revoked meanwhile
+                };
+                let fed = processor.feed(st, m.offset(), m.payload().unwrap_or(&[]), &source)?;
+                let created = m.timestamp().to_millis();
+                if fed == Fed::BatchFull {
+                    let decisions = processor.close_batch(st, p)?;
+                    deliver(&producer, k, &decisions, created)?;
+                    checkpoint(&consumer, k, st, p)?;
+                }
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+            None => {
+                // Idle: close every open batch (decisions for the events so far).
+                let mut states = consumer.context().states.lock().expect("lock");
+                let mut partitions: Vec<i32> = states.keys().copied().collect();
+                partitions.sort_unstable();
+                for p in partitions {
+                    let st = states.get_mut(&p).expect("listed");
+                    if st.dirty.is_empty() {
+                        continue;
+                    }
+                    let decisions = processor.close_batch(st, p)?;
+                    deliver(&producer, k, &decisions, None)?;
+                    checkpoint(&consumer, k, st, p)?;
+                }
+                drop(states);
+                if k.idle_exit.is_some_and(|d| last_record.elapsed() >= d) {
+                    break;
+                }
+            }
+        }
+        if last_check.elapsed() >= k.reload_every {
+            last_check = Instant::now();
+            let now = bundle_stamp(&processor.decider.path);
+            if now != stamp {
+                stamp = now;
+                match Decider::load(
+                    &processor.decider.path,
+                    processor.decider.opts.clone(),
+                    device,
+                ) {
+                    Ok(d) => {
+                        processor.decider = d;
+                        processor.generation += 1;
+                        tracing::info!(generation = processor.generation, "bundle reloaded");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "reload failed; keeping the running bundle")
+                    }
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30))?;
+    Ok(processor.stats.clone())
+}
+
+/// Produces `decisions` keyed by customer and waits until every one is acknowledged.
+fn deliver(
+    producer: &BaseProducer<DeliveryContext>,
+    k: &KafkaStream,
+    decisions: &[StreamDecision],
+    source_ms: Option<i64>,
+) -> anyhow::Result<()> {
+    for d in decisions {
+        let mut value = serde_json::to_value(d)?;
+        if let Some(ms) = source_ms {
+            value["source_timestamp_ms"] = ms.into();
+        }
+        let payload = serde_json::to_vec(&value)?;
+        let key = d.decision.customer_id.as_bytes();
+        loop {
+            let record = BaseRecord::to(&k.output_topic).key(key).payload(&payload);
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((
+                    KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    _,
+                )) => {
+                    producer.poll(Duration::from_millis(50));
+                }
+                Err((e, _)) => anyhow::bail!("cannot produce to {}: {e}", k.output_topic),
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30))?;
+    let failed = producer.context().failed.swap(0, Ordering::SeqCst);
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} decisions were not delivered to {}",
+            k.output_topic
+        );
+    }
+    Ok(())
+}
+
+/// After delivery: the partition's snapshot, then its offset.
+fn checkpoint(
+    consumer: &BaseConsumer<GroupContext>,
+    k: &KafkaStream,
+    st: &PartitionState,
+    partition: i32,
+) -> anyhow::Result<()> {
+    st.save(&k.state_dir, &k.input_topic, partition)?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&k.input_topic, partition, Offset::Offset(st.next_offset))?;
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+        // The snapshot is what resumes; a failed commit only delays the group's lag metric.
+        tracing::warn!(partition, error = %e, "offset commit failed");
+    }
+    Ok(())
+}
