@@ -132,9 +132,13 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
-fn client_config(k: &KafkaStream) -> ClientConfig {
+/// `defaults`, then the user's `--kafka-property` values (which win).
+fn client_config(k: &KafkaStream, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers);
+    for (key, value) in defaults {
+        c.set(*key, *value);
+    }
     for (key, value) in &k.properties {
         c.set(key, value);
     }
@@ -165,19 +169,22 @@ pub fn run(
         states: Mutex::new(HashMap::new()),
         failure: Mutex::new(None),
     };
-    let consumer: BaseConsumer<GroupContext> = client_config(k)
-        .set("group.id", &k.group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        .set("partition.assignment.strategy", "range")
-        .create_with_context(ctx)?;
+    let consumer: BaseConsumer<GroupContext> = client_config(
+        k,
+        &[
+            ("group.id", &k.group),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("session.timeout.ms", "10000"),
+            ("partition.assignment.strategy", "range"),
+        ],
+    )
+    .create_with_context(ctx)?;
     consumer.subscribe(&[&k.input_topic])?;
-    let producer: BaseProducer<DeliveryContext> = client_config(k)
-        .set("acks", "all")
-        .set("linger.ms", "5")
-        .create_with_context(DeliveryContext::default())?;
+    let producer: BaseProducer<DeliveryContext> =
+        client_config(k, &[("acks", "all"), ("linger.ms", "5")])
+            .create_with_context(DeliveryContext::default())?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone())?;

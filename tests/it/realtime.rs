@@ -526,3 +526,262 @@ fn file_stream_decides_like_the_batch_scorer() {
     assert!(err.contains("bad.jsonl:2:"), "{err}");
     assert!(!third.exists());
 }
+
+/// The Kafka-compatible broker of the Kafka tests: `TELESEG_KAFKA_BROKERS` (default
+/// `127.0.0.1:9092`) when something listens there. `.ci/run` starts one and sets
+/// `TELESEG_KAFKA_REQUIRED=1`, which turns a missing broker into a failure instead of a skip.
+fn kafka_broker(test: &str) -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let brokers =
+        std::env::var("TELESEG_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let first = brokers.split(',').next().unwrap_or_default().to_string();
+    let up = first
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| {
+            TcpStream::connect_timeout(&a, std::time::Duration::from_millis(500)).is_ok()
+        });
+    if up {
+        return Some(brokers);
+    }
+    let required = std::env::var("TELESEG_KAFKA_REQUIRED").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{test}: no Kafka broker at {brokers} but TELESEG_KAFKA_REQUIRED=1"
+    );
+    eprintln!(
+        "SKIPPED {test}: no Kafka broker at {brokers} (set TELESEG_KAFKA_BROKERS; .ci/run starts tansu)"
+    );
+    None
+}
+
+/// Creates `topic` with `partitions` partitions.
+fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let results = rt
+        .block_on(admin.create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        ))
+        .unwrap();
+    for r in results {
+        r.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
+    }
+}
+
+/// Produces every line of `events` keyed by its customer id.
+fn produce_events(brokers: &str, topic: &str, events: &Path) -> usize {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "20")
+        .set("acks", "all")
+        .create()
+        .unwrap();
+    let text = std::fs::read_to_string(events).unwrap();
+    let mut n = 0;
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let key = v["customer_id"].as_str().unwrap();
+        loop {
+            match producer.send(BaseRecord::to(topic).key(key).payload(line)) {
+                Ok(()) => break,
+                Err(_) => {
+                    producer.poll(std::time::Duration::from_millis(20));
+                }
+            }
+        }
+        n += 1;
+    }
+    producer.flush(std::time::Duration::from_secs(60)).unwrap();
+    n
+}
+
+/// Every record of `topic` (read until it has been quiet for 2 s) as JSON.
+fn consume_all(brokers: &str, topic: &str) -> Vec<Value> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let group = format!("reader-{topic}-{}", std::process::id());
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", &group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let mut quiet = std::time::Instant::now();
+    while quiet.elapsed() < std::time::Duration::from_secs(2) || out.is_empty() {
+        assert!(
+            quiet.elapsed() < std::time::Duration::from_secs(60),
+            "{topic}: nothing to read"
+        );
+        if let Some(Ok(m)) = consumer.poll(std::time::Duration::from_millis(200)) {
+            out.push(serde_json::from_slice(m.payload().unwrap()).unwrap());
+            quiet = std::time::Instant::now();
+        }
+    }
+    out
+}
+
+/// `teleseg stream` on a real broker: a clean run; a run killed with SIGKILL mid-stream and
+/// restarted (it resumes from its snapshots, re-emits at most the unsnapshotted batch with the
+/// same ids and contents, and ends where the clean run ends); two processes in one consumer
+/// group (they split the partitions and emit every decision once). Every run's final decision per
+/// customer equals the batch scorer's.
+#[test]
+fn kafka_stream_survives_a_kill_and_scales_out_in_a_group() {
+    let Some(brokers) = kafka_broker("kafka_stream_survives_a_kill_and_scales_out_in_a_group")
+    else {
+        return;
+    };
+    let run_dir = pipeline_run();
+    let data = event_data();
+    let tag = format!(
+        "it{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let input = format!("{tag}-events");
+    create_topic(&brokers, &input, 4);
+    let total = produce_events(&brokers, &input, &data.join("events.jsonl"));
+    let batch = batch_decisions(run_dir, &data.join("customers.csv"));
+    let clean = clean_customers(data);
+    let state = tempfile::tempdir().unwrap();
+    let stream = |name: &str, idle: &str| {
+        let mut cmd = teleseg();
+        cmd.args(["--backend", "flex", "stream", "--brokers", &brokers])
+            .args(["--input-topic", &input])
+            .args(["--output-topic", &format!("{tag}-{name}")])
+            .args(["--group", &format!("{tag}-{name}")])
+            .arg("--state-dir")
+            .arg(state.path().join(name))
+            .args(["--batch-events", "500", "--idle-exit-secs", idle])
+            .arg("--checkpoint")
+            .arg(run_dir)
+            .arg("--customers")
+            .arg(data.join("customers.csv"));
+        cmd
+    };
+    let check_final = |decisions: &[Value], what: &str| {
+        let last = final_decisions(decisions);
+        assert_eq!(last.len(), 300, "{what}");
+        for id in &clean {
+            assert_eq!(last[id], batch[id], "{what}: {id}");
+        }
+    };
+    let stats = |stdout: &str| -> Value { serde_json::from_str(stdout.trim()).unwrap() };
+
+    // 1. A clean run.
+    create_topic(&brokers, &format!("{tag}-clean"), 1);
+    let (code, out, err) = run(&mut stream("clean", "4"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        stats(&out)["events"].as_u64().unwrap() as usize,
+        total,
+        "{out}"
+    );
+    let clean_run = consume_all(&brokers, &format!("{tag}-clean"));
+    check_final(&clean_run, "clean run");
+    let clean_ids: std::collections::HashSet<String> = clean_run
+        .iter()
+        .map(|d| d["decision_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        clean_ids.len(),
+        clean_run.len(),
+        "duplicates without a crash"
+    );
+
+    // 2. Killed mid-stream (SIGKILL once some decisions are out), then restarted.
+    create_topic(&brokers, &format!("{tag}-killed"), 1);
+    let mut child = stream("killed", "4")
+        .args(["--kafka-property", "session.timeout.ms=6000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let snapshots = state.path().join("killed");
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&snapshots).map_or(0, |d| d.count()) < 2 {
+        assert!(started.elapsed().as_secs() < 120, "no snapshot written");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // The killed member holds its partitions until its session times out (6 s here): wait
+    // longer than that before calling the restarted process idle.
+    let (code, out, err) =
+        run(stream("killed", "15").args(["--kafka-property", "session.timeout.ms=6000"]));
+    assert_eq!(code, 0, "{err}");
+    let resumed = stats(&out)["events"].as_u64().unwrap() as usize;
+    assert!(
+        resumed < total,
+        "the restart replayed everything ({resumed} of {total})"
+    );
+    let killed = consume_all(&brokers, &format!("{tag}-killed"));
+    check_final(&killed, "killed and restarted");
+    let mut seen: HashMap<String, Value> = HashMap::new();
+    for d in &killed {
+        let mut d = d.clone();
+        d.as_object_mut().unwrap().remove("source_timestamp_ms");
+        let id = d["decision_id"].as_str().unwrap().to_string();
+        if let Some(before) = seen.insert(id.clone(), d.clone()) {
+            assert_eq!(before, d, "{id} emitted twice with different contents");
+        }
+    }
+
+    // 3. Two processes in one group share the partitions and emit each decision once.
+    create_topic(&brokers, &format!("{tag}-group"), 1);
+    let a = stream("group", "4")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = stream("group", "4")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let (ea, eb) = (
+        stats(&String::from_utf8_lossy(&a.stdout))["events"]
+            .as_u64()
+            .unwrap() as usize,
+        stats(&String::from_utf8_lossy(&b.stdout))["events"]
+            .as_u64()
+            .unwrap() as usize,
+    );
+    assert!(
+        ea > 0 && eb > 0,
+        "one process did all the work ({ea} + {eb})"
+    );
+    assert!(ea + eb >= total, "{ea} + {eb} < {total}");
+    let group = consume_all(&brokers, &format!("{tag}-group"));
+    check_final(&group, "two processes");
+    let ids: std::collections::HashSet<&str> = group
+        .iter()
+        .map(|d| d["decision_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        group.len(),
+        "a decision emitted twice by the group"
+    );
+}
