@@ -35,7 +35,6 @@
 mod columns;
 pub mod contacts;
 mod csvbuf;
-pub(crate) use csvbuf::push_fixed;
 mod customers;
 pub mod events;
 mod offers;

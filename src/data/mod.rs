@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod error;
+pub mod fixed;
 pub mod generate;
 pub mod impressions;
 pub mod interactions;

@@ -179,7 +179,7 @@ pub fn parse_event(text: &[u8], source_name: &str, line: u64) -> Result<Event, E
 /// Appends the JSON line of an event of customer `id` (already a valid JSON string body) at `ts`
 /// to `out`: the format [`parse_event`] reads, values with the table's decimals.
 pub fn write_event(out: &mut Vec<u8>, id: &[u8], ts: i64, kind: &EventKind) {
-    use crate::data::generate::push_fixed;
+    use crate::data::fixed::push_fixed;
     use std::io::Write;
     write!(out, "{{\"ts\":{ts},\"customer_id\":\"").expect("vec write");
     out.extend_from_slice(id);

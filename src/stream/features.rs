@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::events::{Event, EventKind};
+use crate::data::fixed::{fixed_text, fixed_text_f64};
 
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
@@ -133,36 +134,6 @@ impl Features {
             (c[15], mean(self.social_sentiment, self.social, 3)),
         ]
     }
-}
-
-/// `units · 10^-decimals` as text: trailing zeros trimmed, `0` for zero.
-pub fn fixed_text(units: i64, decimals: u32) -> String {
-    let scale = 10i64.pow(decimals);
-    let (sign, abs) = if units < 0 {
-        ("-", -units)
-    } else {
-        ("", units)
-    };
-    let (int, mut frac) = (abs / scale, abs % scale);
-    if frac == 0 {
-        return if abs == 0 {
-            "0".into()
-        } else {
-            format!("{sign}{int}")
-        };
-    }
-    let mut width = decimals as usize;
-    while frac % 10 == 0 {
-        frac /= 10;
-        width -= 1;
-    }
-    format!("{sign}{int}.{frac:0width$}")
-}
-
-/// `x` rounded to `decimals` (half away from zero) as [`fixed_text`].
-fn fixed_text_f64(x: f64, decimals: u32) -> String {
-    let scaled = (x.abs() * 10f64.powi(decimals as i32)).round() as i64;
-    fixed_text(if x < 0.0 { -scaled } else { scaled }, decimals)
 }
 
 /// An item of a window and how it moves the sums.
@@ -493,8 +464,5 @@ mod tests {
         assert_eq!((f.voice_tenths, f.calls), (70, 1));
         s.expire_all(t0 + USAGE_SPAN);
         assert_eq!(s.customers(), 0);
-        assert_eq!(fixed_text(-445, 3), "-0.445");
-        assert_eq!(fixed_text(1200, 2), "12");
-        assert_eq!(fixed_text(1205, 3), "1.205");
     }
 }

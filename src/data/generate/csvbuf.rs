@@ -4,6 +4,8 @@
 //! ever needs quoting; formatting by hand (fixed decimals, no exponent) is several times faster
 //! than going through `csv::Writer` with `f64::to_string`, and the output is more compact.
 
+use crate::data::fixed::{push_fixed, push_u64, push_u64_padded};
+
 /// A byte buffer that CSV rows are appended to.
 #[derive(Debug, Default)]
 pub(super) struct CsvBuf {
@@ -101,82 +103,6 @@ impl CsvBuf {
             None => self.empty(),
         }
     }
-}
-
-fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
-fn push_u64_padded(out: &mut Vec<u8>, v: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut i = digits.len();
-    let mut rest = v;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let start = i.min(digits.len().saturating_sub(width));
-    out.extend_from_slice(&digits[start..]);
-}
-
-const POW10: [u64; 10] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-    1_000_000_000,
-];
-
-pub(crate) fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: u32) {
-    if !x.is_finite() {
-        return;
-    }
-    let scale = POW10[decimals.min(9) as usize];
-    let scaled = (x.abs() * scale as f64).round();
-    if scaled >= 1.8e19 {
-        // Beyond u64: no generated value gets here, but stay correct rather than wrap.
-        out.extend_from_slice(format!("{x:.0}").as_bytes());
-        return;
-    }
-    let scaled = scaled as u64;
-    if scaled == 0 {
-        out.push(b'0');
-        return;
-    }
-    if x < 0.0 {
-        out.push(b'-');
-    }
-    push_u64(out, scaled / scale);
-    let mut frac = scaled % scale;
-    if frac == 0 {
-        return;
-    }
-    let mut width = decimals as usize;
-    while frac.is_multiple_of(10) {
-        frac /= 10;
-        width -= 1;
-    }
-    out.push(b'.');
-    push_u64_padded(out, frac, width);
 }
 
 fn push_2(out: &mut Vec<u8>, v: u32) {

@@ -17,6 +17,7 @@ use rand::{Rng, RngExt};
 use super::customers::Customer;
 use super::offers::WINDOW_END;
 use super::sampling::normal;
+use crate::data::fixed::units as fixed;
 use crate::stream::events::EventKind as Kind;
 use crate::stream::features::{
     BILLING_SPAN, CARE_SPAN, DAY, DIGITAL_SPAN, SOCIAL_SPAN, USAGE_SPAN, is_weekend,
@@ -45,12 +46,6 @@ pub(super) struct Event {
     /// Unix seconds.
     pub ts: i64,
     pub kind: Kind,
-}
-
-/// `x` in units of `10^-decimals`, rounded as the table writes it (half away from zero).
-pub(super) fn fixed(x: f64, decimals: u32) -> i64 {
-    let scaled = (x.abs() * 10f64.powi(decimals as i32)).round() as i64;
-    if x < 0.0 { -scaled } else { scaled }
 }
 
 /// The domestic and international calls of a customer, with the measured shares.
@@ -295,9 +290,5 @@ mod tests {
         assert!(is_weekend(SNAPSHOT - 4 * DAY) && is_weekend(SNAPSHOT - 3 * DAY));
         assert!(!is_weekend(SNAPSHOT - 2 * DAY));
         assert!(is_night(SNAPSHOT) && is_night(SNAPSHOT - 3600) && !is_night(SNAPSHOT + 6 * 3600));
-        assert_eq!(
-            (fixed(2.25, 1), fixed(-0.4446, 3), fixed(0.0004, 3)),
-            (23, -445, 0)
-        );
     }
 }
