@@ -239,6 +239,17 @@ impl Decider {
 
     /// Scores every row of `table` (read with [`Self::schema`]).
     pub fn score(&self, table: &RawTable) -> anyhow::Result<Decisions> {
+        self.score_with_reasons(table, self.opts.reasons)
+    }
+
+    /// [`Self::score`] with `reasons` SHAP reasons per customer instead of the configured
+    /// number (0: none; the prediction itself is unchanged). The stream scores every touched
+    /// customer without reasons and explains only the decisions it emits ([`Self::explain`]).
+    pub fn score_with_reasons(
+        &self,
+        table: &RawTable,
+        reasons: usize,
+    ) -> anyhow::Result<Decisions> {
         let features = self.segments.features(table)?;
         let segments = self.segments.score(&features, self.opts.batch_size);
         let offers = match &self.offers {
@@ -246,7 +257,7 @@ impl Decider {
             None => None,
         };
         let risk = match &self.propensity {
-            Some(p) => Some(p.score(table, self.opts.reasons)?),
+            Some(p) => Some(p.score(table, reasons)?),
             None => None,
         };
         Ok(Decisions {
@@ -254,6 +265,30 @@ impl Decider {
             offers,
             risk,
         })
+    }
+
+    /// Fills the configured number of SHAP reasons into `decisions[k]` for each row `rows[k]` of
+    /// `table` (the rows they were decided from).
+    pub fn explain(
+        &self,
+        table: &RawTable,
+        rows: &[usize],
+        decisions: &mut [Decision],
+    ) -> anyhow::Result<()> {
+        let Some(p) = &self.propensity else {
+            return Ok(());
+        };
+        if rows.is_empty() || self.opts.reasons == 0 {
+            return Ok(());
+        }
+        let sub = table.take_rows(rows);
+        let scores = p.score(&sub, self.opts.reasons)?;
+        for (k, d) in decisions.iter_mut().enumerate() {
+            if let Some(risk) = d.risk.as_mut() {
+                risk.reasons = p.reason_texts(&sub, &scores, k);
+            }
+        }
+        Ok(())
     }
 
     /// The header of `scores.csv`: `customer_id,segment,confidence[,q..],z..` then

@@ -279,10 +279,18 @@ impl Processor {
             &opts,
         )?;
         let table = rows.next_batch(usize::MAX)?.expect("at least one customer");
-        let scored = self.decider.score(&table)?;
+        // Every touched customer is re-scored without SHAP reasons (the costly part); only the
+        // decisions emitted are explained, below.
+        let scored = self.decider.score_with_reasons(&table, 0)?;
         self.stats.rescored += ids.len() as u64;
         let mut out = Vec::new();
-        for decision in self.decider.decisions(&table, &scored) {
+        let mut rows = Vec::new();
+        for (row, decision) in self
+            .decider
+            .decisions(&table, &scored)
+            .into_iter()
+            .enumerate()
+        {
             let best = decision
                 .offers
                 .as_ref()
@@ -312,7 +320,13 @@ impl Processor {
                 bundle_generation: self.generation,
                 decision: decision.clone(),
             });
+            rows.push(row);
             st.last.insert(decision.customer_id, now);
+        }
+        let mut emitted: Vec<Decision> = out.iter().map(|d| d.decision.clone()).collect();
+        self.decider.explain(&table, &rows, &mut emitted)?;
+        for (d, e) in out.iter_mut().zip(emitted) {
+            d.decision = e;
         }
         self.stats.decisions += out.len() as u64;
         Ok(out)

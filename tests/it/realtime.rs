@@ -662,10 +662,10 @@ fn kafka_stream_survives_a_kill_and_scales_out_in_a_group() {
     let batch = batch_decisions(run_dir, &data.join("customers.csv"));
     let clean = clean_customers(data);
     let state = tempfile::tempdir().unwrap();
-    let stream = |name: &str, idle: &str| {
+    let stream_from = |input: &str, name: &str, idle: &str| {
         let mut cmd = teleseg();
         cmd.args(["--backend", "flex", "stream", "--brokers", &brokers])
-            .args(["--input-topic", &input])
+            .args(["--input-topic", input])
             .args(["--output-topic", &format!("{tag}-{name}")])
             .args(["--group", &format!("{tag}-{name}")])
             .arg("--state-dir")
@@ -677,6 +677,7 @@ fn kafka_stream_survives_a_kill_and_scales_out_in_a_group() {
             .arg(data.join("customers.csv"));
         cmd
     };
+    let stream = |name: &str, idle: &str| stream_from(&input, name, idle);
     let check_final = |decisions: &[Value], what: &str| {
         let last = final_decisions(decisions);
         assert_eq!(last.len(), 300, "{what}");
@@ -745,18 +746,25 @@ fn kafka_stream_survives_a_kill_and_scales_out_in_a_group() {
         }
     }
 
-    // 3. Two processes in one group share the partitions and emit each decision once.
+    // 3. Two processes in one group share the partitions and emit each decision once. They
+    // join first and the events arrive after (on a fresh topic): with the events already there,
+    // the first to join can finish before the second is assigned anything.
+    let input2 = format!("{tag}-events2");
+    create_topic(&brokers, &input2, 4);
     create_topic(&brokers, &format!("{tag}-group"), 1);
-    let a = stream("group", "4")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let b = stream("group", "4")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let spawn = || {
+        stream_from(&input2, "group", "10")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert_eq!(
+        produce_events(&brokers, &input2, &data.join("events.jsonl")),
+        total
+    );
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
