@@ -53,6 +53,11 @@ pub struct StreamArgs {
     /// How far behind the newest event time an event may arrive, seconds (older: dropped).
     #[arg(long, default_value_t = 3600)]
     pub lateness_secs: u64,
+    /// With Kafka: seconds between durable points (decisions awaited, snapshots written, offsets
+    /// committed; also when the input goes idle and at exit). 0: after every batch. A crash
+    /// re-emits at most this long's decisions, with their ids.
+    #[arg(long, default_value_t = 5.0)]
+    pub snapshot_every_secs: f64,
     /// With Kafka: stop after this many seconds without a record (default: run until stopped).
     #[arg(long)]
     pub idle_exit_secs: Option<f64>,
@@ -142,6 +147,7 @@ pub fn run(args: &StreamArgs, device: &burn::tensor::Device) -> anyhow::Result<S
                 lateness,
                 idle_exit: args.idle_exit_secs.map(Duration::from_secs_f64),
                 reload_every: Duration::from_secs(5),
+                snapshot_every: Duration::from_secs_f64(args.snapshot_every_secs.max(0.0)),
                 properties,
             },
             device,

@@ -5,13 +5,14 @@
 //! owner per partition. Events must be keyed by customer id, so that a customer's events stay in
 //! one partition, in order.
 //!
-//! Per partition, a batch's decisions are produced and acknowledged (`acks=all`, then a flush
-//! that fails on any delivery error), then the partition's state snapshot is written, and only
-//! then is the offset committed. On assignment (a start, a restart, a rebalance) each partition
+//! Decisions are produced as batches close; every `snapshot_every` (and when the input goes idle,
+//! and at exit) the queued decisions are awaited (`acks=all`; a failed delivery stops the process
+//! before anything is committed), then every assigned partition's snapshot is written (with its
+//! open batch), and only then are the offsets committed. On assignment (a start, a restart, a rebalance) each partition
 //! resumes at its snapshot's next offset (the whole partition is replayed without one); on
-//! revocation its open batch is dropped, since its new owner replays it from the snapshot. A
-//! crash after the produce and before the snapshot re-emits that batch's decisions with the same
-//! ids ([`super::processor`]), so nothing is lost and a duplicate is recognisable.
+//! revocation its state is dropped, since its new owner replays from the snapshot. A crash (or a
+//! rebalance) between two snapshots re-emits the decisions produced since the last one, with the
+//! same ids and contents ([`super::processor`]): nothing is lost and a duplicate is recognisable.
 //!
 //! The bundle is hot-swapped: every few seconds the run folder's model files are checked, and a
 //! changed bundle is loaded beside the running one and swapped in between records (a bundle that
@@ -48,6 +49,9 @@ pub struct KafkaStream {
     pub idle_exit: Option<Duration>,
     /// How often the bundle's files are checked for a new version.
     pub reload_every: Duration,
+    /// How often decisions are awaited, partitions snapshotted and offsets committed (checked
+    /// when a batch closes; also when the input goes idle and at exit); zero: after every batch.
+    pub snapshot_every: Duration,
     /// Extra librdkafka properties (`key=value`), for both clients.
     pub properties: Vec<(String, String)>,
 }
@@ -193,6 +197,8 @@ pub fn run(
     let source = format!("topic {}", k.input_topic);
     let mut last_record = Instant::now();
     let mut last_check = Instant::now();
+    let mut last_snapshot = Instant::now();
+    let mut saved_since_record = true;
     let mut stamp = bundle_stamp(&processor.decider.path);
     while !stop.load(Ordering::SeqCst) {
         if let Some(failure) = consumer.context().failure.lock().expect("lock").take() {
@@ -207,34 +213,46 @@ pub fn run(
                     continue; // revoked meanwhile
                 };
                 let fed = processor.feed(st, m.offset(), m.payload().unwrap_or(&[]), &source)?;
-                let created = m.timestamp().to_millis();
                 if fed == Fed::BatchFull {
                     let decisions = processor.close_batch(st, p)?;
-                    deliver(&producer, k, &decisions, created)?;
-                    checkpoint(&consumer, k, st, p)?;
+                    send(&producer, k, &decisions, m.timestamp().to_millis())?;
+                    drop(states);
+                    if last_snapshot.elapsed() >= k.snapshot_every {
+                        checkpoint(&consumer, &producer, k)?;
+                        last_snapshot = Instant::now();
+                    }
                 }
             }
             Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
             None => {
-                // Idle: close every open batch (decisions for the events so far).
+                // Idle: close every open batch (decisions for the events so far), then make
+                // everything durable.
                 let mut states = consumer.context().states.lock().expect("lock");
                 let mut partitions: Vec<i32> = states.keys().copied().collect();
                 partitions.sort_unstable();
+                let mut closed = false;
                 for p in partitions {
                     let st = states.get_mut(&p).expect("listed");
                     if st.dirty.is_empty() {
                         continue;
                     }
                     let decisions = processor.close_batch(st, p)?;
-                    deliver(&producer, k, &decisions, None)?;
-                    checkpoint(&consumer, k, st, p)?;
+                    send(&producer, k, &decisions, None)?;
+                    closed = true;
                 }
                 drop(states);
+                if closed || !saved_since_record {
+                    checkpoint(&consumer, &producer, k)?;
+                    last_snapshot = Instant::now();
+                    saved_since_record = true;
+                }
                 if k.idle_exit.is_some_and(|d| last_record.elapsed() >= d) {
                     break;
                 }
+                continue;
             }
         }
+        saved_since_record = false;
         if last_check.elapsed() >= k.reload_every {
             last_check = Instant::now();
             let now = bundle_stamp(&processor.decider.path);
@@ -257,12 +275,12 @@ pub fn run(
             }
         }
     }
-    producer.flush(Duration::from_secs(30))?;
+    checkpoint(&consumer, &producer, k)?;
     Ok(processor.stats.clone())
 }
 
-/// Produces `decisions` keyed by customer and waits until every one is acknowledged.
-fn deliver(
+/// Queues `decisions` for production, keyed by customer ([`checkpoint`] waits for them).
+fn send(
     producer: &BaseProducer<DeliveryContext>,
     k: &KafkaStream,
     decisions: &[StreamDecision],
@@ -300,19 +318,34 @@ fn deliver(
     Ok(())
 }
 
-/// After delivery: the partition's snapshot, then its offset.
+/// Makes the progress durable, in this order: every queued decision acknowledged (any failed
+/// delivery stops the process before anything is committed), each assigned partition's snapshot
+/// written, its offset committed.
 fn checkpoint(
     consumer: &BaseConsumer<GroupContext>,
+    producer: &BaseProducer<DeliveryContext>,
     k: &KafkaStream,
-    st: &PartitionState,
-    partition: i32,
 ) -> anyhow::Result<()> {
-    st.save(&k.state_dir, &k.input_topic, partition)?;
+    producer.flush(Duration::from_secs(30))?;
+    let failed = producer.context().failed.swap(0, Ordering::SeqCst);
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} decisions were not delivered to {}",
+            k.output_topic
+        );
+    }
+    let states = consumer.context().states.lock().expect("lock");
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&k.input_topic, partition, Offset::Offset(st.next_offset))?;
-    if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
-        // The snapshot is what resumes; a failed commit only delays the group's lag metric.
-        tracing::warn!(partition, error = %e, "offset commit failed");
+    for (&partition, st) in states.iter() {
+        st.save(&k.state_dir, &k.input_topic, partition)?;
+        tpl.add_partition_offset(&k.input_topic, partition, Offset::Offset(st.next_offset))?;
+    }
+    drop(states);
+    if tpl.count() > 0
+        && let Err(e) = consumer.commit(&tpl, CommitMode::Sync)
+    {
+        // The snapshots are what resumes; a failed commit only delays the lag metric.
+        tracing::warn!(error = %e, "offset commit failed");
     }
     Ok(())
 }

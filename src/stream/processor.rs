@@ -11,10 +11,11 @@
 //! batch. A decision re-emitted after a crash (produced, but its snapshot not yet written) has
 //! the same id and content, so consumers deduplicate by id (or compact the topic by key).
 //!
-//! **Snapshots.** After a batch's decisions are delivered, the partition's state (its windows,
-//! each customer's last decision, the next offset) is written atomically to
-//! `<state_dir>/<topic>-<partition>.json`; a restarted process, or the process a partition moves
-//! to, resumes from it. Without a snapshot a partition is replayed from its first offset.
+//! **Snapshots.** Once the decisions emitted so far are delivered, the partition's state (its
+//! windows, the open batch, each customer's last decision, the next offset) is written
+//! atomically to `<state_dir>/<topic>-<partition>.json`; a restarted process, or the process a
+//! partition moves to, resumes from it. Without a snapshot a partition is replayed from its
+//! first offset.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -94,8 +95,8 @@ pub struct PartitionState {
     pub next_offset: i64,
     pub store: FeatureStore,
     pub last: HashMap<String, Last>,
-    /// Customers touched since the last batch closed (sorted: deterministic order).
-    #[serde(default)]
+    /// Customers touched since the last batch closed (sorted: deterministic order). Saved with
+    /// the snapshot, so a batch open at a snapshot closes after a restart as it would have.
     pub dirty: BTreeSet<String>,
     /// Offset of the last event folded in (the id of the batch being built).
     pub last_offset: i64,
@@ -121,13 +122,9 @@ impl PartitionState {
     pub fn load(dir: &Path, topic: &str, partition: i32, lateness: i64) -> anyhow::Result<Self> {
         let path = Self::path(dir, topic, partition);
         match std::fs::read(&path) {
-            Ok(bytes) => {
-                let mut st: PartitionState = serde_json::from_slice(&bytes).map_err(|e| {
-                    anyhow::anyhow!("{}: not a stream state snapshot: {e}", path.display())
-                })?;
-                st.dirty.clear();
-                Ok(st)
-            }
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!("{}: not a stream state snapshot: {e}", path.display())
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::new(lateness)),
             Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
         }

@@ -712,6 +712,7 @@ fn kafka_stream_survives_a_kill_and_scales_out_in_a_group() {
     create_topic(&brokers, &format!("{tag}-killed"), 1);
     let mut child = stream("killed", "4")
         .args(["--kafka-property", "session.timeout.ms=6000"])
+        .args(["--snapshot-every-secs", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
