@@ -33,6 +33,11 @@ use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
 use super::processor::{Fed, PartitionState, Processor, Stats, StreamDecision};
 use crate::scoring::Decider;
 
+/// Quiet time after which the open batches are closed and made durable. A poll that comes back
+/// empty between two fetches is not idleness: closing then would snapshot every partition many
+/// times a second.
+const IDLE_CLOSE: Duration = Duration::from_millis(250);
+
 /// Where and how to run on Kafka.
 #[derive(Debug, Clone)]
 pub struct KafkaStream {
@@ -224,6 +229,7 @@ pub fn run(
                 }
             }
             Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+            None if last_record.elapsed() < IDLE_CLOSE => {}
             None => {
                 // Idle: close every open batch (decisions for the events so far), then make
                 // everything durable.
