@@ -163,4 +163,12 @@ pub enum Family {
     /// Channel and time of contact: a contextual bandit (Thompson sampling, LinUCB or
     /// ε-greedy) trained from a contact log and evaluated off-policy (configs/policy.toml).
     Policy,
+    /// Next month's usage per customer (voice, data, roaming, or any monthly series) from a
+    /// monthly history: gradient-boosted trees against seasonal-naive, last-value and
+    /// customer-mean forecasts (configs/forecast.toml).
+    Forecast,
+    /// The probability that a customer accepts each offer when shown, from accepted offers and
+    /// declined impressions: gradient-boosted trees ranked beside popularity and NCF on NCF's
+    /// split (configs/offer_propensity.toml).
+    OfferPropensity,
 }

@@ -96,6 +96,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Family::Ncf => say(&commands::ncf::train_ncf(&args, &g)?),
                 Family::Propensity => say(&commands::train::train_propensity(&args, &g)?),
                 Family::Policy => say(&commands::train::train_policy(&args, &g)?),
+                Family::OfferPropensity => {
+                    say(&commands::train::train_offer_propensity(&args, &g)?)
+                }
+                Family::Forecast => say(&commands::train::train_forecast(&args, &g)?),
             }
         }
         Command::Embed(a) => {

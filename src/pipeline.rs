@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Check, ConfigError, DataConfig, OutputConfig, Seed};
 use crate::models::autoencoder::{AutoencoderJob, AutoencoderStage};
 use crate::models::dec::{DecConfig, DecJob};
+use crate::models::forecast::ForecastConfig;
+use crate::models::propensity::offers::OfferPropensityConfig;
 use crate::models::propensity::{PropensityConfig, PropensityJob};
 use crate::models::vae::{VaeJob, VaeStage};
 
@@ -27,6 +29,10 @@ pub struct PipelineJob {
     pub vae: VaeStage,
     /// The churn-risk stage (gradient-boosted trees on `propensity.model.target`).
     pub propensity: PropensityStage,
+    /// The offer-propensity stage (after NCF, on the same offer history).
+    pub offer_propensity: OfferPropensityStage,
+    /// The usage-forecast stage (when the data folder has `usage_history.csv`).
+    pub forecast: ForecastStage,
     pub output: OutputConfig,
 }
 
@@ -50,6 +56,51 @@ impl Default for PropensityStage {
     }
 }
 
+/// The pipeline's offer-propensity stage: `teleseg train offer-propensity` on the NCF stage's
+/// data, with the NCF run compared on the same split (`offers.ncf` is set by the pipeline). It
+/// runs after NCF when enabled and the offer history is a teleseg `interactions.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OfferPropensityStage {
+    /// Run the stage. Default true.
+    pub enabled: bool,
+    pub model: OfferPropensityConfig,
+}
+
+impl Default for OfferPropensityStage {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model: OfferPropensityConfig::default(),
+        }
+    }
+}
+
+/// The pipeline's forecast stage: `teleseg train forecast` on `usage_history.csv` next to the
+/// customers (with `usage_next_month.csv` as actuals when it is there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForecastStage {
+    /// Run the stage. Default true.
+    pub enabled: bool,
+    /// `max_train_rows` defaults to 60 000 here (150 000 in `train forecast`): on 20 000
+    /// generated customers the stage takes 44 s instead of 80 s, at an MAE 1–7 % higher (still
+    /// below every naive forecast).
+    pub model: ForecastConfig,
+}
+
+impl Default for ForecastStage {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model: ForecastConfig {
+                max_train_rows: 60_000,
+                ..ForecastConfig::default()
+            },
+        }
+    }
+}
+
 impl Check for PipelineJob {
     fn check(&self) -> Result<(), ConfigError> {
         self.data.check()?;
@@ -57,6 +108,8 @@ impl Check for PipelineJob {
         self.autoencoder.train.check()?;
         self.dec.check()?;
         self.propensity.model.check()?;
+        self.offer_propensity.model.check()?;
+        self.forecast.model.check()?;
         match self.vae.enabled {
             // The VAE stage needs what `train vae` needs (a test split as its holdout).
             true => self.vae_job().check(),

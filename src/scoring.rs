@@ -15,13 +15,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::checkpoint::RunDir;
-use crate::commands::embed::csv_field;
 use crate::data::interactions::load_teleseg;
 use crate::data::schema::Schema;
 use crate::data::table::RawTable;
+use crate::data::writer::csv_field;
 use crate::models::autoencoder::RawInput;
 use crate::models::dec::{SegmentModel, Segments};
 use crate::models::ncf::infer::{ColdStart, NcfModel, RankedOffers, rank_customers};
+use crate::models::propensity::offers::{OfferPropensityModel, OfferScores};
 use crate::models::propensity::{PropensityModel, PropensityScores};
 
 /// The NCF part of a pipeline bundle, ready to rank offers.
@@ -135,6 +136,8 @@ pub struct Decider {
     pub segments: SegmentModel,
     pub offers: Option<OfferRanker>,
     pub propensity: Option<PropensityModel>,
+    /// Offer take-up probabilities per category, from `offer_propensity/` when present.
+    pub offer_propensity: Option<OfferPropensityModel>,
     pub opts: DeciderOptions,
 }
 
@@ -145,6 +148,8 @@ pub struct Decisions {
     pub offers: Option<Vec<RankedOffers>>,
     /// When the run has a propensity model.
     pub risk: Option<PropensityScores>,
+    /// When the run has an offer-propensity model.
+    pub take_up: Option<OfferScores>,
 }
 
 /// One customer's decision, as `teleseg serve` and `teleseg stream` write it (JSON).
@@ -162,6 +167,10 @@ pub struct Decision {
     /// The propensity target's output column (`churn_probability`) and value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<Risk>,
+    /// The probability of accepting an offer of each category when shown (a run with
+    /// `offer_propensity/`), by category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_up: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// One ranked offer.
@@ -177,6 +186,9 @@ pub struct Risk {
     /// The output column, `<target>_probability` or `<target>_prediction`.
     pub name: String,
     pub value: f64,
+    /// The customer's lifetime value (a churn model with `propensity.lifetime_value`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_value: Option<f64>,
     /// `feature=value (+0.412)`, largest |SHAP value| first.
     pub reasons: Vec<String>,
 }
@@ -218,11 +230,17 @@ impl Decider {
             true => Some(PropensityModel::load(&checkpoint.join("propensity"))?),
             false => None,
         };
+        let take_up = checkpoint.join("offer_propensity/model.safetensors");
+        let offer_propensity = match pipeline && take_up.is_file() {
+            true => Some(OfferPropensityModel::load(&take_up)?),
+            false => None,
+        };
         Ok(Decider {
             path: checkpoint.to_path_buf(),
             segments,
             offers,
             propensity,
+            offer_propensity,
             opts,
         })
     }
@@ -260,10 +278,15 @@ impl Decider {
             Some(p) => Some(p.score(table, reasons)?),
             None => None,
         };
+        let take_up = match &self.offer_propensity {
+            Some(m) => Some(m.score(table)?),
+            None => None,
+        };
         Ok(Decisions {
             segments,
             offers,
             risk,
+            take_up,
         })
     }
 
@@ -305,13 +328,18 @@ impl Decider {
             header.extend_from_slice(&p.header_fields(self.opts.reasons));
             header.push(b'\n');
         }
+        if let Some(m) = &self.offer_propensity {
+            header.pop();
+            header.extend_from_slice(&m.category_header_fields());
+            header.push(b'\n');
+        }
         header
     }
 
     /// The rows of [`Self::csv_header`] for `table` and its decisions.
     pub fn csv_rows(&self, out: &mut Vec<u8>, table: &RawTable, d: &Decisions, with_q: bool) {
         let (k, latent) = (self.segments.head.k, self.segments.arch.latent);
-        if d.offers.is_none() && d.risk.is_none() {
+        if d.offers.is_none() && d.risk.is_none() && d.take_up.is_none() {
             scores_rows(out, &table.ids, &d.segments, k, latent, with_q);
             return;
         }
@@ -336,6 +364,9 @@ impl Decider {
             }
             if let (Some(p), Some(risk)) = (&self.propensity, &d.risk) {
                 p.fields(out, table, risk, i, self.opts.reasons);
+            }
+            if let (Some(m), Some(take_up)) = (&self.offer_propensity, &d.take_up) {
+                m.category_fields(out, take_up, i);
             }
             out.push(b'\n');
         }
@@ -366,8 +397,13 @@ impl Decider {
                     (Some(p), Some(risk)) => Some(Risk {
                         name: p.model.arch.target.output_column(),
                         value: risk.value[i],
+                        lifetime_value: risk.lifetime_value.as_ref().map(|v| v[i]),
                         reasons: p.reason_texts(table, risk, i),
                     }),
+                    _ => None,
+                },
+                take_up: match (&self.offer_propensity, &d.take_up) {
+                    (Some(m), Some(t)) => Some(m.category_map(t, i)),
                     _ => None,
                 },
             })

@@ -37,9 +37,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::commands::embed::csv_field;
 use crate::data::reader::{CsvBatches, OnBadRow, ReadOptions};
 use crate::data::schema::Schema;
+use crate::data::writer::csv_field;
 use crate::scoring::{Decider, DeciderOptions, Decision};
 
 /// How the service runs.

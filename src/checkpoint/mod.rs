@@ -215,6 +215,13 @@ pub fn to_safetensors_bytes(
     out
 }
 
+/// Writes `value` as pretty JSON to `path` atomically ([`write_atomic`]): `evaluation.json` and
+/// the other reports of a run.
+pub fn write_json_atomic(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    write_atomic(path, serde_json::to_string_pretty(value)?.as_bytes())?;
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
 /// A crash leaves either the old file or the new one, never a partial one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {

@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use crate::checkpoint::{self, RunDir};
 use crate::data::reader::{OnBadRow, ReadOptions};
+use crate::data::writer::csv_field;
 use crate::models::autoencoder::{EmbeddingModel, RawInput};
 
 /// Options of `teleseg embed`.
@@ -80,13 +81,4 @@ pub fn embeddings_csv(ids: &[String], z: &[f32], latent: usize) -> Vec<u8> {
         out.push(b'\n');
     }
     out
-}
-
-/// Quotes a CSV field when it needs it.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

@@ -60,6 +60,10 @@ pub struct PipelineReport {
     pub ncf: Option<NcfReport>,
     /// `ncf/recommendations.csv`: top offers of every customer.
     pub recommendations: Option<PathBuf>,
+    /// The offer-propensity stage (`offer_propensity/`).
+    pub offer_propensity: Option<crate::models::propensity::offers_job::OfferPropensityReport>,
+    /// The usage-forecast stage (`forecast/`).
+    pub forecast: Option<crate::models::forecast::ForecastReport>,
     /// `scores.csv`: every customer scored with the bundle (`teleseg score` on the run).
     pub scores: PathBuf,
     /// Rows per second of that scoring, end to end.
@@ -144,6 +148,42 @@ impl std::fmt::Display for PipelineReport {
                 p.run.join("evaluation.json").display(),
                 p.target.name(),
                 top.join(", ")
+            )?;
+        }
+        if let Some(o) = &r.offer_propensity {
+            let ncf = o
+                .ncf
+                .as_ref()
+                .map_or(String::new(), |n| format!(", ncf {:.4}", n.full.hr));
+            writeln!(
+                f,
+                "take-up:     {} (full-ranking HR@{} {:.4} vs popularity {:.4}{ncf})",
+                o.run.join("evaluation.json").display(),
+                o.k,
+                o.model.full.hr,
+                o.popularity.full.hr
+            )?;
+        }
+        if let Some(fc) = &r.forecast {
+            let maes: Vec<String> = fc
+                .series
+                .iter()
+                .map(|s| {
+                    let c = s.actuals.as_ref().unwrap_or(&s.backtest);
+                    format!(
+                        "{} MAE {:.3} vs best naive {:.3}",
+                        s.series,
+                        c.model.mae,
+                        c.best_baseline_mae()
+                    )
+                })
+                .collect();
+            writeln!(
+                f,
+                "forecast:    {} ({}: {})",
+                fc.run.join("forecasts.csv").display(),
+                fc.forecast_month,
+                maes.join("; ")
             )?;
         }
         if let Some(v) = &r.vae {
@@ -299,8 +339,10 @@ pub fn run(
         .map(|n| data_dir.join(n))
         .find(|p| p.is_file());
     let (mut ncf, mut recommendations) = (None, None);
+    let mut offer_propensity = None;
     if let Some(interactions_file) = &interactions_file {
         let ncf_run = stages.folder("ncf")?;
+        let ncf_root = ncf_run.root.clone();
         let (report, recs) = stages.run("ncf", "offer recommendation", || {
             let mut ncf_job: NcfJob = config::parse(ncf::NCF_DEFAULT, "ncf", &[])?;
             ncf_job.seed = job.seed;
@@ -341,7 +383,62 @@ pub fn run(
         })?;
         ncf = Some(report);
         recommendations = Some(recs);
+
+        // Offer take-up probabilities on the same history, ranked beside the NCF run.
+        let offers_file = data_dir.join("offers.csv");
+        let csv_log = interactions_file.extension().is_some_and(|e| e == "csv");
+        if job.offer_propensity.enabled && csv_log && offers_file.is_file() {
+            let o_run = stages.folder("offer_propensity")?;
+            offer_propensity = Some(stages.run(
+                "offer_propensity",
+                "offer take-up probabilities vs NCF",
+                || {
+                    use crate::models::propensity::offers::OfferPropensityJob;
+                    let mut o_job = OfferPropensityJob {
+                        seed: job.seed,
+                        offers: job.offer_propensity.model.clone(),
+                        output: job.output.clone(),
+                        ..Default::default()
+                    };
+                    o_job.offers.ncf = Some(ncf_root.clone());
+                    o_job.data.interactions = Some(interactions_file.clone());
+                    o_job.data.offers = Some(offers_file.clone());
+                    o_job.data.customers = Some(customers.clone());
+                    o_job.data.schema = data.schema.clone();
+                    o_job.data.on_bad_row = data.on_bad_row;
+                    crate::models::propensity::offers_job::run_offer_propensity_job(
+                        &o_job, &o_run, globals,
+                    )
+                },
+            )?);
+        }
     }
+
+    // Next month's usage, when the data has a monthly history.
+    let history_file = data_dir.join("usage_history.csv");
+    let forecast = match job.forecast.enabled && history_file.is_file() {
+        true => {
+            let f_run = stages.folder("forecast")?;
+            Some(
+                stages.run("forecast", "next month's usage per customer", || {
+                    use crate::models::forecast::{ForecastData, ForecastJob, run_forecast_job};
+                    let next = data_dir.join("usage_next_month.csv");
+                    let f_job = ForecastJob {
+                        seed: job.seed,
+                        data: ForecastData {
+                            history: Some(history_file.clone()),
+                            actuals: next.is_file().then_some(next),
+                            ..Default::default()
+                        },
+                        forecast: job.forecast.model.clone(),
+                        output: job.output.clone(),
+                    };
+                    run_forecast_job(&f_job, &f_run, globals)
+                })?,
+            )
+        }
+        false => None,
+    };
 
     // Score every customer with the bundle, as a production scorer would: raw CSV in,
     // segment + confidence + embedding (+ offers, excluding accepted ones) out.
@@ -388,6 +485,8 @@ pub fn run(
         propensity,
         ncf,
         recommendations,
+        offer_propensity,
+        forecast,
         scores,
         score_rows_per_s: scored.rows_per_s,
         stages: done,

@@ -124,6 +124,55 @@ pub fn run(
                     },
                 );
             }
+            crate::models::propensity::offers::KIND => {
+                use crate::models::propensity::offers::OfferPropensityModel;
+                let model = OfferPropensityModel::from_checkpoint(&ck)?;
+                let mut header = b"customer_id".to_vec();
+                header.extend_from_slice(&model.header_fields());
+                header.push(b'\n');
+                return score_single(
+                    args,
+                    "an offer-propensity model",
+                    &model.schema,
+                    &header,
+                    start,
+                    progress,
+                    |table, buf| {
+                        let scores = model.score(table)?;
+                        for (i, id) in table.ids.iter().enumerate() {
+                            buf.extend_from_slice(crate::data::writer::csv_field(id).as_bytes());
+                            model.fields(buf, &scores, i);
+                            buf.push(b'\n');
+                        }
+                        Ok(())
+                    },
+                );
+            }
+            crate::models::forecast::KIND => {
+                let model = crate::models::forecast::ForecastModel::from_checkpoint(&ck)?;
+                if crate::data::parquet::is_parquet(&args.output) {
+                    anyhow::bail!(crate::error::UsageError(format!(
+                        "--output {}: a forecast is written as CSV",
+                        args.output.display()
+                    )));
+                }
+                let panel = model.read(&args.input)?;
+                let (month, forecasts) = model.forecast(&panel);
+                crate::models::forecast::job::write_forecasts(
+                    &args.output,
+                    &panel,
+                    month,
+                    &forecasts,
+                )?;
+                let secs = start.elapsed().as_secs_f64();
+                return Ok(ScoreSummary {
+                    output: args.output.clone(),
+                    rows: panel.customers(),
+                    skipped: 0,
+                    rows_per_s: panel.customers() as f64 / secs.max(1e-9),
+                    offers: false,
+                });
+            }
             crate::models::policy::KIND => {
                 let model = crate::models::policy::infer::PolicyModel::from_checkpoint(&ck)?;
                 return score_single(

@@ -74,6 +74,31 @@ pub fn train_propensity(
     Ok(report)
 }
 
+/// `teleseg train forecast`.
+pub fn train_forecast(
+    args: &TrainArgs,
+    globals: &Globals,
+) -> anyhow::Result<crate::models::forecast::ForecastReport> {
+    use crate::models::forecast::{ForecastJob, run_forecast_job};
+    let (job, run) = job::start::<ForecastJob>("train forecast", args, globals)?;
+    let report = run_forecast_job(&job, &run, globals)?;
+    run.commit()?;
+    Ok(report)
+}
+
+/// `teleseg train offer-propensity`.
+pub fn train_offer_propensity(
+    args: &TrainArgs,
+    globals: &Globals,
+) -> anyhow::Result<crate::models::propensity::offers_job::OfferPropensityReport> {
+    use crate::models::propensity::offers::OfferPropensityJob;
+    use crate::models::propensity::offers_job::run_offer_propensity_job;
+    let (job, run) = job::start::<OfferPropensityJob>("train offer-propensity", args, globals)?;
+    let report = run_offer_propensity_job(&job, &run, globals)?;
+    run.commit()?;
+    Ok(report)
+}
+
 /// `teleseg train policy`.
 pub fn train_policy(
     args: &TrainArgs,

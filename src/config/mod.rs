@@ -65,6 +65,8 @@ pub enum ConfigError {
     Propensity(&'static str),
     #[error("{0}")]
     Policy(&'static str),
+    #[error("{0}")]
+    Forecast(&'static str),
     #[error(
         "output.run_name = {0:?}: a run name must be one plain folder name (not empty, `.` or `..`, \
          no `/` or `\\`, not absolute)"

@@ -10,6 +10,9 @@
 //! | `personas.csv`     | one per customer         | the planted persona, for evaluation only      |
 //! | `contacts.csv`     | ~1.5 per customer        | offer contacts: channel, time, propensity, response |
 //! | `contacts_truth.csv` | one per contact        | true acceptance probability of every arm, for evaluation only |
+//! | `usage_history.csv` | 36 per customer         | monthly voice minutes, data GB, roaming days, 2022-01 to 2024-12 ([`history`]) |
+//! | `usage_next_month.csv` | one per customer     | the same for 2025-01: the held-out truth of a usage forecast |
+//! | `value_truth.csv`  | one per customer         | true churn probability, monthly margin and 24-month lifetime value, for evaluation only |
 //! | `events.jsonl`     | ~250 per customer (`--events` only) | usage and care events, time-ordered: the table's monthly columns are their aggregates ([`events`]) |
 //! | `schema.toml`      |                          | [`customer_schema`] as TOML                   |
 //!
@@ -37,6 +40,7 @@ pub mod contacts;
 mod csvbuf;
 mod customers;
 pub mod events;
+pub mod history;
 mod offers;
 mod personas;
 mod sampling;
@@ -249,6 +253,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let mut offers_file = PendingFile::create(&dir.join("offers.csv"))?;
     let mut contacts_file = PendingFile::create(&dir.join("contacts.csv"))?;
     let mut truth_file = PendingFile::create(&dir.join("contacts_truth.csv"))?;
+    let mut history_file = PendingFile::create(&dir.join("usage_history.csv"))?;
+    let mut next_month_file = PendingFile::create(&dir.join("usage_next_month.csv"))?;
+    let mut value_file = PendingFile::create(&dir.join("value_truth.csv"))?;
     let mut schema_file = PendingFile::create(&dir.join("schema.toml"))?;
     let mut events_file = match opts.events {
         true => Some(EventSpill::create(dir)?),
@@ -265,6 +272,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     personas_file.write(b"customer_id,persona,persona_name\n")?;
     contacts_file.write(contacts::contacts_header().as_bytes())?;
     truth_file.write(contacts::truth_header().as_bytes())?;
+    history_file.write(history::header().as_bytes())?;
+    next_month_file.write(history::header().as_bytes())?;
+    value_file.write(history::value_header().as_bytes())?;
     let mut offers_buf = CsvBuf::with_capacity(4096);
     catalogue.write(&mut offers_buf);
     offers_file.write(offers_buf.as_bytes())?;
@@ -279,6 +289,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
             personas: &mut personas_file,
             contacts: &mut contacts_file,
             truth: &mut truth_file,
+            history: &mut history_file,
+            next_month: &mut next_month_file,
+            value: &mut value_file,
             events: events_file.as_mut(),
         },
     )?;
@@ -293,6 +306,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let offers_path = offers_file.commit()?;
     let contacts_path = contacts_file.commit()?;
     let truth_path = truth_file.commit()?;
+    let history_path = history_file.commit()?;
+    let next_month_path = next_month_file.commit()?;
+    let value_path = value_file.commit()?;
     let events_path = match events_pending {
         Some(f) => Some(f.commit()?),
         None => None,
@@ -307,6 +323,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         personas_path,
         contacts_path,
         truth_path,
+        history_path,
+        next_month_path,
+        value_path,
         schema_path,
     ];
     files.extend(events_path);
@@ -334,6 +353,9 @@ struct BlockOut {
     personas: CsvBuf,
     contacts: CsvBuf,
     truth: CsvBuf,
+    history: CsvBuf,
+    next_month: CsvBuf,
+    value: CsvBuf,
     /// The block's events as JSON lines in time order (empty without `--events`).
     events: Vec<u8>,
     counts: offers::LogCounts,
@@ -346,6 +368,9 @@ struct Files<'a> {
     personas: &'a mut PendingFile,
     contacts: &'a mut PendingFile,
     truth: &'a mut PendingFile,
+    history: &'a mut PendingFile,
+    next_month: &'a mut PendingFile,
+    value: &'a mut PendingFile,
     events: Option<&'a mut EventSpill>,
 }
 
@@ -368,6 +393,9 @@ fn write_blocks(
         files.personas.write(out.personas.as_bytes())?;
         files.contacts.write(out.contacts.as_bytes())?;
         files.truth.write(out.truth.as_bytes())?;
+        files.history.write(out.history.as_bytes())?;
+        files.next_month.write(out.next_month.as_bytes())?;
+        files.value.write(out.value.as_bytes())?;
         if let Some(spill) = files.events.as_deref_mut() {
             spill.push_block(&out.events)?;
         }
@@ -423,6 +451,7 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
     // table does not depend on whether events are written.
     let mut call_rng = StdRng::seed_from_u64(mix(opts.seed ^ CALL_STREAM, b as u64));
     let mut event_rng = StdRng::seed_from_u64(mix(opts.seed ^ EVENT_STREAM, b as u64));
+    let mut history_rng = StdRng::seed_from_u64(mix(opts.seed ^ HISTORY_STREAM, b as u64));
     let mut block_events: Vec<(i64, u64, events::Event)> = Vec::new();
     let shares: Vec<f64> = PERSONAS.iter().map(|p| p.share).collect();
     let mut out = BlockOut {
@@ -431,6 +460,9 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
         personas: CsvBuf::with_capacity(n * 40),
         contacts: CsvBuf::with_capacity(n * 150),
         truth: CsvBuf::with_capacity(n * 300),
+        history: CsvBuf::with_capacity(n * 40 * history::HISTORY_MONTHS),
+        next_month: CsvBuf::with_capacity(n * 40),
+        value: CsvBuf::with_capacity(n * 48),
         events: Vec::new(),
         counts: offers::LogCounts::default(),
     };
@@ -472,6 +504,16 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
             &mut out.contacts,
             &mut out.truth,
         );
+        let months = history::draw(&mut history_rng, &customer);
+        let id = (number, id_width);
+        history::write_months(&mut out.history, id, &months, 0..history::HISTORY_MONTHS);
+        history::write_months(
+            &mut out.next_month,
+            id,
+            &months,
+            history::HISTORY_MONTHS..history::HISTORY_MONTHS + 1,
+        );
+        history::write_value(&mut out.value, id, &customer);
         out.counts.contacts += n_contacts;
         out.counts.contact_accepts += n_accepts;
     }
@@ -494,6 +536,8 @@ const CONTACT_STREAM: u64 = 0xc0a7_ac75_0000_0001;
 const CALL_STREAM: u64 = 0xca11_0000_0000_0001;
 /// Mixed into the seed of the other events' stream.
 const EVENT_STREAM: u64 = 0xe7e7_0000_0000_0001;
+/// Mixed into the seed of the usage history's stream.
+const HISTORY_STREAM: u64 = 0x415e_0000_0000_0001;
 
 /// The blocks' time-ordered events, spilled to one scratch file and merged into `events.jsonl`
 /// at the end: memory stays bounded by a block whatever the number of customers.

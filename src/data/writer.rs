@@ -7,6 +7,15 @@ use std::collections::HashMap;
 use super::schema::{Role, Schema};
 use super::table::RawTable;
 
+/// Quotes a CSV field when it needs it.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 /// Formats `x` with at most `decimals` decimals, without trailing zeros (`-0` is written `0`).
 pub fn format_number(x: f64, decimals: u32) -> String {
     if x.is_nan() {

@@ -3,6 +3,7 @@
 
 pub mod autoencoder;
 pub mod dec;
+pub mod forecast;
 pub mod mlp;
 pub mod ncf;
 pub mod policy;

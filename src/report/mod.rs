@@ -67,6 +67,8 @@ pub fn render(run: &Path) -> anyhow::Result<String> {
     sections::propensity(run, &mut body)?;
     sections::policy(run, &mut body)?;
     sections::offers(run, &mut body)?;
+    sections::take_up(run, &mut body)?;
+    sections::forecast(run, &mut body)?;
     if body.is_empty() {
         return Err(UsageError(format!(
             "{}: nothing to report (no summary.json, metrics.jsonl or segments.json)",

@@ -769,23 +769,33 @@ fn example_offers(run: &Path, out: &mut String) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `evaluation.json` of family `sub` in a pipeline run (`RUN/<sub>/evaluation.json`), or of
+/// a single-family run (`RUN/evaluation.json`), read as `T`; none when there is no such file or
+/// it is another family's (another shape).
+fn family_evaluation<T: serde::de::DeserializeOwned>(
+    run: &Path,
+    sub: &str,
+) -> anyhow::Result<Option<T>> {
+    let Some(path) = [
+        run.join(sub).join("evaluation.json"),
+        run.join("evaluation.json"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file()) else {
+        return Ok(None);
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(serde_json::from_str::<T>(&text).ok())
+}
+
 /// The propensity section: `propensity/evaluation.json` of a pipeline run (or `evaluation.json`
 /// of a `train propensity` run), read into its own type: test metrics beside the base rate,
 /// the calibration and gain charts, the SHAP drivers overall and per segment.
 pub fn propensity(run: &Path, out: &mut String) -> anyhow::Result<()> {
     use crate::models::propensity::{Evaluation, PropensityReport, TargetSpec};
-    let Some(path) = [
-        run.join("propensity/evaluation.json"),
-        run.join("evaluation.json"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file()) else {
-        return Ok(());
-    };
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    // An ncf run's evaluation.json has another shape: not a propensity run, no section.
-    let Ok(r) = serde_json::from_str::<PropensityReport>(&text) else {
+    // Another family's evaluation.json has another shape: no section.
+    let Some(r) = family_evaluation::<PropensityReport>(run, "propensity")? else {
         return Ok(());
     };
     let what = match &r.target {
@@ -916,6 +926,37 @@ pub fn propensity(run: &Path, out: &mut String) -> anyhow::Result<()> {
         }
         out.push_str("</table>\n");
     }
+    if let Some(v) = &r.lifetime_value {
+        let _ = writeln!(
+            out,
+            "<h3>Lifetime value</h3><p>The expected margin of the next {} months, discounted, from              each customer's churn probability (as a monthly hazard) and              <code>{}</code> (<code>[propensity.lifetime_value]</code>): over {} customers, mean              {:.1}, median {:.1}, 10 % below {:.1}, 10 % above {:.1}. <code>teleseg score</code>              writes it per customer as <code>lifetime_value</code>.</p>",
+            v.horizon_months,
+            escape(&v.revenue_column),
+            v.customers,
+            v.mean,
+            v.median,
+            v.p10,
+            v.p90
+        );
+        if !v.by_segment.is_empty() {
+            let labels: Vec<String> = v
+                .by_segment
+                .keys()
+                .map(|l| format!("segment {l}"))
+                .collect();
+            let values: Vec<f64> = v.by_segment.values().copied().collect();
+            chart(
+                out,
+                plots::bar_chart(
+                    "Mean lifetime value per segment",
+                    "currency units",
+                    &labels,
+                    &values,
+                ),
+                "the lifetime value per segment",
+            );
+        }
+    }
     Ok(())
 }
 
@@ -1011,6 +1052,97 @@ pub fn policy(run: &Path, out: &mut String) -> anyhow::Result<()> {
         let _ = write!(out, "<li>{} ({:.1} %)</li>", escape(arm), 100.0 * share);
     }
     out.push_str("</ol>\n");
+    Ok(())
+}
+
+/// The offer take-up section: `offer_propensity/evaluation.json` of a pipeline run (or
+/// `evaluation.json` of a `train offer-propensity` run): the trees' ranking beside NCF's and
+/// popularity's on the same held-out offers, and the mean take-up probability per category.
+pub fn take_up(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    use crate::models::propensity::offers_job::OfferPropensityReport;
+    // Another family's evaluation.json has another shape: no section.
+    let Some(r) = family_evaluation::<OfferPropensityReport>(run, "offer_propensity")? else {
+        return Ok(());
+    };
+    let k = r.k;
+    let _ = write!(
+        out,
+        "<h2>Offer take-up</h2><p>Gradient-boosted trees ({} trees) predict the probability that \
+         a customer accepts an offer when it is shown, from {} accepted offers and declined \
+         impressions ({} pairs) with the customer's and the offer's columns. Ranked by that \
+         probability, the {} held-out offers (each customer's last acceptance, as NCF holds \
+         them out) compare as follows; the probability answers \"will they take it if we offer \
+         it\", NCF's score \"which offer will they take next\".</p>\
+         <table><tr><th class=\"l\">ranking</th><th>HR@{k}</th><th>NDCG@{k}</th>\
+         <th>coverage</th></tr>",
+        r.trees, r.train_accepts, r.train_pairs, r.test_users
+    );
+    let mut rows = vec![("offer take-up (trees)", &r.model)];
+    if let Some(n) = &r.ncf {
+        rows.push(("NCF", n));
+    }
+    rows.push(("popularity", &r.popularity));
+    for (name, e) in rows {
+        let _ = write!(
+            out,
+            "<tr><td class=\"l\">{name}</td><td>{:.4}</td><td>{:.4}</td><td>{:.3}</td></tr>",
+            e.full.hr, e.full.ndcg, e.coverage
+        );
+    }
+    out.push_str("</table>\n");
+    if !r.categories.is_empty() {
+        out.push_str(
+            "<table><tr><th class=\"l\">category</th><th>mean take-up probability</th></tr>",
+        );
+        for (c, p) in &r.categories {
+            let _ = write!(
+                out,
+                "<tr><td class=\"l\">{}</td><td>{p:.3}</td></tr>",
+                escape(c)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    Ok(())
+}
+
+/// The usage-forecast section: `forecast/evaluation.json` of a pipeline run (or
+/// `evaluation.json` of a `train forecast` run): MAE and MASE per series beside the naive
+/// forecasts, on the backtest month and on the actuals.
+pub fn forecast(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    use crate::models::forecast::ForecastReport;
+    // Another family's evaluation.json has another shape: no section.
+    let Some(r) = family_evaluation::<ForecastReport>(run, "forecast")? else {
+        return Ok(());
+    };
+    let _ = write!(
+        out,
+        "<h2>Usage forecast</h2><p>One gradient-boosted regression per series forecasts {} for \
+         {} customers from their history ({} to {}). The backtest forecasts the last history \
+         month with trees that never saw it; the actuals row scores the forecast itself. Mean \
+         absolute error (MASE: divided by the in-sample seasonal-naive error); lower is \
+         better.</p><table><tr><th class=\"l\">series</th><th class=\"l\">month</th>\
+         <th>trees</th><th>seasonal naive</th><th>last value</th><th>customer mean</th>\
+         <th>MASE (trees)</th></tr>",
+        r.forecast_month, r.customers, r.first_month, r.last_month
+    );
+    for s in &r.series {
+        for c in std::iter::once(&s.backtest).chain(&s.actuals) {
+            let _ = write!(
+                out,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.3}</td><td>{:.3}</td>\
+                 <td>{:.3}</td><td>{:.3}</td><td>{}</td></tr>",
+                escape(&s.series),
+                escape(&c.month),
+                c.model.mae,
+                c.seasonal_naive.mae,
+                c.last_value.mae,
+                c.customer_mean.mae,
+                fmt3(c.model.mase)
+            );
+        }
+    }
+    out.push_str("</table>\n");
     Ok(())
 }
 

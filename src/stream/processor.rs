@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{EventError, parse_event};
 use super::features::{EVENT_COLUMNS, FeatureStore, Pushed};
-use crate::commands::embed::csv_field;
 use crate::data::reader::{CsvBatches, OnBadRow, ReadOptions};
+use crate::data::writer::csv_field;
 use crate::scoring::{Decider, Decision};
 
 /// The customer table the events complete: every column but the event-derived ones comes from

@@ -275,6 +275,11 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         "vae/synthetic_quality.json",
         "propensity/model.safetensors",
         "propensity/evaluation.json",
+        "offer_propensity/model.safetensors",
+        "offer_propensity/evaluation.json",
+        "forecast/model.safetensors",
+        "forecast/forecasts.csv",
+        "forecast/evaluation.json",
         "summary.json",
         "report.html",
         "scores.csv",
@@ -425,7 +430,8 @@ fn torch_loads_strictly(model: &Path, input: &Path, ours: &Path) {
 
 /// The pipeline's `scores.csv` (`teleseg score` on the whole bundle) gives every customer a
 /// segment, the same top offers as `ncf/recommendations.csv` (never an accepted one), a churn
-/// probability and three SHAP reasons.
+/// probability, its lifetime value, three SHAP reasons and the take-up probability of each offer
+/// category.
 fn scores_match_recommendations(run_dir: &Path) {
     let mut recs: std::collections::HashMap<String, Vec<String>> = Default::default();
     let text = std::fs::read_to_string(run_dir.join("ncf/recommendations.csv")).unwrap();
@@ -445,7 +451,15 @@ fn scores_match_recommendations(run_dir: &Path) {
             .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
     };
     let (offers, risk, reason) = (col("offers"), col("churn_probability"), col("reason_3"));
-    assert_eq!(header.last().map(String::as_str), Some("reason_3"));
+    let ltv = col("lifetime_value");
+    assert_eq!(ltv, risk + 1);
+    let take_up: Vec<usize> = (reason + 1..header.len()).collect();
+    assert_eq!(
+        take_up.len(),
+        8,
+        "one column per offer category: {header:?}"
+    );
+    assert!(take_up.iter().all(|&j| header[j].ends_with("_propensity")));
     let mut n = 0;
     for r in rdr.records() {
         let r = r.unwrap();
@@ -454,6 +468,11 @@ fn scores_match_recommendations(run_dir: &Path) {
         let p: f64 = r[risk].parse().unwrap();
         assert!((0.0..=1.0).contains(&p), "{r:?}");
         assert!(r[reason].contains('='), "{r:?}");
+        assert!(r[ltv].parse::<f64>().unwrap() > 0.0, "{r:?}");
+        for &j in &take_up {
+            let p: f64 = r[j].parse().unwrap();
+            assert!(p > 0.0 && p < 1.0, "{r:?}");
+        }
         n += 1;
     }
     assert_eq!(n, 600, "every customer scored");
@@ -482,8 +501,9 @@ fn report_renders(run_dir: &Path) {
         assert!(html.contains(needle), "report lacks `{needle}`");
     }
     // Four training curves (autoencoder, dec, vae, ncf), sizes, map, k sweep, four real vs
-    // synthetic distributions, and churn calibration, gain and SHAP drivers.
-    assert_eq!(html.matches("<svg").count(), 14, "charts in the report");
+    // synthetic distributions, and churn calibration, gain, SHAP drivers and lifetime value per
+    // segment.
+    assert_eq!(html.matches("<svg").count(), 15, "charts in the report");
     assert!(!html.contains("could not be drawn"), "a chart failed");
     std::fs::remove_file(&report).unwrap();
     let (code, out, err) = run(teleseg().arg("report").arg(run_dir));

@@ -88,6 +88,16 @@ pub fn serial<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// Pearson correlation of two equally long samples.
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
 /// The binary under test, quiet and without progress bars.
 pub fn teleseg() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_teleseg"));

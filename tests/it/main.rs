@@ -6,6 +6,7 @@
 mod cli;
 mod clustering;
 mod common;
+mod forecast;
 mod fuzz;
 mod layout;
 mod ncf;

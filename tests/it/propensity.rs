@@ -69,6 +69,7 @@ fn churn_model_beats_the_base_rate_explains_and_scores_every_customer() {
         [
             "customer_id",
             "churn_probability",
+            "lifetime_value",
             "reason_1",
             "reason_2",
             "reason_3"
@@ -80,10 +81,11 @@ fn churn_model_beats_the_base_rate_explains_and_scores_every_customer() {
         let p: f64 = r[1].parse().unwrap();
         assert!((0.0..=1.0).contains(&p), "{r:?}");
         assert!(
-            r[2].contains('=') && r[2].contains('(') && r[2].ends_with(')'),
+            r[3].contains('=') && r[3].contains('(') && r[3].ends_with(')'),
             "{r:?}"
         );
     }
+    lifetime_value_tracks_the_truth(data, &rows);
 
     // The numpy reference scorer (docs/checkpoint-format.md §4e) gives the same probabilities.
     let probe = std::process::Command::new("python3")
@@ -202,6 +204,51 @@ fn numeric_target_is_a_regression() {
 }
 
 /// Bad targets stop with exit 2 and a message naming the file and the column; no run is left.
+/// The estimated lifetime value (from the churn model and the recorded charge) against the
+/// generator's true value (from the true churn probability and charge): it ranks customers as the
+/// truth does and is closer to it than the same formula with everyone at the base rate.
+fn lifetime_value_tracks_the_truth(data: &Path, rows: &[csv::StringRecord]) {
+    let mut truth = csv::Reader::from_path(data.join("value_truth.csv")).unwrap();
+    let truth: Vec<csv::StringRecord> = truth.records().map(Result::unwrap).collect();
+    assert_eq!(truth.len(), rows.len());
+    let (mut est, mut tru, mut p_est, mut margin) = (vec![], vec![], vec![], vec![]);
+    for (r, t) in rows.iter().zip(&truth) {
+        assert_eq!(&r[0], &t[0]);
+        est.push(r[2].parse::<f64>().unwrap());
+        p_est.push(r[1].parse::<f64>().unwrap());
+        tru.push(t[4].parse::<f64>().unwrap());
+        margin.push(t[3].parse::<f64>().unwrap());
+    }
+    let rank = |v: &[f64]| {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        for (k, &i) in idx.iter().enumerate() {
+            r[i] = k as f64;
+        }
+        r
+    };
+    let spearman = crate::common::pearson(&rank(&est), &rank(&tru));
+    assert!(spearman > 0.9, "Spearman(estimate, truth) = {spearman}");
+    // The same formula with every customer at the mean predicted churn probability.
+    use teleseg::models::propensity::value::{lifetime_value, monthly_discount, monthly_hazard};
+    let base = p_est.iter().sum::<f64>() / p_est.len() as f64;
+    let mae =
+        |v: &[f64]| v.iter().zip(&tru).map(|(a, b)| (a - b).abs()).sum::<f64>() / v.len() as f64;
+    let flat: Vec<f64> = margin
+        .iter()
+        .map(|&m| lifetime_value(m, monthly_hazard(base, 3.0), 24, monthly_discount(0.1)))
+        .collect();
+    let (ours, theirs) = (mae(&est), mae(&flat));
+    eprintln!(
+        "lifetime value: MAE {ours:.2} vs {theirs:.2} at the base rate; Spearman {spearman:.3}"
+    );
+    assert!(
+        ours < 0.8 * theirs,
+        "MAE {ours} vs {theirs} with one churn rate for all"
+    );
+}
+
 #[test]
 fn bad_targets_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -292,5 +339,60 @@ fn bad_targets_are_usage_errors() {
             !dir.path().join(name).exists(),
             "{name}: a failed run left its folder"
         );
+    }
+}
+
+#[test]
+fn offer_take_up_ranks_above_popularity_and_scores_every_customer() {
+    let data = dataset_3000();
+    let dir = tempfile::tempdir().unwrap();
+    let set = |k: &str, f: &str| format!("data.{k}={:?}", data.join(f).display().to_string());
+    let (code, out, err) = run(teleseg()
+        .args(["train", "offer-propensity", "--set"])
+        .arg(set("interactions", "interactions.csv"))
+        .arg("--set")
+        .arg(set("offers", "offers.csv"))
+        .arg("--set")
+        .arg(set("customers", "customers.csv"))
+        .arg("--set")
+        .arg(set("schema", "schema.toml"))
+        .arg("--set")
+        .arg(format!("output.dir={:?}", dir.path().display().to_string()))
+        .args(["--set", "output.run_name=\"o\""]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let run_dir = dir.path().join("o");
+    let ev = json(&run_dir.join("evaluation.json"));
+    let hr = |k: &str| ev[k]["full"]["hr"].as_f64().unwrap();
+    assert!(hr("model") > hr("popularity"), "{ev}");
+    let categories = ev["categories"].as_array().unwrap();
+    assert_eq!(categories.len(), 8);
+    for c in categories {
+        let p = c[1].as_f64().unwrap();
+        assert!(p > 0.02 && p < 0.9, "{c}");
+    }
+
+    let scores = dir.path().join("take_up.csv");
+    let (code, _, err) = run(teleseg()
+        .args(["score", "--checkpoint"])
+        .arg(&run_dir)
+        .arg("--input")
+        .arg(data.join("customers.csv"))
+        .arg("--output")
+        .arg(&scores));
+    assert_eq!(code, 0, "{err}");
+    let mut rdr = csv::Reader::from_path(&scores).unwrap();
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header[..3],
+        ["customer_id", "propensity_offers", "propensity_scores"]
+    );
+    assert_eq!(header.len(), 3 + 8);
+    assert!(header[3..].iter().all(|h| h.ends_with("_propensity")));
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3000);
+    for r in rows.iter().take(50) {
+        let p: Vec<f64> = r[2].split(' ').map(|v| v.parse().unwrap()).collect();
+        assert_eq!(p.len(), 10);
+        assert!(p.windows(2).all(|w| w[0] >= w[1]), "best first: {r:?}");
     }
 }

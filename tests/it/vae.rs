@@ -14,7 +14,7 @@ use teleseg::data::table::RawTable;
 use teleseg::models::vae::{self, VaeJob};
 use teleseg::models::vae::{VaeModel, VaeReport, run_vae_job};
 
-use crate::common::{TRAINING, globals, run, teleseg};
+use crate::common::{TRAINING, globals, pearson, run, teleseg};
 
 fn data() -> &'static Path {
     crate::common::dataset_3000()
@@ -205,15 +205,6 @@ fn segment_means(
         }
     }
     out
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
 }
 
 #[test]

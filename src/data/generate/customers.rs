@@ -120,6 +120,10 @@ pub(super) struct Customer {
     pub streaming_addon: bool,
     pub paperless_billing: bool,
     pub churn: bool,
+    /// The true probability behind `churn` (leaving within 3 months): `value_truth.csv`.
+    pub churn_probability: f64,
+    /// Poisson mean of `roaming_days` in a month with December's travel (the usage history).
+    pub roaming_rate: f64,
 }
 
 impl Customer {
@@ -167,7 +171,8 @@ impl Customer {
         } else {
             0.0
         };
-        let roaming_days = poisson(rng, 0.4 * (1.3 * travel).exp()).min(31);
+        let roaming_rate = 0.4 * (1.3 * travel).exp();
+        let roaming_days = poisson(rng, roaming_rate).min(31);
         let night_share = sigmoid(p.night_logit + 0.3 * dev(DIGITAL) + 0.4 * normal(rng));
         let weekend_share = sigmoid(p.weekend_logit + 0.35 * normal(rng));
 
@@ -254,7 +259,8 @@ impl Customer {
         if prepaid {
             churn_logit += 0.4;
         }
-        let churn = rng.random_bool(sigmoid(churn_logit));
+        let churn_probability = sigmoid(churn_logit);
+        let churn = rng.random_bool(churn_probability);
 
         Customer {
             persona,
@@ -291,6 +297,8 @@ impl Customer {
             streaming_addon,
             paperless_billing,
             churn,
+            churn_probability,
+            roaming_rate,
         }
     }
 

@@ -33,13 +33,16 @@ fn column(header: &[String], name: &str) -> usize {
     header.iter().position(|h| h == name).unwrap()
 }
 
-const FILES: [&str; 7] = [
+const FILES: [&str; 10] = [
     "customers.csv",
     "offers.csv",
     "interactions.csv",
     "personas.csv",
     "contacts.csv",
     "contacts_truth.csv",
+    "usage_history.csv",
+    "usage_next_month.csv",
+    "value_truth.csv",
     "schema.toml",
 ];
 
@@ -544,4 +547,95 @@ fn contacts_follow_the_logging_policy_and_the_known_response() {
         ((accepted - expected) / n).abs() < 4.0 * sd,
         "{accepted} vs {expected}"
     );
+}
+
+#[test]
+fn usage_history_ends_at_the_table_and_has_trend_and_season() {
+    let (dir, _) = run(3000, 5);
+    let (header, customers) = read_csv(&out(&dir, "customers.csv"));
+    let (h_header, history) = read_csv(&out(&dir, "usage_history.csv"));
+    let (n_header, next) = read_csv(&out(&dir, "usage_next_month.csv"));
+    assert_eq!(
+        h_header.join(","),
+        "customer_id,month,voice_minutes,data_gb,roaming_days"
+    );
+    assert_eq!(n_header, h_header);
+    assert_eq!(history.len(), 3000 * 36);
+    assert_eq!(next.len(), 3000);
+    assert!(next.iter().all(|r| r[1] == "2025-01"));
+    // December 2024 is the table's month: the same text wherever the row has no defect there.
+    let (voice, data, roaming) = (
+        column(&header, "voice_minutes"),
+        column(&header, "data_gb"),
+        column(&header, "roaming_days"),
+    );
+    let mut same = 0;
+    for (i, c) in customers.iter().enumerate() {
+        let dec = &history[i * 36 + 35];
+        assert_eq!(
+            (dec[0].as_str(), dec[1].as_str()),
+            (c[0].as_str(), "2024-12")
+        );
+        assert_eq!(history[i * 36][1], "2022-01");
+        same += usize::from(dec[2] == c[voice] && dec[3] == c[data] && dec[4] == c[roaming]);
+    }
+    // Usage gaps (1.5 %) and unit errors (< 0.2 %) are the only differences.
+    assert!(same as f64 > 0.97 * 3000.0, "{same} of 3000 equal");
+    // Data grows, voice declines, roaming peaks in August.
+    let mean = |month: &str, col: usize| {
+        let v: Vec<f64> = history
+            .iter()
+            .filter(|r| r[1] == month)
+            .map(|r| r[col].parse::<f64>().unwrap())
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    assert!(mean("2024-03", 3) > 1.1 * mean("2023-03", 3), "data grows");
+    assert!(mean("2024-03", 2) < mean("2023-03", 2), "voice declines");
+    assert!(
+        mean("2024-08", 4) > 2.0 * mean("2024-02", 4),
+        "summer roaming"
+    );
+    assert!(
+        mean("2023-08", 4) > 2.0 * mean("2023-11", 4),
+        "summer roaming"
+    );
+}
+
+#[test]
+fn value_truth_is_the_lifetime_value_of_the_true_churn_risk() {
+    use crate::models::propensity::value;
+    let (dir, _) = run(2000, 9);
+    let (header, rows) = read_csv(&out(&dir, "value_truth.csv"));
+    assert_eq!(
+        header.join(","),
+        "customer_id,churn_probability,monthly_hazard,monthly_margin,lifetime_value"
+    );
+    assert_eq!(rows.len(), 2000);
+    let (_, customers) = read_csv(&out(&dir, "customers.csv"));
+    let mut churners = (0.0, 0.0);
+    for (r, c) in rows.iter().zip(&customers) {
+        assert_eq!(r[0], c[0]);
+        let f = |k: usize| r[k].parse::<f64>().unwrap();
+        let (p, h, m, ltv) = (f(1), f(2), f(3), f(4));
+        assert!((0.0..1.0).contains(&p) && m > 0.0, "{r:?}");
+        assert!((h - value::monthly_hazard(p, 3.0)).abs() < 1e-5, "{r:?}");
+        let expect = value::lifetime_value(m, h, 24, value::monthly_discount(0.1));
+        // Margin (2 decimals: up to 0.005 × ~22 months) and hazard are rounded in the file.
+        assert!(
+            (ltv - expect).abs() < 0.13 + 1e-4 * expect,
+            "{r:?}: {expect}"
+        );
+        assert!(ltv < 24.0 * m + 0.01);
+        let churned = c.last().unwrap() == "1";
+        churners.0 += if churned { p } else { 0.0 };
+        churners.1 += if churned { 1.0 } else { 0.0 };
+    }
+    // The label is drawn from the written probability: churners had higher probabilities.
+    let mean_p: f64 = rows
+        .iter()
+        .map(|r| r[1].parse::<f64>().unwrap())
+        .sum::<f64>()
+        / 2000.0;
+    assert!(churners.0 / churners.1 > 1.3 * mean_p);
 }

@@ -11,10 +11,10 @@ use super::KIND;
 use super::job::PolicyArch;
 use super::linear::{ArmModels, Policy};
 use crate::checkpoint::{Checkpoint, CheckpointError, keys};
-use crate::commands::embed::csv_field;
 use crate::data::preprocess::Preprocessor;
 use crate::data::schema::Schema;
 use crate::data::table::RawTable;
+use crate::data::writer::csv_field;
 
 /// A policy ready to score.
 #[derive(Debug, Clone)]

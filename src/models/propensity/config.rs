@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::value::LifetimeValueConfig;
 use crate::config::{Check, ConfigError, DataConfig, OutputConfig, Seed, at_least};
 
 /// What kind of target the model predicts.
@@ -60,6 +61,11 @@ pub struct PropensityConfig {
     /// Segment labels `customer_id,segment` (a DEC run's segments.csv): the report then also
     /// gives the test metrics and the SHAP drivers per segment.
     pub segments: Option<PathBuf>,
+    /// Binary (churn) targets: the customer's lifetime value from the churn probability and
+    /// the monthly margin ([`super::value`]), written as `lifetime_value` beside the
+    /// probability. Computed when the table has the numeric `revenue_column`; set
+    /// `revenue_column = ""` to turn it off.
+    pub lifetime_value: LifetimeValueConfig,
 }
 
 impl Default for PropensityConfig {
@@ -72,6 +78,7 @@ impl Default for PropensityConfig {
             calibration: Calibration::Platt,
             calibration_folds: 5,
             segments: None,
+            lifetime_value: LifetimeValueConfig::default(),
         }
     }
 }
@@ -87,6 +94,11 @@ impl Check for PropensityConfig {
             return Err(ConfigError::Propensity(
                 "propensity.budget must be in (0, 10]",
             ));
+        }
+        if !self.lifetime_value.revenue_column.is_empty()
+            && let Some(rule) = self.lifetime_value.rule_broken()
+        {
+            return Err(ConfigError::Propensity(rule));
         }
         at_least("propensity.calibration_folds", 2, self.calibration_folds)
     }
@@ -140,6 +152,10 @@ mod tests {
             (
                 "propensity.calibration_folds=1",
                 "propensity.calibration_folds",
+            ),
+            (
+                "propensity.lifetime_value.margin_rate=2",
+                "propensity.lifetime_value.margin_rate",
             ),
         ] {
             let err = parse(&[set]).unwrap_err().to_string();

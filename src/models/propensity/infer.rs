@@ -7,9 +7,9 @@ use std::path::Path;
 use super::KIND;
 use super::model::{META_GBM, Propensity, PropensityArch, top_reasons};
 use crate::checkpoint::{Checkpoint, CheckpointError, keys};
-use crate::commands::embed::csv_field;
 use crate::data::schema::Schema;
 use crate::data::table::RawTable;
+use crate::data::writer::csv_field;
 
 /// A propensity model ready to score.
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct PropensityScores {
     pub value: Vec<f64>,
     /// Per row: up to `reasons` `(feature, SHAP value)`, largest |value| first.
     pub reasons: Vec<Vec<(usize, f64)>>,
+    /// The lifetime value of every row, when the model has one (`propensity.lifetime_value`).
+    pub lifetime_value: Option<Vec<f64>>,
 }
 
 impl PropensityModel {
@@ -55,10 +57,19 @@ impl PropensityModel {
                 .map(|i| top_reasons(&shap, cols, i, reasons))
                 .collect()
         };
-        Ok(PropensityScores { value, reasons })
+        let lifetime_value = match &self.model.arch.lifetime_value {
+            Some(ltv) => Some(ltv.values(table, &value)?),
+            None => None,
+        };
+        Ok(PropensityScores {
+            value,
+            reasons,
+            lifetime_value,
+        })
     }
 
-    /// `customer_id,<target>_probability|_prediction,reason_1..reason_n` and a newline.
+    /// `customer_id,<target>_probability|_prediction[,lifetime_value],reason_1..reason_n` and a
+    /// newline.
     pub fn header(&self, reasons: usize) -> Vec<u8> {
         let mut out = b"customer_id".to_vec();
         out.extend_from_slice(&self.header_fields(reasons));
@@ -66,11 +77,14 @@ impl PropensityModel {
         out
     }
 
-    /// `,<target>_probability|_prediction,reason_1..reason_n`: this model's columns, appended
-    /// to another scorer's header (the pipeline's scores.csv).
+    /// `,<target>_probability|_prediction[,lifetime_value],reason_1..reason_n`: this model's
+    /// columns, appended to another scorer's header (the pipeline's scores.csv).
     pub fn header_fields(&self, reasons: usize) -> Vec<u8> {
         let mut out =
             format!(",{}", csv_field(&self.model.arch.target.output_column())).into_bytes();
+        if self.model.arch.lifetime_value.is_some() {
+            out.extend_from_slice(b",lifetime_value");
+        }
         for k in 1..=reasons {
             write!(out, ",reason_{k}").expect("vec write");
         }
@@ -104,6 +118,9 @@ impl PropensityModel {
         reasons: usize,
     ) {
         write!(out, ",{}", scores.value[i]).expect("vec write");
+        if let Some(ltv) = &scores.lifetime_value {
+            write!(out, ",{:.2}", ltv[i]).expect("vec write");
+        }
         let texts = self.reason_texts(table, scores, i);
         for k in 0..reasons {
             out.push(b',');

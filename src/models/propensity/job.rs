@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{FeatureSpec, TargetSpec};
 use super::metrics::{BinaryMetrics, RegressionMetrics};
 use super::model::{Propensity, take_rows};
+use super::value::LifetimeValue;
 use super::{KIND, PropensityJob};
 use crate::checkpoint::{self, Header, RunDir};
 use crate::config;
@@ -64,9 +65,29 @@ pub struct PropensityReport {
     pub drivers: Vec<Driver>,
     /// The five largest drivers within each segment.
     pub segment_drivers: BTreeMap<String, Vec<Driver>>,
+    /// The lifetime value (binary targets with `propensity.lifetime_value`) over the test
+    /// customers (the fitted ones without a test split); none when it is off.
+    #[serde(default)]
+    pub lifetime_value: Option<ValueSummary>,
     /// Largest |Σ SHAP − margin| over the explained rows (exact TreeSHAP: rounding only).
     pub shap_additivity_error: f64,
     pub seconds: f64,
+}
+
+/// The lifetime values of a group of customers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueSummary {
+    /// The revenue column and the settings, as `propensity.lifetime_value` says.
+    pub revenue_column: String,
+    pub horizon_months: u32,
+    pub customers: usize,
+    pub mean: f64,
+    /// The 10 %, 50 % and 90 % quantiles.
+    pub p10: f64,
+    pub median: f64,
+    pub p90: f64,
+    /// Mean value per segment (`propensity.segments`).
+    pub by_segment: BTreeMap<String, f64>,
 }
 
 /// Runs `teleseg train propensity` into `run`.
@@ -98,7 +119,7 @@ pub fn run_propensity_job(
     let x_all = features.matrix(table)?;
     let x_fit = take_rows(&x_all, n, &fit_rows);
     let y_fit = target.values(table, &fit_rows)?;
-    let model = Propensity::fit(
+    let mut model = Propensity::fit(
         &x_fit,
         fit_rows.len(),
         &y_fit,
@@ -107,6 +128,24 @@ pub fn run_propensity_job(
         cfg,
         seed,
     )?;
+    let ltv_cfg = &cfg.lifetime_value;
+    model.arch.lifetime_value = match &target {
+        TargetSpec::Binary { .. }
+            if !ltv_cfg.revenue_column.is_empty()
+                && table.numeric(&ltv_cfg.revenue_column).is_some() =>
+        {
+            Some(LifetimeValue::fit(ltv_cfg, table, &fit_rows)?)
+        }
+        TargetSpec::Binary { .. } if !ltv_cfg.revenue_column.is_empty() => {
+            tracing::warn!(
+                column = %ltv_cfg.revenue_column,
+                "no lifetime value: the table has no numeric column named by \
+                 propensity.lifetime_value.revenue_column"
+            );
+            None
+        }
+        _ => None,
+    };
     tracing::info!(
         trees = model.arch.trees,
         rows = fit_rows.len(),
@@ -155,6 +194,7 @@ pub fn run_propensity_job(
     // Per segment.
     let mut by_segment = BTreeMap::new();
     let mut segment_drivers = BTreeMap::new();
+    let mut segment_rows: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     if let Some(path) = &cfg.segments {
         let labels: HashMap<String, String> = crate::data::labels::read_labels(path, "segment")?;
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -169,9 +209,41 @@ pub fn run_propensity_job(
                 let y: Vec<f64> = idx.iter().map(|&i| y_test[i]).collect();
                 by_segment.insert(label.clone(), Evaluation::compute(&target, &p, &y));
             }
-            segment_drivers.insert(label, drivers_of(&shap, cols, &idx, &names, 5));
+            segment_drivers.insert(label.clone(), drivers_of(&shap, cols, &idx, &names, 5));
+            segment_rows.insert(label, idx);
         }
     }
+
+    let lifetime_value = match &model.arch.lifetime_value {
+        Some(ltv) => {
+            let p_exp = if test_rows.is_empty() {
+                model.predict(&x_exp, exp_rows.len())
+            } else {
+                pred.clone()
+            };
+            let sub = table.take_rows(&exp_rows);
+            let values = ltv.values(&sub, &p_exp)?;
+            let mut by_segment = BTreeMap::new();
+            for (label, idx) in &segment_rows {
+                let sum: f64 = idx.iter().map(|&i| values[i]).sum();
+                by_segment.insert(label.clone(), sum / idx.len().max(1) as f64);
+            }
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let q = |p: f64| sorted[((sorted.len().max(1) - 1) as f64 * p).round() as usize];
+            Some(ValueSummary {
+                revenue_column: ltv.config.revenue_column.clone(),
+                horizon_months: ltv.config.horizon_months,
+                customers: values.len(),
+                mean: values.iter().sum::<f64>() / values.len().max(1) as f64,
+                p10: q(0.1),
+                median: q(0.5),
+                p90: q(0.9),
+                by_segment,
+            })
+        }
+        None => None,
+    };
 
     let header = Header::new(KIND, job, &model.arch, &globals.backend.kind.to_string())
         .with_part((Vec::new(), model.meta(&data.schema)?));
@@ -188,13 +260,11 @@ pub fn run_propensity_job(
         by_segment,
         drivers,
         segment_drivers,
+        lifetime_value,
         shap_additivity_error,
         seconds: started.elapsed().as_secs_f64(),
     };
-    checkpoint::write_atomic(
-        &run.root.join("evaluation.json"),
-        serde_json::to_string_pretty(&report)?.as_bytes(),
-    )?;
+    checkpoint::write_json_atomic(&run.root.join("evaluation.json"), &report)?;
     Ok(report)
 }
 
@@ -271,6 +341,13 @@ impl std::fmt::Display for PropensityReport {
             .take(5)
             .map(|d| format!("{} {:.3}", d.feature, d.mean_abs_shap))
             .collect();
+        if let Some(v) = &self.lifetime_value {
+            write!(
+                f,
+                "\nlifetime value ({} months, from {}): mean {:.1}, median {:.1}, 10–90 % {:.1}–{:.1}",
+                v.horizon_months, v.revenue_column, v.mean, v.median, v.p10, v.p90
+            )?;
+        }
         write!(
             f,
             "\ndrivers (mean |SHAP|): {}\nrun: {}",

@@ -8,6 +8,9 @@
 //! - [`shap`]: exact TreeSHAP over the trees;
 //! - [`metrics`]: ROC / PR AUC, log loss, Brier, calibration and gain tables, regression errors;
 //! - [`job`]: the training job and its `evaluation.json`;
+//! - [`value`]: lifetime value from the churn probability and the monthly margin;
+//! - [`offers`], [`offers_job`]: offer propensity (`train offer-propensity`, kind
+//!   `offer_propensity`): the probability of accepting each offer when shown, ranked beside NCF;
 //! - [`infer`]: a checkpoint loaded for `teleseg score`.
 //!
 //! The checkpoint (kind `propensity`, docs/checkpoint-format.md §4e) holds no tensors: the
@@ -21,13 +24,17 @@ pub mod infer;
 pub mod job;
 pub mod metrics;
 pub mod model;
+pub mod offers;
+pub mod offers_job;
 pub mod shap;
+pub mod value;
 
 pub use config::*;
 pub use features::{Feature, FeatureSpec, TargetSpec};
 pub use infer::*;
 pub use job::*;
 pub use model::*;
+pub use value::{LifetimeValue, LifetimeValueConfig};
 
 /// `teleseg.kind` of propensity checkpoints.
 pub const KIND: &str = "propensity";

@@ -11,6 +11,7 @@ use super::calibrate::Calibrator;
 use super::config::{Calibration, PropensityConfig};
 use super::features::{FeatureSpec, TargetSpec};
 use super::shap::Explainer;
+use super::value::LifetimeValue;
 use crate::checkpoint::{CheckpointError, keys};
 use crate::data::schema::Schema;
 
@@ -30,6 +31,10 @@ pub struct PropensityArch {
     /// Binary targets: the map from the trees' log-odds to the probability.
     pub calibrator: Option<Calibrator>,
     pub trees: usize,
+    /// Binary targets with `propensity.lifetime_value`: how the probability becomes a value
+    /// (absent in checkpoints written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_value: Option<LifetimeValue>,
 }
 
 /// A fitted model (perpetual's booster has no `Debug`).
@@ -63,6 +68,17 @@ pub fn fit_booster(
         .fit(&Matrix::new(x, rows, cols), y, None, None)
         .map_err(|e| anyhow::anyhow!("fitting the gradient-boosted trees: {e}"))?;
     Ok(booster)
+}
+
+/// perpetual's JSON of `booster` with its object keys sorted (perpetual writes HashMaps, in a
+/// different order every run; serde_json's Map is a BTreeMap, so parsing and writing again
+/// sorts them): the same trees give the same bytes.
+pub fn booster_json(booster: &PerpetualBooster) -> anyhow::Result<String> {
+    let raw = booster
+        .json_dump()
+        .map_err(|e| anyhow::anyhow!("writing the trees as JSON: {e}"))?;
+    let sorted: serde_json::Value = serde_json::from_str(&raw).context("perpetual's JSON")?;
+    Ok(sorted.to_string())
 }
 
 /// Rows `rows` of the column-major `x` (`n` rows in all) as a new column-major matrix.
@@ -112,6 +128,7 @@ impl Propensity {
                 features,
                 budget: cfg.budget,
                 calibrator,
+                lifetime_value: None,
             },
             booster,
         })
@@ -147,14 +164,8 @@ impl Propensity {
     /// arch), `teleseg.gbm` (perpetual's model JSON with its keys sorted, so the same fit
     /// writes the same bytes) and `teleseg.schema`.
     pub fn meta(&self, schema: &Schema) -> anyhow::Result<Vec<(String, String)>> {
-        let raw = self
-            .booster
-            .json_dump()
-            .map_err(|e| anyhow::anyhow!("writing the trees as JSON: {e}"))?;
-        // serde_json's Map is a BTreeMap: parsing and writing again sorts the HashMap keys.
-        let sorted: serde_json::Value = serde_json::from_str(&raw).context("perpetual's JSON")?;
         Ok(vec![
-            (META_GBM.to_string(), sorted.to_string()),
+            (META_GBM.to_string(), booster_json(&self.booster)?),
             (keys::SCHEMA.to_string(), serde_json::to_string(schema)?),
         ])
     }
