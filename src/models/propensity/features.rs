@@ -352,3 +352,44 @@ impl TargetSpec {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::reader::{ReadOptions, read_csv_from_reader};
+
+    fn table(rows: &str) -> (Schema, RawTable) {
+        let schema = Schema::parse(
+            "[[columns]]\nname = \"id\"\nrole = \"id\"\n[[columns]]\nname = \"x\"\nrole = \
+             \"numeric\"\n[[columns]]\nname = \"y\"\nrole = \"target\"\n",
+            "s.toml",
+        )
+        .unwrap();
+        let text = format!("id,x,y\n{rows}");
+        let (t, _) =
+            read_csv_from_reader(text.as_bytes(), "t.csv", &schema, &ReadOptions::default())
+                .unwrap();
+        (schema, t)
+    }
+
+    #[test]
+    fn one_class_in_the_training_rows_is_a_usage_error() {
+        let (schema, t) = table("a,1,no\nb,2,no\nc,3,yes\nd,4,no\n");
+        let cfg = PropensityConfig {
+            target: "y".into(),
+            ..Default::default()
+        };
+        // Row 2 (the only "yes") is held out: the training rows hold one class.
+        let err = TargetSpec::fit(&schema, "s.toml", &t, &[0, 1, 3], &cfg).unwrap_err();
+        assert!(
+            err.0.contains("t.csv")
+                && err.0.contains("`y`")
+                && err.0.contains("one class in train"),
+            "{}",
+            err.0
+        );
+        // With it, `yes` (spelled like a positive) is the positive class.
+        let ok = TargetSpec::fit(&schema, "s.toml", &t, &[0, 1, 2], &cfg).unwrap();
+        assert!(matches!(ok, TargetSpec::Binary { ref positive, .. } if positive == "yes"));
+    }
+}
