@@ -4,7 +4,9 @@
 It follows section 4e of docs/checkpoint-format.md: the raw customer CSV is turned into the
 trees' inputs (`teleseg.model` → `features`), every tree of `teleseg.gbm` is walked, the leaf
 values are summed onto `base_score` (the log-odds for a binary target) and the calibrator maps
-them to a probability. Output: CSV `customer_id,<target>_probability` (or `_prediction`).
+them to a probability; a model with a lifetime value (`teleseg.model.lifetime_value`) also gets
+it from the probability and the revenue column. Output: CSV `customer_id,<target>_probability`
+(or `_prediction`)[,lifetime_value].
 
     python3 scripts/propensity_reference_scorer.py --checkpoint RUN/model.safetensors \
         --input customers.csv --output scores.csv
@@ -81,6 +83,21 @@ def calibrate(m, cal):
     return 1.0 / (1.0 + np.exp(-m))
 
 
+def lifetime_value(rows, p, ltv):
+    """Section 4e's lifetime value: margin over the horizon, survival from the monthly hazard."""
+    c = ltv["config"]
+    lo, hi = ltv["revenue_clip"]
+    out = np.empty(len(rows))
+    r = (1.0 + c["annual_discount"]) ** (1.0 / 12.0) - 1.0
+    for i, row in enumerate(rows):
+        cell = row[c["revenue_column"]].strip()
+        revenue = min(max(float(cell), lo), hi) if cell else ltv["revenue_median"]
+        h = 1.0 - (1.0 - min(max(p[i], 0.0), 1.0)) ** (1.0 / c["churn_window_months"])
+        t = np.arange(1, c["horizon_months"] + 1)
+        out[i] = np.sum(c["margin_rate"] * revenue * (1.0 - h) ** (t - 1) / (1.0 + r) ** t)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", required=True)
@@ -99,11 +116,14 @@ def main():
     p = calibrate(margin(inputs(rows, model["features"]["features"]), gbm), model.get("calibrator"))
     target = model["target"]
     col = f"{target['name']}_{'probability' if target['kind'] == 'binary' else 'prediction'}"
+    ltv = model.get("lifetime_value")
+    values = lifetime_value(rows, p, ltv) if ltv else None
     with open(a.output, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["customer_id", col])
-        for row, v in zip(rows, p):
-            w.writerow([row[id_col].strip(), repr(float(v))])
+        w.writerow(["customer_id", col] + (["lifetime_value"] if ltv else []))
+        for i, (row, v) in enumerate(zip(rows, p)):
+            extra = [repr(float(values[i]))] if ltv else []
+            w.writerow([row[id_col].strip(), repr(float(v))] + extra)
 
 
 if __name__ == "__main__":

@@ -111,14 +111,21 @@ fn churn_model_beats_the_base_rate_explains_and_scores_every_customer() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut theirs = csv::Reader::from_path(&reference).unwrap();
-    let mut worst = 0f64;
+    let (mut worst, mut worst_value) = (0f64, 0f64);
     for (ours, t) in rows.iter().zip(theirs.records()) {
         let t = t.unwrap();
         assert_eq!(&ours[0], &t[0]);
         let (a, b): (f64, f64) = (ours[1].parse().unwrap(), t[1].parse().unwrap());
         worst = worst.max((a - b).abs());
+        // The lifetime value: teleseg writes 2 decimals.
+        let (a, b): (f64, f64) = (ours[2].parse().unwrap(), t[2].parse().unwrap());
+        worst_value = worst_value.max((a - b).abs());
     }
     assert!(worst <= 1e-9, "max |teleseg − numpy| = {worst}");
+    assert!(
+        worst_value <= 0.005 + 1e-9,
+        "lifetime value: max |teleseg − numpy| = {worst_value}"
+    );
 }
 
 #[test]
