@@ -261,8 +261,10 @@ impl Decider {
     }
 
     /// [`Self::score`] with `reasons` SHAP reasons per customer instead of the configured
-    /// number (0: none; the prediction itself is unchanged). The stream scores every touched
-    /// customer without reasons and explains only the decisions it emits ([`Self::explain`]).
+    /// number (0: none, and no take-up probabilities either; the segment, offers and churn
+    /// probability are unchanged). The stream scores every touched customer this way and
+    /// explains only the decisions it emits ([`Self::explain`]): SHAP and the take-up trees
+    /// (40 predictions per customer) were most of its cost.
     pub fn score_with_reasons(
         &self,
         table: &RawTable,
@@ -279,8 +281,8 @@ impl Decider {
             None => None,
         };
         let take_up = match &self.offer_propensity {
-            Some(m) => Some(m.score(table)?),
-            None => None,
+            Some(m) if reasons > 0 || self.opts.reasons == 0 => Some(m.score(table)?),
+            _ => None,
         };
         Ok(Decisions {
             segments,
@@ -290,21 +292,32 @@ impl Decider {
         })
     }
 
-    /// Fills the configured number of SHAP reasons into `decisions[k]` for each row `rows[k]` of
-    /// `table` (the rows they were decided from).
+    /// Fills the configured number of SHAP reasons, and the take-up probabilities, into
+    /// `decisions[k]` for each row `rows[k]` of `table` (the rows they were decided from).
     pub fn explain(
         &self,
         table: &RawTable,
         rows: &[usize],
         decisions: &mut [Decision],
     ) -> anyhow::Result<()> {
-        let Some(p) = &self.propensity else {
-            return Ok(());
-        };
-        if rows.is_empty() || self.opts.reasons == 0 {
+        if rows.is_empty() {
             return Ok(());
         }
         let sub = table.take_rows(rows);
+        if let Some(m) = &self.offer_propensity
+            && self.opts.reasons > 0
+        {
+            let scores = m.score(&sub)?;
+            for (k, d) in decisions.iter_mut().enumerate() {
+                d.take_up = Some(m.category_map(&scores, k));
+            }
+        }
+        let Some(p) = &self.propensity else {
+            return Ok(());
+        };
+        if self.opts.reasons == 0 {
+            return Ok(());
+        }
         let scores = p.score(&sub, self.opts.reasons)?;
         for (k, d) in decisions.iter_mut().enumerate() {
             if let Some(risk) = d.risk.as_mut() {
