@@ -257,19 +257,20 @@ impl Decider {
 
     /// Scores every row of `table` (read with [`Self::schema`]).
     pub fn score(&self, table: &RawTable) -> anyhow::Result<Decisions> {
-        self.score_with_reasons(table, self.opts.reasons)
+        self.score_parts(table, true)
     }
 
-    /// [`Self::score`] with `reasons` SHAP reasons per customer instead of the configured
-    /// number (0: none, and no take-up probabilities either; the segment, offers and churn
-    /// probability are unchanged). The stream scores every touched customer this way and
-    /// explains only the decisions it emits ([`Self::explain`]): SHAP and the take-up trees
-    /// (40 predictions per customer) were most of its cost.
-    pub fn score_with_reasons(
-        &self,
-        table: &RawTable,
-        reasons: usize,
-    ) -> anyhow::Result<Decisions> {
+    /// What a decision's change depends on (segment, offers, churn probability), without the
+    /// SHAP reasons and the take-up probabilities. The stream scores every touched customer this
+    /// way and completes only the decisions it emits ([`Self::explain`]): SHAP and the take-up
+    /// trees (one prediction per offer) were most of its cost.
+    pub fn score_core(&self, table: &RawTable) -> anyhow::Result<Decisions> {
+        self.score_parts(table, false)
+    }
+
+    /// [`Self::score`] (`full`) or [`Self::score_core`].
+    fn score_parts(&self, table: &RawTable, full: bool) -> anyhow::Result<Decisions> {
+        let reasons = if full { self.opts.reasons } else { 0 };
         let features = self.segments.features(table)?;
         let segments = self.segments.score(&features, self.opts.batch_size);
         let offers = match &self.offers {
@@ -281,7 +282,7 @@ impl Decider {
             None => None,
         };
         let take_up = match &self.offer_propensity {
-            Some(m) if reasons > 0 || self.opts.reasons == 0 => Some(m.score(table)?),
+            Some(m) if full => Some(m.score(table)?),
             _ => None,
         };
         Ok(Decisions {
@@ -292,8 +293,9 @@ impl Decider {
         })
     }
 
-    /// Fills the configured number of SHAP reasons, and the take-up probabilities, into
-    /// `decisions[k]` for each row `rows[k]` of `table` (the rows they were decided from).
+    /// Completes decisions made from [`Self::score_core`]: fills the configured number of SHAP
+    /// reasons and the take-up probabilities into `decisions[k]` for each row `rows[k]` of
+    /// `table` (the rows they were decided from).
     pub fn explain(
         &self,
         table: &RawTable,
@@ -304,9 +306,7 @@ impl Decider {
             return Ok(());
         }
         let sub = table.take_rows(rows);
-        if let Some(m) = &self.offer_propensity
-            && self.opts.reasons > 0
-        {
+        if let Some(m) = &self.offer_propensity {
             let scores = m.score(&sub)?;
             for (k, d) in decisions.iter_mut().enumerate() {
                 d.take_up = Some(m.category_map(&scores, k));

@@ -19,6 +19,7 @@ pub mod preprocess;
 pub mod reader;
 pub mod schema;
 pub mod split;
+pub mod stats;
 pub mod table;
 pub mod writer;
 

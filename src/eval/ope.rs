@@ -30,6 +30,8 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::data::stats::quantile;
+
 /// The rounds of a log, reduced to what the estimators need. `target` and `q_hat` are
 /// `[rounds, actions]` row-major.
 #[derive(Debug, Clone, Copy)]
@@ -545,14 +547,6 @@ pub fn normal_quantile(p: f64) -> f64 {
         (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
             / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     }
-}
-
-/// Linear-interpolated quantile of sorted `values` (numpy's default).
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let pos = q * (values.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    values[lo] + (values[hi] - values[lo]) * (pos - lo as f64)
 }
 
 #[cfg(test)]

@@ -276,9 +276,9 @@ impl Processor {
             &opts,
         )?;
         let table = rows.next_batch(usize::MAX)?.expect("at least one customer");
-        // Every touched customer is re-scored without SHAP reasons (the costly part); only the
-        // decisions emitted are explained, below.
-        let scored = self.decider.score_with_reasons(&table, 0)?;
+        // Every touched customer is re-scored without SHAP reasons and take-up (the costly
+        // parts); only the decisions emitted are completed, below.
+        let scored = self.decider.score_core(&table)?;
         self.stats.rescored += ids.len() as u64;
         let mut out = Vec::new();
         let mut rows = Vec::new();

@@ -88,6 +88,17 @@ pub fn serial<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// `teleseg score --checkpoint RUN --input INPUT --output OUTPUT`.
+pub fn score(checkpoint: &Path, input: &Path, output: &Path) -> (i32, String, String) {
+    run(teleseg()
+        .args(["score", "--checkpoint"])
+        .arg(checkpoint)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output))
+}
+
 /// Pearson correlation of two equally long samples.
 pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len() as f64;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{dataset_3000, run, teleseg};
+use crate::common::{dataset_3000, run, score, teleseg};
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -58,13 +58,7 @@ fn forecasts_beat_the_naive_baselines_and_score_the_same() {
 
     // The checkpoint forecasts the same from the same history.
     let scored = dir.path().join("scored.csv");
-    let (code, _, err) = run(teleseg()
-        .args(["score", "--checkpoint"])
-        .arg(&run_dir)
-        .arg("--input")
-        .arg(&history)
-        .arg("--output")
-        .arg(&scored));
+    let (code, _, err) = score(&run_dir, &history, &scored);
     assert_eq!(code, 0, "{err}");
     let ours = std::fs::read_to_string(run_dir.join("forecasts.csv")).unwrap();
     assert_eq!(std::fs::read_to_string(&scored).unwrap(), ours);

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{customer_table, dataset_3000, run, teleseg};
+use crate::common::{customer_table, dataset_3000, run, score, teleseg};
 
 /// `train propensity` on the customers of `data` into `out/name`, with extra `--set`s.
 fn train(data: &Path, out: &Path, name: &str, extra: &[&str]) -> (i32, String, String) {
@@ -54,13 +54,7 @@ fn churn_model_beats_the_base_rate_explains_and_scores_every_customer() {
 
     // Score every customer: probability in [0, 1] and three reasons naming a feature and value.
     let scores = dir.path().join("scores.csv");
-    let (code, _, err) = run(teleseg()
-        .args(["score", "--checkpoint"])
-        .arg(&run_dir)
-        .arg("--input")
-        .arg(data.join("customers.csv"))
-        .arg("--output")
-        .arg(&scores));
+    let (code, _, err) = score(&run_dir, &data.join("customers.csv"), &scores);
     assert_eq!(code, 0, "{err}");
     let mut rdr = csv::Reader::from_path(&scores).unwrap();
     let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
@@ -379,13 +373,7 @@ fn offer_take_up_ranks_above_popularity_and_scores_every_customer() {
     }
 
     let scores = dir.path().join("take_up.csv");
-    let (code, _, err) = run(teleseg()
-        .args(["score", "--checkpoint"])
-        .arg(&run_dir)
-        .arg("--input")
-        .arg(data.join("customers.csv"))
-        .arg("--output")
-        .arg(&scores));
+    let (code, _, err) = score(&run_dir, &data.join("customers.csv"), &scores);
     assert_eq!(code, 0, "{err}");
     let mut rdr = csv::Reader::from_path(&scores).unwrap();
     let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{MISSING_LEVEL, OTHER_LEVEL, PreprocessError};
 use crate::data::schema::{DOMINANT_SHARE, Scale};
+use crate::data::stats::quantile;
 use crate::data::table::{BinaryColumn, CategoricalColumn, MISSING, RawTable};
 
 /// Where a numeric-block feature comes from.
@@ -163,14 +164,6 @@ impl CategoricalFeature {
 
 pub(super) fn is_reserved(level: &str) -> bool {
     level == OTHER_LEVEL || level == MISSING_LEVEL
-}
-
-/// Quantile `q` of sorted, non-empty `v`, linear interpolation (numpy's default).
-fn quantile(v: &[f64], q: f64) -> f64 {
-    let pos = q * (v.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    v[lo] + (pos - lo as f64) * (v[hi] - v[lo])
 }
 
 /// Rounds a statistic to f32, refusing overflow.

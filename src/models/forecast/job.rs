@@ -114,7 +114,7 @@ pub fn gbm_key(name: &str) -> String {
 pub fn run_forecast_job(
     job: &ForecastJob,
     run: &RunDir,
-    _globals: &Globals,
+    globals: &Globals,
 ) -> anyhow::Result<ForecastReport> {
     let started = std::time::Instant::now();
     checkpoint::write_atomic(&run.config(), config::to_toml(job).as_bytes())?;
@@ -233,7 +233,8 @@ pub fn run_forecast_job(
             .collect(),
         trained_through: panel.last().to_string(),
     };
-    let header = Header::new(KIND, job, &arch, "cpu").with_part((Vec::new(), meta(&models)?));
+    let header = Header::new(KIND, job, &arch, &globals.backend.kind.to_string())
+        .with_part((Vec::new(), meta(&models)?));
     checkpoint::write_atomic(&run.model(), &header.file_bytes_without_weights())?;
     let report = ForecastReport {
         run: run.root.clone(),

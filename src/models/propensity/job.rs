@@ -230,7 +230,10 @@ pub fn run_propensity_job(
             }
             let mut sorted = values.clone();
             sorted.sort_by(f64::total_cmp);
-            let q = |p: f64| sorted[((sorted.len().max(1) - 1) as f64 * p).round() as usize];
+            let q = |p: f64| match sorted.is_empty() {
+                true => f64::NAN,
+                false => crate::data::stats::quantile(&sorted, p),
+            };
             Some(ValueSummary {
                 revenue_column: ltv.config.revenue_column.clone(),
                 horizon_months: ltv.config.horizon_months,

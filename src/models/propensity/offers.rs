@@ -205,6 +205,15 @@ impl OfferTable {
     pub fn width(&self) -> usize {
         self.columns.len()
     }
+
+    /// The distinct categories, sorted (empty without a category column).
+    pub fn category_names(&self) -> Vec<String> {
+        let Some(cats) = &self.categories else {
+            return Vec::new();
+        };
+        let set: BTreeSet<&String> = cats.iter().collect();
+        set.into_iter().cloned().collect()
+    }
 }
 
 impl OfferColumn {
@@ -248,12 +257,8 @@ impl OfferPropensity {
         seed: u64,
     ) -> anyhow::Result<OfferPropensity> {
         let cols = customer_features.len() + offers.width();
-        let x = pair_matrix(
-            x_customers,
-            n_customers,
-            &offers,
-            pairs.iter().map(|p| (p.0, p.1)),
-        );
+        let ids: Vec<(usize, u32)> = pairs.iter().map(|p| (p.0, p.1)).collect();
+        let x = pair_matrix(x_customers, n_customers, &offers, &ids);
         let y: Vec<f64> = pairs.iter().map(|p| f64::from(u8::from(p.2))).collect();
         let mut booster = PerpetualBooster::default()
             .set_objective(Objective::LogLoss)
@@ -279,7 +284,7 @@ impl OfferPropensity {
         &self,
         x_customers: &[f64],
         n_customers: usize,
-        pairs: impl ExactSizeIterator<Item = (usize, u32)>,
+        pairs: &[(usize, u32)],
     ) -> Vec<f64> {
         let n = pairs.len();
         if n == 0 {
@@ -297,9 +302,10 @@ impl OfferPropensity {
     /// Every offer's probability for each customer row of `x_customers` (`[customer][item]`).
     pub fn all_offers(&self, x_customers: &[f64], n_customers: usize) -> Vec<f64> {
         let items = self.arch.offers.ids.len() as u32;
-        let pairs = (0..n_customers).flat_map(|c| (0..items).map(move |i| (c, i)));
-        let pairs: Vec<(usize, u32)> = pairs.collect();
-        self.predict(x_customers, n_customers, pairs.into_iter())
+        let pairs: Vec<(usize, u32)> = (0..n_customers)
+            .flat_map(|c| (0..items).map(move |i| (c, i)))
+            .collect();
+        self.predict(x_customers, n_customers, &pairs)
     }
 
     /// The categories in sorted order and, per customer, the mean probability of the offers of
@@ -310,12 +316,7 @@ impl OfferPropensity {
         n_customers: usize,
     ) -> Option<(Vec<String>, Vec<f64>)> {
         let cats = self.arch.offers.categories.as_ref()?;
-        let names: Vec<String> = cats
-            .iter()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let names = self.arch.offers.category_names();
         let of: Vec<usize> = cats
             .iter()
             .map(|c| names.binary_search(c).expect("a listed category"))
@@ -339,9 +340,8 @@ fn pair_matrix(
     x_customers: &[f64],
     n_customers: usize,
     offers: &OfferTable,
-    pairs: impl Iterator<Item = (usize, u32)>,
+    pairs: &[(usize, u32)],
 ) -> Vec<f64> {
-    let pairs: Vec<(usize, u32)> = pairs.collect();
     let n = pairs.len();
     let cust_cols = x_customers.len().checked_div(n_customers).unwrap_or(0);
     let w = offers.width();
@@ -379,7 +379,7 @@ impl Scorer for PairScorer<'_> {
             .flat_map(|&u| (0..items).map(move |i| (u as usize, i)))
             .collect();
         self.model
-            .predict(self.x_customers, self.n_customers, pairs.into_iter())
+            .predict(self.x_customers, self.n_customers, &pairs)
             .into_iter()
             .map(|p| p as f32)
             .collect()
@@ -419,6 +419,8 @@ pub struct OfferPropensityModel {
     pub model: OfferPropensity,
     /// Offers written per customer (`offers.k` of the run).
     pub k: usize,
+    /// The offer categories, sorted (empty without a category column).
+    pub categories: Vec<String>,
 }
 
 impl OfferPropensityModel {
@@ -443,26 +445,10 @@ impl OfferPropensityModel {
         })?;
         Ok(OfferPropensityModel {
             schema,
+            categories: arch.offers.category_names(),
             model: OfferPropensity { arch, booster },
             k: job.offers.k,
         })
-    }
-
-    /// The offer categories, sorted (empty without a category column).
-    pub fn categories(&self) -> Vec<String> {
-        self.model
-            .arch
-            .offers
-            .categories
-            .as_ref()
-            .map(|c| {
-                c.iter()
-                    .cloned()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 
     /// `,propensity_offers,propensity_scores` then `,<category>_propensity` per category.
@@ -501,7 +487,7 @@ impl OfferPropensityModel {
     /// `,<category>_propensity` per category (the pipeline's scores.csv).
     pub fn category_header_fields(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for c in self.categories() {
+        for c in &self.categories {
             out.extend_from_slice(
                 format!(
                     ",{}",
@@ -515,7 +501,7 @@ impl OfferPropensityModel {
 
     /// Row `i`'s fields of [`Self::category_header_fields`].
     pub fn category_fields(&self, out: &mut Vec<u8>, scores: &OfferScores, i: usize) {
-        let cats = self.categories().len();
+        let cats = self.categories.len();
         for v in scores.by_category.iter().skip(i * cats).take(cats) {
             out.extend_from_slice(format!(",{v:.6}").as_bytes());
         }
@@ -527,9 +513,10 @@ impl OfferPropensityModel {
         scores: &OfferScores,
         i: usize,
     ) -> std::collections::BTreeMap<String, f64> {
-        let cats = self.categories();
-        let n = cats.len();
-        cats.into_iter()
+        let n = self.categories.len();
+        self.categories
+            .iter()
+            .cloned()
             .zip(scores.by_category.iter().skip(i * n).take(n).copied())
             .collect()
     }

@@ -18,6 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::stats::quantile;
 use crate::data::table::RawTable;
 
 /// The monthly hazard whose survival over `window_months` months is `1 − p_window`.
@@ -132,11 +133,10 @@ impl LifetimeValue {
             );
         }
         values.sort_by(f64::total_cmp);
-        let q = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
         Ok(LifetimeValue {
             config: config.clone(),
-            revenue_clip: [q(0.001), q(0.999)],
-            revenue_median: q(0.5),
+            revenue_clip: [quantile(&values, 0.001), quantile(&values, 0.999)],
+            revenue_median: quantile(&values, 0.5),
         })
     }
 
