@@ -370,7 +370,7 @@ history, drawn once per seed (the same draws for every method; He et al. 2017), 
 outside the history (RecBole). Ranks are pessimistic on ties. teleseg's model is scored for this table by
 `scripts/ncf_reference_scorer.py` (numpy, from its checkpoint), so it meets exactly the same candidates.
 
-- **teleseg NeuMF** (defaults of `configs/ncf.toml`: NeuMF, 16 factors, MLP [16, 8], 4 negatives, Adam
+- **teleseg NeuMF** (defaults of `configs/ncf.toml`: NeuMF, 16 factors, MLP [16, 8], 8 negatives, Adam
   2e-3, batch 1024, up to 30 epochs with patience 6, best epoch by validation BCE; no customer table, so
   pure CF). The rating threshold is the one setting given: teleseg's default `rating_threshold = 4.0`
   keeps ratings ≥ 4 only, and this benchmark counts every rating. Its own figures are in the second table.

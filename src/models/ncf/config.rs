@@ -243,7 +243,8 @@ impl Check for NcfModelConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NcfSamplingConfig {
-    /// Negatives per positive, resampled each epoch. Default 4.
+    /// Negatives per positive, resampled each epoch. Default 8 (MovieLens, 3 seeds: sampled
+    /// HR@10 0.655 → 0.664 over 4; the generator's HR unchanged; see configs/ncf.toml).
     pub negatives: usize,
     /// Cut-off K of HR@K / NDCG@K and the top-K lists. Default 10.
     pub k: usize,
@@ -274,7 +275,7 @@ pub enum ValidMetric {
 impl Default for NcfSamplingConfig {
     fn default() -> Self {
         Self {
-            negatives: 4,
+            negatives: 8,
             k: 10,
             eval_negatives: 99,
             impression_negatives: 0.0,
@@ -306,7 +307,7 @@ pub fn ncf_train_default() -> TrainConfig {
         warmup_epochs: 0,
         grad_clip_norm: 0.0,
         patience: 6,
-        // ~120 000 customers' worth of samples (positives + 4 negatives each) per epoch.
+        // ~67 000 generated customers' worth of samples (positives + 8 negatives each) per epoch.
         max_epoch_samples: 2_000_000,
         ..TrainConfig::default()
     }
