@@ -2,11 +2,22 @@
 """teleseg vs PyTorch (eager) on the same work: samples/s of each and the ratio teleseg ÷ torch.
 
     python3 scripts/bench_vs_torch.py [--teleseg target/release/teleseg] [--rows ae,vae,dec,ncf,score]
-        [--repeats 3] [--quick] [--cuda [--no-cpu]] [--backend flex] [--batch-size B]
+        [--rounds 5] [--seconds 5] [--quick] [--cuda [--no-cpu]] [--backend flex] [--batch-size B]
 
-Rows (issue #8), each the same architecture, batch, optimizer (Adam, lr 1e-3), data size and
-number of steps on both sides, warm-up steps excluded from the clock, the loss read to the host
-every step (`loss.item()`, as teleseg's NaN guard does):
+How it measures (issue #19): each side runs in its own loop on the same architecture, batch,
+optimizer (Adam, lr 1e-3), data and data feed (the same seeded permutation of the rows, gathered
+per batch on both sides), and reads the loss to the host every step (`loss.item()`, the idiomatic
+PyTorch loop; teleseg's NaN guard does the same).
+
+1. Calibration: one untimed run of each side (its own warm-up included) gives its rate.
+2. Then --rounds rounds (default 5), alternating teleseg, torch, teleseg, torch, ... Every run
+   does at least 100 warm-up steps off the clock (20 for `score`), then a timed stretch of
+   max(2,000 steps, --seconds of work at the calibrated rate) (`score`, 1,024 customers a step:
+   max(100 steps, --seconds)). Each side so runs for seconds per round, not a few hundred steps.
+3. The table gives each side's median rate and its spread (min–max over the rounds), and the
+   median of the per-round ratios teleseg ÷ torch with its min–max.
+
+Rows (issue #8):
 
   ae     autoencoder 64-256-128-16 mirrored, MSE, batch 256, 16384 N(0,1) rows
   vae    VAE, same widths, latent 16: all-numeric Gaussian NLL with learned σ per column + KL
@@ -23,8 +34,7 @@ every step (`loss.item()`, as teleseg's NaN guard does):
          ones, 1024 customers per step; rates are customers/s
 
 teleseg runs as a subprocess (`teleseg bench MODEL ...`, one JSON line); torch runs in this
-process with torch.set_num_threads(os.cpu_count()). The two alternate for --repeats rounds and
-the table reports the median of each. With --cuda (and torch.cuda.is_available()) every row is
+process with torch.set_num_threads(os.cpu_count()). With --cuda (and torch.cuda.is_available()) every row is
 also run by torch on CUDA, and teleseg with --backend wgpu (its GPU backend).
 
 Install (not part of `cargo test`): `pip install torch numpy` (CPU wheels are enough:
@@ -56,20 +66,32 @@ DESCRIPTION = {
 }
 
 
+MIN_STEPS, WARMUP = 2000, 100
+SCORE_MIN_STEPS, SCORE_WARMUP = 100, 20
+
+
 def params(row, quick, batch=None):
-    """The sizes of a row (the same arguments go to teleseg); `batch` overrides the batch size."""
+    """The sizes of a row (the same arguments go to teleseg); `batch` overrides the batch size.
+    `steps` here is the calibration run's; the timed rounds size theirs from its rate."""
     p = dict(rows=16384, input=64, hidden=[256, 128], latent=16, k=8, batch=256,
-             steps=300, warmup=20, users=50_000, items=500, factors=32, mlp=[64, 32, 16, 8],
-             negatives=4, top=10)
+             steps=MIN_STEPS // 4, warmup=WARMUP, min_steps=MIN_STEPS, users=50_000, items=500,
+             factors=32, mlp=[64, 32, 16, 8], negatives=4, top=10)
     if row in ("ncf", "ncf_dense"):
-        p.update(batch=1024, steps=200)
+        p.update(batch=1024)
     if row == "score":
-        p.update(rows=20_480, batch=1024, steps=40, warmup=2, items=200)
+        p.update(rows=20_480, batch=1024, steps=SCORE_MIN_STEPS // 2, warmup=SCORE_WARMUP,
+                 min_steps=SCORE_MIN_STEPS, items=200)
     if quick:
-        p.update(steps=max(10, p["steps"] // 10), warmup=min(p["warmup"], 3))
+        p.update(steps=max(10, p["steps"] // 20), warmup=min(p["warmup"], 5),
+                 min_steps=max(10, p["min_steps"] // 20))
     if batch:
         p.update(batch=batch)
     return p
+
+
+def timed_steps(p, rate, seconds):
+    """Steps of a timed run: at least `min_steps`, and at least `seconds` at `rate` samples/s."""
+    return max(p["min_steps"], int(seconds * rate / p["batch"]) + 1)
 
 
 def teleseg_args(row, p, backend):
@@ -87,7 +109,9 @@ def teleseg_args(row, p, backend):
 def run_teleseg(exe, row, p, backend):
     cmd = [exe, "bench"] + teleseg_args(row, p, backend)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])["samples_per_s"]
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["steps"] == p["steps"], (r, p)
+    return r["samples_per_s"]
 
 
 # ---------------------------------------------------------------- torch models
@@ -315,8 +339,11 @@ def main():
     ap.add_argument("--teleseg", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", "target"), "release", "teleseg"))
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ",".join(ROWS))
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="10× fewer steps (a smoke run)")
+    ap.add_argument("--rounds", type=int, default=5, help="timed rounds per side, alternating")
+    ap.add_argument("--seconds", type=float, default=5.0,
+                    help="least timed seconds of work per side and round (at the calibrated rate)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run: 20× fewer steps, 0.2 s rounds, 2 rounds (figures meaningless)")
     ap.add_argument("--cuda", action="store_true", help="also torch on CUDA / teleseg --backend wgpu")
     ap.add_argument("--backend", default=None, help="teleseg CPU backend (default: teleseg's)")
     ap.add_argument("--no-cpu", action="store_true", help="with --cuda: skip the CPU rows")
@@ -329,6 +356,8 @@ def main():
         sys.exit(f"unknown rows {bad}; choose from {ROWS}")
     if not os.path.exists(a.teleseg):
         sys.exit(f"{a.teleseg} not found: build with `cargo test --release --no-run` or pass --teleseg")
+    if a.quick:
+        a.seconds, a.rounds = min(a.seconds, 0.2), min(a.rounds, 2)
     torch.set_num_threads(os.cpu_count())
     targets = [] if a.no_cpu and a.cuda else [("cpu", torch.device("cpu"), a.backend)]
     if a.cuda:
@@ -343,21 +372,32 @@ def main():
     for row in rows:
         p = params(row, a.quick, a.batch_size)
         for name, dev, backend in targets:
+            # Calibration (untimed for the table): each side's rate sizes its timed runs.
+            cal_t = run_teleseg(a.teleseg, row, p, backend)
+            cal_o = run_torch(row, p, dev)
+            pt = dict(p, steps=timed_steps(p, cal_t, a.seconds))
+            po = dict(p, steps=timed_steps(p, cal_o, a.seconds))
+            print(f"  {row}/{name} calibration: teleseg {cal_t:.0f}/s → {pt['steps']} steps, "
+                  f"torch {cal_o:.0f}/s → {po['steps']} steps per round", file=sys.stderr)
             ts, tt = [], []
-            for r in range(a.repeats):
-                ts.append(run_teleseg(a.teleseg, row, p, backend))
-                tt.append(run_torch(row, p, dev))
+            for r in range(a.rounds):
+                ts.append(run_teleseg(a.teleseg, row, pt, backend))
+                tt.append(run_torch(row, po, dev))
                 print(f"  {row}/{name} round {r + 1}: teleseg {ts[-1]:.0f}/s, torch {tt[-1]:.0f}/s",
                       file=sys.stderr)
-            mt, mo = statistics.median(ts), statistics.median(tt)
-            results.append((row, name, mt, mo, p["batch"]))
+            ratios = [x / y for x, y in zip(ts, tt)]
+            results.append((row, name, ts, tt, ratios, p["batch"], pt["steps"], po["steps"]))
     unit = lambda r: "rows/s" if r == "score" else "samples/s"  # noqa: E731
+    spread = lambda v, f: f"{f(min(v))}–{f(max(v))}"  # noqa: E731
+    k = lambda x: f"{x / 1000:,.1f}k"  # noqa: E731
+    print(f"\n{a.rounds} alternating rounds per row; median (min–max); timed steps per round in brackets")
     print(f"\n| row | device | teleseg | torch eager | teleseg ÷ torch |")
     print("|---|---|---:|---:|---:|")
-    for row, name, mt, mo, batch in results:
+    for row, name, ts, tt, ratios, batch, st, so in results:
         what = DESCRIPTION[row] + (f" (batch overridden: {batch})" if a.batch_size else "")
-        print(f"| {what} | {name} | {mt:,.0f} {unit(row)} | {mo:,.0f} {unit(row)} | "
-              f"{mt / mo:.2f}× |")
+        print(f"| {what} | {name} | {k(statistics.median(ts))} {unit(row)} ({spread(ts, k)}; {st}) | "
+              f"{k(statistics.median(tt))} {unit(row)} ({spread(tt, k)}; {so}) | "
+              f"{statistics.median(ratios):.2f}× ({spread(ratios, lambda x: f'{x:.2f}')}) |")
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

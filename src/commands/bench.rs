@@ -106,6 +106,11 @@ pub struct BenchArgs {
     /// instead of lazy Adam on the batch's rows.
     #[arg(long)]
     pub dense_embeddings: bool,
+    /// autoencoder: a bare Burn loop instead of teleseg's step (`burn::nn::Linear` layers,
+    /// ReLU, MSE, Burn's Adam, the loss read to the host every step): the floor teleseg's own
+    /// step is compared against (issue #19).
+    #[arg(long)]
+    pub bare: bool,
 }
 
 impl BenchArgs {
@@ -156,6 +161,14 @@ fn synthetic(rows: usize, cols: usize, seed: u64) -> (Features, FeatureLayout) {
 
 /// Runs the benchmark on `device` (a plain device; autodiff is taken from it).
 pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<BenchResult> {
+    match args.model {
+        // Training steps run where training runs them (`train::fit`): the training pool.
+        BenchModel::Score => run_in_pool(args, device, backend),
+        _ => crate::backend::training_pool().install(|| run_in_pool(args, device, backend)),
+    }
+}
+
+fn run_in_pool(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<BenchResult> {
     let usage = |m: &str| -> anyhow::Result<BenchResult> { Err(UsageError(m.to_string()).into()) };
     if args.steps == 0 || args.batch_size == 0 {
         return usage("--steps and --batch-size must be positive");
@@ -206,6 +219,11 @@ pub fn run(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Result<B
         }
         BenchModel::Score => {
             let (s, l) = score_steps(args, &features, &arch, device);
+            seconds = s;
+            final_loss = l;
+        }
+        BenchModel::Autoencoder if args.bare => {
+            let (s, l) = bare_autoencoder_steps(args, &features, device, &ad, &batches)?;
             seconds = s;
             final_loss = l;
         }
@@ -273,6 +291,75 @@ type Optim = Optimizers;
 
 fn diverged(loss: f64) -> anyhow::Error {
     anyhow::anyhow!("the benchmark's loss is {loss} (NaN/inf)")
+}
+
+/// The autoencoder of [`BenchModel::Autoencoder`] written as a plain Burn program: no task, no
+/// loss parts, no optimizer wrapper.
+#[derive(burn::module::Module, Debug)]
+struct BareAutoencoder {
+    layers: Vec<burn::nn::Linear>,
+}
+
+impl BareAutoencoder {
+    fn new(args: &BenchArgs, device: &Device) -> Self {
+        let mut widths = vec![args.input];
+        widths.extend(&args.hidden);
+        widths.push(args.latent);
+        widths.extend(args.hidden.iter().rev());
+        widths.push(args.input);
+        let layers = widths
+            .windows(2)
+            .map(|w| burn::nn::LinearConfig::new(w[0], w[1]).init(device))
+            .collect();
+        Self { layers }
+    }
+
+    fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
+        // The layers are mirrored: the encoder's output (the code) is layer `n / 2 - 1`.
+        let (code, last) = (self.layers.len() / 2 - 1, self.layers.len() - 1);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if i != code && i != last {
+                x = burn::tensor::activation::relu(x);
+            }
+        }
+        x
+    }
+}
+
+/// [`BareAutoencoder`] steps: gather the batch, forward, MSE, loss to the host, backward, Adam.
+fn bare_autoencoder_steps(
+    args: &BenchArgs,
+    features: &Features,
+    device: &Device,
+    ad: &Device,
+    batches: &[Tensor<1, Int>],
+) -> anyhow::Result<(f64, f64)> {
+    use burn::optim::AdamConfig;
+    let x_all: Tensor<2> = Tensor::from_data(
+        TensorData::new(features.data.clone(), [features.rows, features.cols]),
+        device,
+    );
+    let mut model = BareAutoencoder::new(args, ad);
+    let mut optim = AdamConfig::new().init();
+    let mut final_loss = f64::NAN;
+    let mut start = Instant::now();
+    for step in 0..args.warmup + args.steps {
+        if step == args.warmup {
+            start = Instant::now();
+        }
+        let x = x_all
+            .clone()
+            .select(0, batches[step % batches.len()].clone());
+        let loss = (model.forward(x.clone()) - x).square().mean();
+        final_loss = loss.clone().into_scalar::<f64>();
+        if !final_loss.is_finite() {
+            return Err(diverged(final_loss));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+    }
+    Ok((start.elapsed().as_secs_f64(), final_loss))
 }
 
 /// VAE steps: widths `input-hidden-latent` mirrored, every column numeric (Gaussian NLL with a
@@ -493,7 +580,22 @@ mod tests {
             negatives: 2,
             top: 3,
             dense_embeddings: false,
+            bare: false,
         }
+    }
+
+    #[test]
+    fn the_bare_autoencoder_mirrors_the_widths_and_trains() {
+        let a = BenchArgs {
+            bare: true,
+            ..args(BenchModel::Autoencoder)
+        };
+        let m = BareAutoencoder::new(&a, &Device::flex());
+        // 12 → 16 → 4 → 16 → 12: four layers, the code after the second.
+        let shapes: Vec<[usize; 2]> = m.layers.iter().map(|l| l.weight.dims()).collect();
+        assert_eq!(shapes, vec![[12, 16], [16, 4], [4, 16], [16, 12]]);
+        let r = run(&a, &Device::flex(), "flex").unwrap();
+        assert!(r.final_loss.is_finite() && r.samples_per_s > 0.0, "{r:?}");
     }
 
     #[test]

@@ -476,8 +476,21 @@ fn validate<T: Task>(
 }
 
 /// Trains `model` (built on `opts.device.autodiff()`) on `task`, writing checkpoints to
-/// `opts.run`. With `resumed`, continues exactly where `RUN/last` stopped.
-pub fn fit<T: Task>(
+/// `opts.run`. With `resumed`, continues exactly where `RUN/last` stopped. The loop runs in
+/// [`crate::backend::training_pool`].
+pub fn fit<T: Task + Send>(
+    task: &mut T,
+    model: T::Model,
+    opts: &FitOptions<'_>,
+    resumed: Option<Resumed<T::Model>>,
+) -> Result<FitOutcome<T::Model>, TrainError>
+where
+    T::Model: Send,
+{
+    crate::backend::training_pool().install(|| fit_in_pool(task, model, opts, resumed))
+}
+
+fn fit_in_pool<T: Task>(
     task: &mut T,
     model: T::Model,
     opts: &FitOptions<'_>,
