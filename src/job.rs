@@ -303,16 +303,41 @@ pub fn create_run_dir(root: &Path, force: bool) -> anyhow::Result<NewRun> {
         })?;
         replaced = Some(aside);
     }
-    let run = NewRun {
-        run: RunDir {
-            root: root.to_path_buf(),
-        },
-        replaced,
-        committed: false,
-    };
-    std::fs::create_dir_all(root)
-        .with_context(|| format!("creating run folder {}", root.display()))?;
-    Ok(run)
+    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating output folder {}", parent.display()))?;
+    }
+    // `create_dir`, not `create_dir_all`: it fails when the folder exists, so of two jobs that
+    // reach this line for the same folder at once exactly one gets it.
+    match std::fs::create_dir(root) {
+        Ok(()) => Ok(NewRun {
+            run: RunDir {
+                root: root.to_path_buf(),
+            },
+            replaced,
+            committed: false,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Another job created it between our check and here. Never touch its folder; put
+            // back the run --force moved aside when that is still possible.
+            if let Some(aside) = &replaced {
+                tracing::warn!(
+                    replaced = %aside.display(),
+                    "another job took the run folder: the run --force replaced stays aside"
+                );
+            }
+            Err(CheckpointError::RunExists {
+                path: root.to_path_buf(),
+            }
+            .into())
+        }
+        Err(e) => {
+            if let Some(aside) = &replaced {
+                let _ = std::fs::rename(aside, root);
+            }
+            Err(anyhow::Error::new(e).context(format!("creating run folder {}", root.display())))
+        }
+    }
 }
 
 /// The run folder a job's `[output]` section names (`dir/run_name`, or `dir/<kind>-<UTC time>`),
@@ -324,11 +349,33 @@ pub fn new_run_dir(output: &OutputConfig, kind: &str, force: bool) -> anyhow::Re
             output.dir.display()
         )));
     }
-    let name = output
-        .run_name
-        .clone()
-        .unwrap_or_else(|| default_run_name(kind));
-    create_run_dir(&output.dir.join(name), force)
+    match &output.run_name {
+        Some(name) => create_run_dir(&output.dir.join(name), force),
+        None => {
+            // Timestamped names collide when jobs start within the same second (even in
+            // parallel processes): the first job takes `<kind>-<time>`, the next ones `-2`, `-3`…
+            // A default name never replaces anything, with or without --force.
+            let base = default_run_name(kind);
+            for n in 1..=1000 {
+                let name = match n {
+                    1 => base.clone(),
+                    n => format!("{base}-{n}"),
+                };
+                match create_run_dir(&output.dir.join(&name), false) {
+                    Err(e)
+                        if matches!(
+                            e.downcast_ref::<CheckpointError>(),
+                            Some(CheckpointError::RunExists { .. })
+                        ) => {}
+                    other => return other,
+                }
+            }
+            anyhow::bail!(
+                "{}: no free run folder name {base}[-2..-1000]; set output.run_name",
+                output.dir.display()
+            )
+        }
+    }
 }
 
 /// `<kind>-YYYYMMDD-HHMMSS` in UTC.
@@ -366,6 +413,37 @@ pub fn ensure_data(data: &DataConfig, seed: u64, run: &RunDir) -> anyhow::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jobs_started_together_get_their_own_run_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = crate::config::OutputConfig {
+            dir: dir.path().join("runs"),
+            run_name: None,
+        };
+        // Eight jobs at once, the same output folder, default (timestamped) names: the same
+        // second for most of them. Each must get a folder of its own.
+        let barrier = std::sync::Barrier::new(8);
+        let runs: Vec<PathBuf> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        let run = new_run_dir(&output, "ae", true).unwrap();
+                        let root = run.root.clone();
+                        run.commit().unwrap();
+                        root
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut distinct = runs.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8, "{runs:?}");
+        assert!(runs.iter().all(|r| r.is_dir()));
+    }
 
     #[test]
     fn existing_run_is_not_replaced_without_force() {

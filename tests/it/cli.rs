@@ -975,6 +975,55 @@ fn train_tiny_autoencoder(
 }
 
 #[test]
+fn parallel_jobs_with_one_output_folder_never_share_a_run() {
+    // Three processes started together, the same output folder, no run name: the default
+    // `autoencoder-<UTC second>` names collide, and each job must still get its own folder.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let data = dataset();
+    let set = |key: &str, value: String| ["--set".to_string(), format!("{key}={value:?}")];
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            teleseg()
+                .args(["--backend", "flex", "-q", "train", "autoencoder"])
+                .args(set(
+                    "data.customers",
+                    data.join("customers.csv").display().to_string(),
+                ))
+                .args(set(
+                    "data.schema",
+                    data.join("schema.toml").display().to_string(),
+                ))
+                .args(["--set", "train.epochs=1", "--set", "train.min_steps=0"])
+                .args(["--set", "train.warmup_epochs=0"])
+                .args(["--set", "model.hidden=[16]", "--set", "model.latent=3"])
+                .args(set("output.dir", out.display().to_string()))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut runs: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    for r in &runs {
+        assert!(r.starts_with("autoencoder-"), "{runs:?}");
+        assert!(
+            out.join(r).join("model.safetensors").is_file(),
+            "{r}: complete"
+        );
+    }
+}
+
+#[test]
 fn failed_jobs_leave_no_partial_run_and_keep_the_run_they_would_replace() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs");
