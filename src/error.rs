@@ -28,6 +28,10 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
             || cause.is::<UsageError>()
             || cause.is::<BackendError>()
             || cause.is::<crate::stream::events::EventError>()
+            || matches!(
+                cause.downcast_ref::<crate::train::TrainError>(),
+                Some(crate::train::TrainError::Resume { .. })
+            )
             || cause
                 .downcast_ref::<DataError>()
                 .is_some_and(DataError::is_input_error)

@@ -115,6 +115,8 @@ pub enum TrainError {
     EmptyTrain,
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The run folder given to `--resume` cannot be continued (a missing, truncated or foreign
+    /// file in `last/`): bad input, exit code 2.
     #[error("{path}: cannot resume: {message}")]
     Resume { path: String, message: String },
     #[error("training hook failed: {0}")]
@@ -264,7 +266,8 @@ pub fn resume<M: Module>(
     let state_path = dir.join("training_state.json");
     let text = std::fs::read_to_string(&state_path)
         .map_err(|e| resume_err(format!("{}: {e}", state_path.display())))?;
-    let state: TrainState = serde_json::from_str(&text).map_err(|e| resume_err(e.to_string()))?;
+    let state: TrainState = serde_json::from_str(&text)
+        .map_err(|e| resume_err(format!("{}: {e}", state_path.display())))?;
     let ck = checkpoint::Checkpoint::read(&dir.join("model.safetensors"), None)?;
     let model = ck.load_module(model)?;
     let current = param_ids(&model);
@@ -356,9 +359,9 @@ fn write_last<M: Module>(
         state.best_valid_loss,
     )?;
     let opt_path = tmp.join("optimizer.bpk");
-    optim.save(&opt_path).map_err(|e| TrainError::Resume {
+    optim.save(&opt_path).map_err(|e| TrainError::Io {
         path: opt_path.display().to_string(),
-        message: e.to_string(),
+        source: std::io::Error::other(e.to_string()),
     })?;
     checkpoint::write_atomic(
         &tmp.join("training_state.json"),

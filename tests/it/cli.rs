@@ -975,6 +975,33 @@ fn train_tiny_autoencoder(
 }
 
 #[test]
+fn resuming_a_run_with_a_truncated_training_state_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let data = dataset();
+    let (customers, schema) = (data.join("customers.csv"), data.join("schema.toml"));
+    let (code, _, err) = train_tiny_autoencoder(&customers, &schema, &out, "ae", &[]);
+    assert_eq!(code, 0, "{err}");
+    let state = out.join("ae/last/training_state.json");
+    let text = std::fs::read(&state).unwrap();
+    std::fs::write(&state, &text[..text.len() / 2]).unwrap();
+    let model = std::fs::read(out.join("ae/model.safetensors")).unwrap();
+    let (code, _, err) = run(teleseg()
+        .args(["--backend", "flex", "train", "autoencoder", "--resume"])
+        .arg(out.join("ae")));
+    assert_eq!(code, 2, "a damaged run folder is bad input: {err}");
+    assert!(
+        err.contains("training_state.json") && err.contains("line"),
+        "names the file and the position: {err}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("ae/model.safetensors")).unwrap(),
+        model,
+        "the run is left as it was"
+    );
+}
+
+#[test]
 fn parallel_jobs_with_one_output_folder_never_share_a_run() {
     // Three processes started together, the same output folder, no run name: the default
     // `autoencoder-<UTC second>` names collide, and each job must still get its own folder.
