@@ -151,32 +151,6 @@ fn describe(a: &WgpuAdapter) -> String {
     format!("wgpu: {} ({}, {})", a.name, a.api, a.device_type)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_backends_resolve_without_hardware() {
-        assert_eq!(
-            resolve(BackendChoice::Flex).unwrap().kind,
-            BackendChoice::Flex
-        );
-        assert_eq!(
-            resolve(BackendChoice::Ndarray).unwrap().kind,
-            BackendChoice::Ndarray
-        );
-    }
-
-    #[test]
-    fn auto_never_picks_a_software_adapter() {
-        let b = resolve(BackendChoice::Auto).unwrap();
-        match wgpu_adapter() {
-            Ok(a) if !a.software => assert_eq!(b.kind, BackendChoice::Wgpu),
-            _ => assert_eq!(b.kind, BackendChoice::Flex),
-        }
-    }
-}
-
 /// Worker threads of [`training_pool`]: `TELESEG_TRAIN_THREADS`, else `RAYON_NUM_THREADS`,
 /// else one fewer than the cores (at least 1).
 ///
@@ -212,4 +186,30 @@ pub fn training_pool() -> &'static rayon::ThreadPool {
             .build()
             .expect("building the training thread pool")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_backends_resolve_without_hardware() {
+        assert_eq!(
+            resolve(BackendChoice::Flex).unwrap().kind,
+            BackendChoice::Flex
+        );
+        assert_eq!(
+            resolve(BackendChoice::Ndarray).unwrap().kind,
+            BackendChoice::Ndarray
+        );
+    }
+
+    #[test]
+    fn auto_never_picks_a_software_adapter() {
+        let b = resolve(BackendChoice::Auto).unwrap();
+        match wgpu_adapter() {
+            Ok(a) if !a.software => assert_eq!(b.kind, BackendChoice::Wgpu),
+            _ => assert_eq!(b.kind, BackendChoice::Flex),
+        }
+    }
 }

@@ -302,7 +302,7 @@ pub fn run(
                     vae_job.data = data.clone();
                     vae_job.vae.segments = Some(dec_run.root.join("segments.csv"));
                     vae_job.vae.segment_model = Some(dec_run.root.clone());
-                    run_vae_job(&vae_job, &vae_run, globals)
+                    run_vae_job(&vae_job, &vae_run, globals, false)
                 },
             )?)
         }

@@ -10,7 +10,10 @@ use crate::models::dec::{DecJob, DecReport, run_dec_job, write_segments};
 pub use crate::job::TrainArgs;
 
 /// Loads the job config for a fresh run or for `--resume` (then from `RUN/config.toml`).
-fn load_job(args: &TrainArgs, globals: &Globals) -> anyhow::Result<AutoencoderJob> {
+pub(crate) fn load_job<J: job::JobConfig>(
+    args: &TrainArgs,
+    globals: &Globals,
+) -> anyhow::Result<J> {
     match &args.resume {
         Some(run) => {
             if args.config.is_some() {
@@ -27,15 +30,8 @@ fn load_job(args: &TrainArgs, globals: &Globals) -> anyhow::Result<AutoencoderJo
 
 /// Runs `teleseg train autoencoder`.
 pub fn train_autoencoder(args: &TrainArgs, globals: &Globals) -> anyhow::Result<TrainReport> {
-    let job = load_job(args, globals)?;
-    if let Some(root) = &args.resume {
-        let run = RunDir { root: root.clone() };
-        if run.last_complete().is_none() {
-            bail!(checkpoint::CheckpointError::NotFound {
-                path: run.last(),
-                expected: "last/training_state.json from an earlier run (was it trained with this teleseg?)".into(),
-            });
-        }
+    let job: AutoencoderJob = load_job(args, globals)?;
+    if let Some(run) = resumable_run(args)? {
         let control = RunControl {
             resume: true,
             stop_after_epochs: None,
@@ -46,6 +42,23 @@ pub fn train_autoencoder(args: &TrainArgs, globals: &Globals) -> anyhow::Result<
     let report = run_autoencoder_job(&job, &run, &RunControl::default(), globals)?;
     run.commit()?;
     Ok(report)
+}
+
+/// The run folder `--resume` names, checked to hold a complete `last/` (None without --resume).
+pub(crate) fn resumable_run(args: &TrainArgs) -> anyhow::Result<Option<RunDir>> {
+    let Some(root) = &args.resume else {
+        return Ok(None);
+    };
+    let run = RunDir { root: root.clone() };
+    if run.last_complete().is_none() {
+        bail!(checkpoint::CheckpointError::NotFound {
+            path: run.last(),
+            expected:
+                "last/training_state.json from an earlier run (was it trained with this teleseg?)"
+                    .into(),
+        });
+    }
+    Ok(Some(run))
 }
 
 /// Runs `teleseg train dec` with a fresh run folder.

@@ -24,8 +24,13 @@ use crate::models::vae::{VaeModel, VaeReport, run_vae_job};
 
 /// Runs `teleseg train vae` with a fresh run folder.
 pub fn train_vae(args: &TrainArgs, globals: &Globals) -> anyhow::Result<VaeReport> {
-    let (job, run) = job::start::<VaeJob>("train vae", args, globals)?;
-    let report = run_vae_job(&job, &run, globals)?;
+    let job: VaeJob = crate::commands::train::load_job(args, globals)?;
+    if let Some(run) = crate::commands::train::resumable_run(args)? {
+        // Continues RUN/last in place: the run folder is the user's already, nothing to commit.
+        return run_vae_job(&job, &run, globals, true);
+    }
+    let run = job::new_run_dir(&job.output, crate::models::vae::KIND, args.force)?;
+    let report = run_vae_job(&job, &run, globals, false)?;
     run.commit()?;
     Ok(report)
 }

@@ -170,7 +170,7 @@ fn refold<const D: usize>(
 #[derive(Debug, Clone)]
 enum Columns {
     Range { start: usize, len: usize },
-    Gather(Tensor<1, Int>),
+    Gather(Box<Tensor<1, Int>>),
 }
 
 impl Columns {
@@ -184,7 +184,10 @@ impl Columns {
             },
             false => {
                 let n = indices.len();
-                Self::Gather(Tensor::from_data(TensorData::new(indices, [n]), device))
+                Self::Gather(Box::new(Tensor::from_data(
+                    TensorData::new(indices, [n]),
+                    device,
+                )))
             }
         }
     }
@@ -193,7 +196,7 @@ impl Columns {
         match self {
             Self::Range { start: 0, len } if *len == t.dims()[1] => t,
             Self::Range { start, len } => t.narrow(1, *start, *len),
-            Self::Gather(idx) => t.select(1, idx.clone()),
+            Self::Gather(idx) => t.select(1, (**idx).clone()),
         }
     }
 }

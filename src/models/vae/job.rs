@@ -113,12 +113,20 @@ fn segment_indices(
     ))
 }
 
-/// Trains a VAE for `job` into `run`, samples `synthetic.csv` (and per-segment files) from the
-/// best checkpoint and writes `synthetic_quality.json`.
-pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Result<VaeReport> {
+/// Trains a VAE for `job` into `run` (fresh, or with `resume` continuing `run/last` exactly),
+/// samples `synthetic.csv` (and per-segment files) from the best checkpoint and writes
+/// `synthetic_quality.json`.
+pub fn run_vae_job(
+    job: &VaeJob,
+    run: &RunDir,
+    globals: &Globals,
+    resume: bool,
+) -> anyhow::Result<VaeReport> {
     let resolved = config::to_toml(job);
     tracing::info!(run = %run.root.display(), "resolved config:\n{resolved}");
-    checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
+    if !resume {
+        checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
+    }
     let seed = job.seed.0;
     let data = prepare_data(&job.data, seed, run, &globals.progress)?;
     let (segments, row_segments) = match &job.vae.segments {
@@ -169,8 +177,15 @@ pub fn run_vae_job(job: &VaeJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         stop_after_epochs: None,
         header: &header,
     };
+    let resumed = match resume {
+        true => Some(
+            train::resume(run, model.clone(), &job.train)
+                .context("resuming from last checkpoint")?,
+        ),
+        false => None,
+    };
     let started = std::time::Instant::now();
-    let outcome = train::fit(&mut task, model, &opts, None)?;
+    let outcome = train::fit(&mut task, model, &opts, resumed)?;
     let train_wall_s = started.elapsed().as_secs_f64();
     let samples_per_s = outcome.mean_samples_per_s();
 
