@@ -339,7 +339,8 @@ def main():
     ap.add_argument("--teleseg", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", "target"), "release", "teleseg"))
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ",".join(ROWS))
-    ap.add_argument("--rounds", type=int, default=5, help="timed rounds per side, alternating")
+    ap.add_argument("--rounds", "--repeats", type=int, default=5,
+                    help="timed rounds per side, alternating (--repeats: the old name)")
     ap.add_argument("--seconds", type=float, default=5.0,
                     help="least timed seconds of work per side and round (at the calibrated rate)")
     ap.add_argument("--quick", action="store_true",
