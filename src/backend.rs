@@ -157,7 +157,7 @@ fn describe(a: &WgpuAdapter) -> String {
 /// Why one fewer: a training step is a chain of small kernels (batch 256 × widths of a few
 /// hundred), each handed from the thread driving the loop to the pool and waited for. With as
 /// many workers as cores, the workers spinning between kernels compete with the work itself. On
-/// the 2-core dev machine (docs/benchmarks.md, "Threads of the training loop") one worker
+/// the 2-core dev machine (docs/benchmarks.md, "The fair benchmark", the profile) one worker
 /// instead of two makes the autoencoder, VAE and DEC steps 20–43 % faster, NeuMF unchanged,
 /// with identical results; with many cores one worker fewer costs little.
 pub fn training_threads() -> usize {

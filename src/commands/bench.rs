@@ -173,6 +173,9 @@ fn run_in_pool(args: &BenchArgs, device: &Device, backend: &str) -> anyhow::Resu
     if args.steps == 0 || args.batch_size == 0 {
         return usage("--steps and --batch-size must be positive");
     }
+    if args.bare && args.model != BenchModel::Autoencoder {
+        return usage("--bare is for `teleseg bench autoencoder` only");
+    }
     if args.rows < args.batch_size {
         return usage("--rows must be at least --batch-size");
     }
