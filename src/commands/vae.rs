@@ -22,7 +22,7 @@ use crate::job::{self, Globals, TrainArgs};
 use crate::models::vae::VaeJob;
 use crate::models::vae::{VaeModel, VaeReport, run_vae_job};
 
-/// Runs `teleseg train vae` with a fresh run folder.
+/// Runs `teleseg train vae`: a fresh run folder, or `--resume RUN` continuing `RUN/last`.
 pub fn train_vae(args: &TrainArgs, globals: &Globals) -> anyhow::Result<VaeReport> {
     let job: VaeJob = crate::commands::train::load_job(args, globals)?;
     if let Some(run) = crate::commands::train::resumable_run(args)? {
