@@ -61,6 +61,20 @@ pub(crate) fn resumable_run(args: &TrainArgs) -> anyhow::Result<Option<RunDir>> 
     Ok(Some(run))
 }
 
+/// A job of `verb` in a fresh run folder: config loaded, folder created, `run` called, the
+/// folder committed when it succeeds (removed when it fails; see [`job::NewRun`]).
+fn fresh_run<J: job::JobConfig, R>(
+    verb: &str,
+    args: &TrainArgs,
+    globals: &Globals,
+    run: impl FnOnce(&J, &RunDir, &Globals) -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
+    let (job, dir) = job::start::<J>(verb, args, globals)?;
+    let report = run(&job, &dir, globals)?;
+    dir.commit()?;
+    Ok(report)
+}
+
 /// Runs `teleseg train dec` with a fresh run folder.
 pub fn train_dec(args: &TrainArgs, globals: &Globals) -> anyhow::Result<DecReport> {
     let (job, run) = job::start::<DecJob>("train dec", args, globals)?;
@@ -81,10 +95,7 @@ pub fn train_propensity(
     globals: &Globals,
 ) -> anyhow::Result<crate::models::propensity::PropensityReport> {
     use crate::models::propensity::{PropensityJob, run_propensity_job};
-    let (job, run) = job::start::<PropensityJob>("train propensity", args, globals)?;
-    let report = run_propensity_job(&job, &run, globals)?;
-    run.commit()?;
-    Ok(report)
+    fresh_run::<PropensityJob, _>("train propensity", args, globals, run_propensity_job)
 }
 
 /// `teleseg train forecast`.
@@ -93,10 +104,7 @@ pub fn train_forecast(
     globals: &Globals,
 ) -> anyhow::Result<crate::models::forecast::ForecastReport> {
     use crate::models::forecast::{ForecastJob, run_forecast_job};
-    let (job, run) = job::start::<ForecastJob>("train forecast", args, globals)?;
-    let report = run_forecast_job(&job, &run, globals)?;
-    run.commit()?;
-    Ok(report)
+    fresh_run::<ForecastJob, _>("train forecast", args, globals, run_forecast_job)
 }
 
 /// `teleseg train offer-propensity`.
@@ -106,10 +114,12 @@ pub fn train_offer_propensity(
 ) -> anyhow::Result<crate::models::propensity::offers_job::OfferPropensityReport> {
     use crate::models::propensity::offers::OfferPropensityJob;
     use crate::models::propensity::offers_job::run_offer_propensity_job;
-    let (job, run) = job::start::<OfferPropensityJob>("train offer-propensity", args, globals)?;
-    let report = run_offer_propensity_job(&job, &run, globals)?;
-    run.commit()?;
-    Ok(report)
+    fresh_run::<OfferPropensityJob, _>(
+        "train offer-propensity",
+        args,
+        globals,
+        run_offer_propensity_job,
+    )
 }
 
 /// `teleseg train policy`.
@@ -118,8 +128,5 @@ pub fn train_policy(
     globals: &Globals,
 ) -> anyhow::Result<crate::models::policy::job::PolicyReport> {
     use crate::models::policy::{PolicyJob, job::run_policy_job};
-    let (job, run) = job::start::<PolicyJob>("train policy", args, globals)?;
-    let report = run_policy_job(&job, &run, globals)?;
-    run.commit()?;
-    Ok(report)
+    fresh_run::<PolicyJob, _>("train policy", args, globals, run_policy_job)
 }

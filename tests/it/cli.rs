@@ -955,9 +955,17 @@ fn train_tiny_autoencoder(
     name: &str,
     extra: &[&str],
 ) -> (i32, String, String) {
+    let mut cmd = tiny_autoencoder(customers, schema, out);
+    run(cmd
+        .args(["--set", &format!("output.run_name={name:?}")])
+        .args(extra))
+}
+
+/// `train autoencoder` on `customers` + `schema` into `out`, 1 tiny epoch, no run name.
+fn tiny_autoencoder(customers: &Path, schema: &Path, out: &Path) -> std::process::Command {
     let set = |key: &str, value: String| ["--set".to_string(), format!("{key}={value:?}")];
-    run(teleseg()
-        .args(["--backend", "flex", "train", "autoencoder"])
+    let mut cmd = teleseg();
+    cmd.args(["--backend", "flex", "train", "autoencoder"])
         .args(set("data.customers", customers.display().to_string()))
         .args(set("data.schema", schema.display().to_string()))
         .args([
@@ -969,9 +977,8 @@ fn train_tiny_autoencoder(
             "train.warmup_epochs=0",
         ])
         .args(["--set", "model.hidden=[16]", "--set", "model.latent=3"])
-        .args(set("output.dir", out.display().to_string()))
-        .args(set("output.run_name", name.to_string()))
-        .args(extra))
+        .args(set("output.dir", out.display().to_string()));
+    cmd
 }
 
 #[test]
@@ -1008,23 +1015,10 @@ fn parallel_jobs_with_one_output_folder_never_share_a_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs");
     let data = dataset();
-    let set = |key: &str, value: String| ["--set".to_string(), format!("{key}={value:?}")];
+    let (customers, schema) = (data.join("customers.csv"), data.join("schema.toml"));
     let children: Vec<_> = (0..3)
         .map(|_| {
-            teleseg()
-                .args(["--backend", "flex", "-q", "train", "autoencoder"])
-                .args(set(
-                    "data.customers",
-                    data.join("customers.csv").display().to_string(),
-                ))
-                .args(set(
-                    "data.schema",
-                    data.join("schema.toml").display().to_string(),
-                ))
-                .args(["--set", "train.epochs=1", "--set", "train.min_steps=0"])
-                .args(["--set", "train.warmup_epochs=0"])
-                .args(["--set", "model.hidden=[16]", "--set", "model.latent=3"])
-                .args(set("output.dir", out.display().to_string()))
+            tiny_autoencoder(&customers, &schema, &out)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
