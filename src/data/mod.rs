@@ -7,6 +7,7 @@
 //! (`[rows, n_features]` f32). [`summarize`] describes a table for `teleseg data check`.
 
 pub mod check;
+pub mod csvfile;
 pub mod error;
 pub mod fixed;
 pub mod generate;

@@ -103,16 +103,7 @@ impl Panel {
         series: &[String],
     ) -> anyhow::Result<Panel> {
         let source = path.display().to_string();
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| UsageError(format!("{source}:1: {e}")))?
-            .iter()
-            .map(str::to_string)
-            .collect();
+        let (mut reader, header) = crate::data::csvfile::open_trimmed_csv(path)?;
         let find = |name: &str, what: &str| {
             header.iter().position(|h| h == name).ok_or_else(|| {
                 UsageError(format!(

@@ -137,16 +137,7 @@ impl OfferTable {
     /// Reads `path` (`offer_id` first, then any columns) for the items `items`, in that order.
     pub fn read(path: &Path, items: &[String], category_column: &str) -> anyhow::Result<Self> {
         let source = path.display().to_string();
-        let mut rdr = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
-        let header: Vec<String> = rdr
-            .headers()
-            .map_err(|e| UsageError(format!("{source}:1: {e}")))?
-            .iter()
-            .map(str::to_string)
-            .collect();
+        let (mut rdr, header) = crate::data::csvfile::open_trimmed_csv(path)?;
         let mut rows: HashMap<String, Vec<String>> = HashMap::new();
         for (n, rec) in rdr.records().enumerate() {
             let rec = rec.map_err(|e| UsageError(format!("{source}:{}: {e}", n + 2)))?;
