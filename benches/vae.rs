@@ -13,7 +13,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use teleseg::data::generate::{GenerateOptions, generate};
 use teleseg::data::reader::{ReadOptions, read_csv};
 use teleseg::data::schema::Schema;
-use teleseg::models::vae::{Codec, SampleOptions, SegmentInfo, VaeArch, VaeTask, sample};
+use teleseg::models::vae::{
+    Codec, Conditions, RowConditions, SampleOptions, VaeArch, VaeTask, sample,
+};
 use teleseg::models::vae::{VaeConfig, vae_train_default};
 use teleseg::train::{Task, optimizer};
 
@@ -32,14 +34,14 @@ fn bench_vae(c: &mut Criterion) {
     let rows: Vec<usize> = (0..table.n_rows()).collect();
     let cfg = VaeConfig::default();
     let codec = Codec::fit(&schema, &table, &rows, Some(cfg.modes));
-    let arch = VaeArch::new(&codec, 0, &cfg);
+    let arch = VaeArch::new(&codec, 0, 0, &cfg);
     let device = Device::flex();
     let enc = codec.encode(&table, &rows).unwrap();
     let task = VaeTask::new(
         &arch,
         &codec,
-        (enc.clone(), vec![]),
-        (enc, vec![]),
+        (enc.clone(), RowConditions::default()),
+        (enc, RowConditions::default()),
         &cfg,
         &device,
     );
@@ -82,7 +84,7 @@ fn bench_vae(c: &mut Criterion) {
                 &model,
                 &arch,
                 &codec,
-                &SegmentInfo::default(),
+                &Conditions::default(),
                 &opts,
                 &device,
             ))

@@ -56,17 +56,23 @@ def main():
     arch = json.loads(meta["teleseg.model"])
     codec = json.loads(meta["teleseg.vae.codec"])["columns"]
     segs = json.loads(meta["teleseg.vae.segments"])
+    target = json.loads(meta.get("teleseg.vae.target_condition", "{}"))
+    n_classes = arch.get("n_target_classes", 0)
     schema = json.loads(meta["teleseg.schema"])
     rng = np.random.default_rng(seed)
 
     z = rng.standard_normal((rows, arch["latent"])).astype(np.float32)
+    idx = np.zeros(rows, dtype=int)
     if arch["n_segments"] > 0:
         if segment is None:
             idx = rng.choice(arch["n_segments"], size=rows, p=np.array(segs["shares"]) / sum(segs["shares"]))
         else:
             idx = np.full(rows, segs["labels"].index(segment))
-        c = np.eye(arch["n_segments"], dtype=np.float32)[idx]
-        z = np.concatenate([z, c], axis=1)
+        z = np.concatenate([z, np.eye(arch["n_segments"], dtype=np.float32)[idx]], axis=1)
+    if n_classes > 0:
+        shares = np.array(target["shares"])
+        cls = np.array([rng.choice(n_classes, p=shares[s] / shares[s].sum()) for s in idx])
+        z = np.concatenate([z, np.eye(n_classes, dtype=np.float32)[cls]], axis=1)
     o = block(t, "decoder", z, arch["activation"])
     sigma = np.clip(np.exp(t["log_sigma"]), 0.01, 1.0)
 
@@ -108,6 +114,9 @@ def main():
                 vals.append(col["levels"][j] if j < len(col["levels"]) else "")
         cells[name] = vals
         off += width
+    # Target-conditioned: the target cells are the drawn class's.
+    for j, name in enumerate(target.get("columns", []) if n_classes > 0 else []):
+        cells[name] = [target["classes"][c][j] or "" for c in cls]
 
     with open(out, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")

@@ -379,6 +379,7 @@ fn vae_steps(
         width: args.input,
         n_numeric: args.input,
         n_segments: 0,
+        n_target_classes: 0,
         hidden: args.hidden.clone(),
         latent: args.latent,
         activation: Activation::Relu,

@@ -57,6 +57,19 @@ fn trained() -> &'static (PathBuf, VaeReport) {
     })
 }
 
+/// The generator's `personas.csv`: customer id → persona.
+fn personas() -> HashMap<String, String> {
+    std::fs::read_to_string(data().join("personas.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect()
+}
+
 fn schema() -> Schema {
     Schema::load(&data().join("schema.toml")).unwrap()
 }
@@ -214,16 +227,8 @@ fn conditional_samples_shift_towards_their_segment() {
     let m = VaeModel::load(run_dir, &burn::tensor::Device::flex()).unwrap();
     let schema = schema();
     let real = read(&data().join("customers.csv"));
-    let personas: HashMap<String, String> = std::fs::read_to_string(data().join("personas.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].to_string(), f[1].to_string())
-        })
-        .collect();
-    let k = m.segments.labels.len();
+    let personas = personas();
+    let k = m.conditions.segments.labels.len();
     let real_seg: Vec<usize> = real
         .ids
         .iter()
@@ -248,6 +253,65 @@ fn conditional_samples_shift_towards_their_segment() {
     assert!(
         rho > 0.8,
         "correlation of per-segment means, real vs synthetic: {rho}"
+    );
+}
+
+/// The generated table's target (`churn`) is a condition of the VAE: samples of each persona carry
+/// churn at that persona's real train rate (it differs a lot between personas), every target
+/// cell is a real class, and the drawn class is what the file says.
+#[test]
+fn target_class_is_drawn_by_its_share_within_each_segment() {
+    let (run_dir, _) = trained();
+    let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let m = VaeModel::load(run_dir, &burn::tensor::Device::flex()).unwrap();
+    let target = &m.conditions.target;
+    assert_eq!(target.columns, vec!["churn".to_string()]);
+    assert_eq!(m.arch.n_target_classes, target.classes.len());
+    let yes = target
+        .classes
+        .iter()
+        .position(|c| c[0].as_deref() == Some("1"))
+        .expect("a churn = 1 class");
+    // Real churn rate per persona over the whole file (train is 80 % of it).
+    let real = read(&data().join("customers.csv"));
+    let personas = personas();
+    let churn = &real.targets[0].values;
+    let k = m.conditions.segments.labels.len();
+    let mut rates = Vec::new();
+    for s in 0..k {
+        let label = &m.conditions.segments.labels[s];
+        let rows: Vec<usize> = (0..real.n_rows())
+            .filter(|&r| &personas[&real.ids[r]] == label)
+            .collect();
+        let real_rate = rows
+            .iter()
+            .filter(|&&r| churn[r].as_deref() == Some("1"))
+            .count() as f64
+            / rows.len() as f64;
+        let (t, _) = m.sample(2000, Some(s), 5 + s as u64, true);
+        let cells = &t.targets[0].values;
+        assert!(
+            cells
+                .iter()
+                .all(|c| target.classes.iter().any(|k| k[0] == *c))
+        );
+        let rate = cells.iter().filter(|c| c.as_deref() == Some("1")).count() as f64 / 2000.0;
+        eprintln!(
+            "persona {label}: churn {rate:.3} in samples, {real_rate:.3} real, {:.3} train share",
+            target.shares[s][yes]
+        );
+        // Binomial noise of 2 000 draws (sd ≤ 0.011) plus the train/all-rows difference.
+        assert!(
+            (rate - real_rate).abs() < 0.06,
+            "persona {label}: {rate:.3} vs {real_rate:.3}"
+        );
+        rates.push(real_rate);
+    }
+    let spread = rates.iter().cloned().fold(f64::MIN, f64::max)
+        - rates.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(
+        spread > 0.15,
+        "personas churn alike ({rates:?}): the test shows nothing"
     );
 }
 

@@ -12,15 +12,16 @@ use crate::data::writer::table_csv;
 use crate::error::UsageError;
 
 use super::{
-    Codec, KIND, META_CODEC, META_SEGMENTS, SampleOptions, SegmentInfo, Vae, VaeArch, sample,
+    Codec, Conditions, KIND, META_CODEC, META_SEGMENTS, META_TARGET_CONDITION, SampleOptions,
+    SegmentInfo, TargetCondition, Vae, VaeArch, sample,
 };
 
-/// A `vae` checkpoint ready to sample: schema, codec, segments and the model (plain device).
+/// A `vae` checkpoint ready to sample: schema, codec, conditions and the model (plain device).
 pub struct VaeModel {
     pub schema: Schema,
     pub codec: Codec,
     pub arch: VaeArch,
-    pub segments: SegmentInfo,
+    pub conditions: Conditions,
     pub model: Vae,
     pub device: Device,
 }
@@ -39,16 +40,39 @@ impl VaeModel {
         let codec: Codec = ck.meta_json(META_CODEC)?;
         let arch: VaeArch = ck.meta_json(keys::MODEL)?;
         let segments: SegmentInfo = ck.meta_json(META_SEGMENTS)?;
-        if arch.width != codec.width() || arch.n_segments != segments.labels.len() {
+        let target: TargetCondition = match ck.metadata.contains_key(META_TARGET_CONDITION) {
+            true => ck.meta_json(META_TARGET_CONDITION)?,
+            false => TargetCondition::default(),
+        };
+        let shares_ok = target.n_classes() == 0
+            || (target.shares.len() == arch.n_segments.max(1)
+                && target
+                    .shares
+                    .iter()
+                    .all(|row| row.len() == target.n_classes())
+                && target
+                    .classes
+                    .iter()
+                    .all(|c| c.len() == target.columns.len()));
+        if arch.width != codec.width()
+            || arch.n_segments != segments.labels.len()
+            || arch.n_target_classes != target.n_classes()
+            || !shares_ok
+        {
             return Err(CheckpointError::Metadata {
                 path: file,
                 key: keys::MODEL.to_string(),
                 message: format!(
-                    "model width {} / {} segments disagree with the codec ({}) / segment list ({})",
+                    "model width {} / {} segments / {} target classes disagree with the codec \
+                     ({}) / segment list ({}) / target classes ({}, shares {}x{})",
                     arch.width,
                     arch.n_segments,
+                    arch.n_target_classes,
                     codec.width(),
-                    segments.labels.len()
+                    segments.labels.len(),
+                    target.n_classes(),
+                    target.shares.len(),
+                    target.shares.first().map_or(0, Vec::len),
                 ),
             });
         }
@@ -57,7 +81,7 @@ impl VaeModel {
             schema,
             codec,
             arch,
-            segments,
+            conditions: Conditions { segments, target },
             model,
             device: device.clone(),
         })
@@ -70,14 +94,15 @@ impl VaeModel {
                 "--segment: this VAE is unconditional (trained without vae.segments)".into(),
             ));
         }
-        self.segments
+        self.conditions
+            .segments
             .labels
             .iter()
             .position(|l| l == segment)
             .ok_or_else(|| {
                 UsageError(format!(
                     "--segment {segment}: not a segment of this VAE (segments: {})",
-                    self.segments.labels.join(", ")
+                    self.conditions.segments.labels.join(", ")
                 ))
             })
     }
@@ -102,7 +127,7 @@ impl VaeModel {
             &self.model,
             &self.arch,
             &self.codec,
-            &self.segments,
+            &self.conditions,
             &opts,
             &self.device,
         )

@@ -25,8 +25,9 @@ use crate::models::dec::SegmentModel;
 use crate::train::{self, FitOptions, StopReason};
 
 use super::{
-    Codec, KIND, META_CODEC, META_SEGMENTS, NumericEncoding, SegmentInfo, VaeArch, VaeJob,
-    VaeModel, VaeTask,
+    Codec, KIND, MAX_TARGET_CLASSES, META_CODEC, META_SEGMENTS, META_TARGET_CONDITION,
+    NoTargetCondition, NumericEncoding, RowConditions, SegmentInfo, TargetCondition, VaeArch,
+    VaeJob, VaeModel, VaeTask,
 };
 
 /// How often conditional samples of a segment are assigned to it by the clustering model.
@@ -113,6 +114,39 @@ fn segment_indices(
     ))
 }
 
+/// The target classes the VAE is conditioned on (empty when `vae.condition_on_target` is off or
+/// the table's target cannot be, with the reason logged) and each table row's class.
+fn target_condition(
+    job: &VaeJob,
+    table: &crate::data::table::RawTable,
+    train_rows: &[usize],
+    row_segments: &[usize],
+    n_segments: usize,
+) -> (TargetCondition, Vec<usize>) {
+    if !job.vae.condition_on_target {
+        return (TargetCondition::default(), Vec::new());
+    }
+    match TargetCondition::fit(table, train_rows, row_segments, n_segments) {
+        Ok((t, rows)) => {
+            tracing::info!(columns = ?t.columns, classes = t.n_classes(), "conditioned on the target");
+            (t, rows)
+        }
+        Err(why) => {
+            match why {
+                NoTargetCondition::NoTarget => {}
+                NoTargetCondition::OneClass => {
+                    tracing::info!("not conditioned on the target: train holds a single class")
+                }
+                NoTargetCondition::TooManyClasses(n) => tracing::warn!(
+                    "not conditioned on the target: {n} classes in train (at most \
+                     {MAX_TARGET_CLASSES}); it is modelled like any other column"
+                ),
+            }
+            (TargetCondition::default(), Vec::new())
+        }
+    }
+}
+
 /// Trains a VAE for `job` into `run` (fresh, or with `resume` continuing `run/last` exactly),
 /// samples `synthetic.csv` (and per-segment files) from the best checkpoint and writes
 /// `synthetic_quality.json`.
@@ -133,27 +167,32 @@ pub fn run_vae_job(
         Some(p) => segment_indices(p, &data.table.ids, &data.train_rows)?,
         None => (SegmentInfo::default(), Vec::new()),
     };
+    let (target, row_classes) = target_condition(
+        job,
+        &data.table,
+        &data.train_rows,
+        &row_segments,
+        segments.labels.len(),
+    );
     let modes = (job.vae.numeric == NumericEncoding::Modes).then_some(job.vae.modes);
     let codec = Codec::fit(&data.schema, &data.table, &data.train_rows, modes);
-    let pick = |rows: &[usize]| -> Vec<usize> {
-        if row_segments.is_empty() {
-            Vec::new()
-        } else {
-            rows.iter().map(|&r| row_segments[r]).collect()
-        }
+    let conditions = RowConditions {
+        segments: row_segments.clone(),
+        classes: row_classes,
     };
     let enc = |rows: &[usize]| {
         codec
             .encode(&data.table, rows)
             .map_err(|m| anyhow::anyhow!("{}: lacks {m}", data.table.source))
     };
-    let train_enc = (enc(&data.train_rows)?, pick(&data.train_rows));
-    let valid_enc = (enc(&data.valid_rows)?, pick(&data.valid_rows));
-    let arch = VaeArch::new(&codec, segments.labels.len(), &job.vae);
+    let train_enc = (enc(&data.train_rows)?, conditions.pick(&data.train_rows));
+    let valid_enc = (enc(&data.valid_rows)?, conditions.pick(&data.valid_rows));
+    let arch = VaeArch::new(&codec, segments.labels.len(), target.n_classes(), &job.vae);
     tracing::info!(
         width = arch.width,
         numeric = arch.n_numeric,
         segments = arch.n_segments,
+        target_classes = arch.n_target_classes,
         "vae layout"
     );
 
@@ -165,7 +204,8 @@ pub fn run_vae_job(
     let header = Header::new(KIND, job, &arch, &globals.backend.kind.to_string())
         .with_json(keys::SCHEMA, &data.schema)
         .with_json(META_CODEC, &codec)
-        .with_json(META_SEGMENTS, &segments);
+        .with_json(META_SEGMENTS, &segments)
+        .with_json(META_TARGET_CONDITION, &target);
     let mut task = VaeTask::new(&arch, &codec, train_enc, valid_enc, &job.vae, &device);
     let opts = FitOptions {
         train: &job.train,

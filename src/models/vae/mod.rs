@@ -2,8 +2,9 @@
 //!
 //! Rows are encoded by a [`Codec`] (numeric columns by mode-specific normalisation or
 //! standardisation, categorical / binary / target columns and missingness as softmax heads).
-//! The encoder maps `[x, c]` (`c` the one-hot segment, absent when unconditional) to the mean
-//! and log-variance of `q(z|x, c)`; the decoder maps `[z, c]` to the vector's values and logits.
+//! The encoder maps `[x, c]` (`c` the one-hot segment and target class, see [`condition`];
+//! absent when unconditional) to the mean and log-variance of `q(z|x, c)`; the decoder maps
+//! `[z, c]` to the vector's values and logits.
 //!
 //! Loss (the negative ELBO per row, averaged over the batch):
 //! `Σ_numeric mask · ((v - v̂)² / (2σ²) + ln σ)  +  Σ_heads CE(softmax(logits), one-hot)
@@ -15,6 +16,7 @@
 //! `decoder.layers.{i}.weight|bias`, `log_sigma` `[n_numeric]`.
 
 pub mod codec;
+pub mod condition;
 pub mod config;
 pub mod infer;
 pub mod job;
@@ -30,6 +32,9 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 pub use codec::{Codec, ColumnCodec, Encoded, Heads};
+pub use condition::{
+    Conditions, NoTargetCondition, RowConditions, SegmentInfo, TargetCondition, condition,
+};
 pub use config::*;
 pub use infer::*;
 pub use job::*;
@@ -45,6 +50,9 @@ pub const KIND: &str = "vae";
 pub const META_CODEC: &str = "teleseg.vae.codec";
 /// Metadata key of the segment labels JSON ([`SegmentInfo`]).
 pub const META_SEGMENTS: &str = "teleseg.vae.segments";
+/// Metadata key of the target classes JSON ([`TargetCondition`]; absent in checkpoints written
+/// before target conditioning, read as unconditional).
+pub const META_TARGET_CONDITION: &str = "teleseg.vae.target_condition";
 
 /// The architecture (saved as `teleseg.model`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,41 +61,41 @@ pub struct VaeArch {
     pub width: usize,
     /// Numeric columns (length of `log_sigma`).
     pub n_numeric: usize,
-    /// Segments of the condition (0: unconditional).
+    /// Segments of the condition (0: unconditional on segments).
     pub n_segments: usize,
+    /// Target classes of the condition (0: unconditional on the target).
+    #[serde(default)]
+    pub n_target_classes: usize,
     pub hidden: Vec<usize>,
     pub latent: usize,
     pub activation: Activation,
 }
 
-/// Segment labels of a conditional VAE and their train shares (sampling draws segments by them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct SegmentInfo {
-    /// Label of each condition index.
-    pub labels: Vec<String>,
-    /// Share of train rows per label.
-    pub shares: Vec<f64>,
-}
-
 impl VaeArch {
-    /// The architecture for a codec and `n_segments` under `cfg`.
-    pub fn new(codec: &Codec, n_segments: usize, cfg: &VaeConfig) -> Self {
+    /// The architecture for a codec, `n_segments` and `n_target_classes` under `cfg`.
+    pub fn new(codec: &Codec, n_segments: usize, n_target_classes: usize, cfg: &VaeConfig) -> Self {
         Self {
             width: codec.width(),
             n_numeric: codec.n_numeric(),
             n_segments,
+            n_target_classes,
             hidden: cfg.hidden.clone(),
             latent: cfg.latent,
             activation: cfg.activation,
         }
     }
 
+    /// Width of the condition vector `c`.
+    pub fn condition_width(&self) -> usize {
+        self.n_segments + self.n_target_classes
+    }
+
     /// Builds the model on `device` (weights from the device's seeded RNG).
     pub fn init(&self, device: &Device) -> Vae {
-        let mut enc = vec![self.width + self.n_segments];
+        let mut enc = vec![self.width + self.condition_width()];
         enc.extend(&self.hidden);
         enc.push(2 * self.latent);
-        let mut dec = vec![self.latent + self.n_segments];
+        let mut dec = vec![self.latent + self.condition_width()];
         dec.extend(self.hidden.iter().rev());
         dec.push(self.width);
         let block = |widths| MlpConfig {
@@ -122,14 +130,14 @@ fn with_condition(x: Tensor<2>, c: Option<Tensor<2>>) -> Tensor<2> {
 }
 
 impl Vae {
-    /// `[batch, width]`, `[batch, n_segments]` → (mean, log-variance), each `[batch, latent]`.
+    /// `[batch, width]`, `[batch, condition width]` → (mean, log-variance), each `[batch, latent]`.
     pub fn encode(&self, x: Tensor<2>, c: Option<Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
         let h = self.encoder.forward(with_condition(x, c));
         let latent = h.dims()[1] / 2;
         (h.clone().narrow(1, 0, latent), h.narrow(1, latent, latent))
     }
 
-    /// `[batch, latent]`, `[batch, n_segments]` → `[batch, width]` values and logits.
+    /// `[batch, latent]`, `[batch, condition width]` → `[batch, width]` values and logits.
     pub fn decode(&self, z: Tensor<2>, c: Option<Tensor<2>>) -> Tensor<2> {
         self.decoder.forward(with_condition(z, c))
     }
@@ -224,17 +232,6 @@ impl ElboLoss {
     }
 }
 
-/// One-hot segment conditions `[rows, n]` (None when `n == 0`).
-pub fn condition(segments: &[usize], n: usize, device: &Device) -> Option<Tensor<2>> {
-    (n > 0).then(|| {
-        let mut d = vec![0.0f32; segments.len() * n];
-        for (i, &s) in segments.iter().enumerate() {
-            d[i * n + s] = 1.0;
-        }
-        Tensor::from_data(TensorData::new(d, [segments.len(), n]), device)
-    })
-}
-
 fn matrix(data: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(data, [rows, cols.max(1)]), device)
 }
@@ -248,14 +245,8 @@ struct Split {
 }
 
 impl Split {
-    fn new(
-        e: Encoded,
-        width: usize,
-        n_num: usize,
-        seg: &[usize],
-        n_seg: usize,
-        d: &Device,
-    ) -> Self {
+    fn new(e: Encoded, cond: &RowConditions, arch: &VaeArch, d: &Device) -> Self {
+        let (width, n_num) = (arch.width, arch.n_numeric);
         let mask = if n_num == 0 {
             vec![0.0; e.rows]
         } else {
@@ -264,7 +255,7 @@ impl Split {
         Self {
             x: matrix(e.data, e.rows, width, d),
             mask: matrix(mask, e.rows, n_num, d),
-            c: condition(seg, n_seg, d),
+            c: condition(e.rows, cond, arch.n_segments, arch.n_target_classes, d),
             rows: e.rows,
         }
     }
@@ -289,21 +280,18 @@ pub struct VaeTask {
 }
 
 impl VaeTask {
-    /// Training and validation rows already encoded, with their segment indices (empty when
-    /// unconditional).
-    #[allow(clippy::too_many_arguments)]
+    /// Training and validation rows already encoded, with their conditions.
     pub fn new(
         arch: &VaeArch,
         codec: &Codec,
-        train: (Encoded, Vec<usize>),
-        valid: (Encoded, Vec<usize>),
+        train: (Encoded, RowConditions),
+        valid: (Encoded, RowConditions),
         cfg: &VaeConfig,
         device: &Device,
     ) -> Self {
-        let (w, n, s) = (arch.width, arch.n_numeric, arch.n_segments);
         Self {
-            train: Split::new(train.0, w, n, &train.1, s, device),
-            valid: Split::new(valid.0, w, n, &valid.1, s, device),
+            train: Split::new(train.0, &train.1, arch, device),
+            valid: Split::new(valid.0, &valid.1, arch, device),
             loss: ElboLoss::new(&codec.heads(), device),
             kl_weight: cfg.kl_weight,
             kl_warmup_epochs: cfg.kl_warmup_epochs,
@@ -361,6 +349,7 @@ impl Task for VaeTask {
 pub struct SampleOptions {
     pub rows: usize,
     /// Condition every row on this segment index; `None`: draw segments by their train shares.
+    /// The target class (target-conditioned VAEs) is drawn by its train share in the segment.
     pub segment: Option<usize>,
     pub seed: u64,
     /// Sample missing cells as the real data has them (else every cell is filled).
@@ -372,14 +361,15 @@ pub struct SampleOptions {
 }
 
 /// Draws `opts.rows` synthetic rows in raw units with a plain-device model, deterministically for
-/// a seed: `z ~ N(0, I)` and segments are drawn on the host from `StdRng(seed)`, decoded in
-/// batches, then values, modes and levels are drawn by [`Codec::decode`]. Returns the table and
-/// the segment index of each row (empty when unconditional).
+/// a seed: `z ~ N(0, I)`, segments and target classes are drawn on the host from `StdRng(seed)`,
+/// decoded in batches, then values, modes and levels are drawn by [`Codec::decode`] and the
+/// target cells set to the drawn class. Returns the table and the segment index of each row
+/// (empty when unconditional on segments).
 pub fn sample(
     model: &Vae,
     arch: &VaeArch,
     codec: &Codec,
-    segments: &SegmentInfo,
+    conditions: &Conditions,
     opts: &SampleOptions,
     device: &Device,
 ) -> (RawTable, Vec<usize>) {
@@ -405,14 +395,28 @@ pub fn sample(
             (0..n)
                 .map(|_| {
                     opts.segment
-                        .unwrap_or_else(|| pick(&segments.shares, rng.random::<f64>()))
+                        .unwrap_or_else(|| pick(&conditions.segments.shares, rng.random::<f64>()))
                 })
                 .collect()
         };
-        let c = condition(&segs, arch.n_segments, device);
+        let classes: Vec<usize> = if arch.n_target_classes == 0 {
+            Vec::new()
+        } else {
+            (0..n)
+                .map(|i| {
+                    let shares = conditions.target.shares_of(segs.get(i).copied());
+                    pick(shares, rng.random::<f64>())
+                })
+                .collect()
+        };
+        let rc = RowConditions {
+            segments: segs,
+            classes,
+        };
+        let c = condition(n, &rc, arch.n_segments, arch.n_target_classes, device);
         let out = model.decode(matrix(z, n, arch.latent, device), c);
         let out: Vec<f32> = out.into_data().try_into_vec::<f32>().unwrap_or_default();
-        parts.push(codec.decode(
+        let mut part = codec.decode(
             &out,
             n,
             &sigma,
@@ -420,8 +424,12 @@ pub fn sample(
             &mut rng,
             &opts.id_prefix,
             start,
-        ));
-        segs_out.extend(segs);
+        );
+        if arch.n_target_classes > 0 {
+            conditions.target.write_classes(&mut part, &rc.classes);
+        }
+        parts.push(part);
+        segs_out.extend(rc.segments);
         start += n;
     }
     (concat(parts), segs_out)
@@ -532,7 +540,7 @@ mod tests {
             kl_warmup_epochs: 4,
             ..VaeConfig::default()
         };
-        let arch = VaeArch::new(&codec, 0, &cfg);
+        let arch = VaeArch::new(&codec, 0, 0, &cfg);
         let empty = Encoded {
             data: vec![],
             mask: vec![],
@@ -541,8 +549,8 @@ mod tests {
         let task = VaeTask::new(
             &arch,
             &codec,
-            (empty.clone(), vec![]),
-            (empty, vec![]),
+            (empty.clone(), RowConditions::default()),
+            (empty, RowConditions::default()),
             &cfg,
             &d,
         );
