@@ -13,10 +13,16 @@ use crate::models::ncf::{
     EvaluationReport, KIND, NcfJob, NcfReport, evaluate_split, load_interactions, run_ncf_job,
 };
 
-/// Runs `teleseg train ncf` with a fresh run folder.
+/// Runs `teleseg train ncf`: a fresh run folder, or `--resume RUN` continuing it (in the GMF / MLP
+/// pretraining or in the model's own training, whichever it was in).
 pub fn train_ncf(args: &TrainArgs, globals: &Globals) -> anyhow::Result<NcfReport> {
+    let phases = ["pretrain-gmf", "pretrain-mlp"];
+    if let Some(run) = crate::commands::train::resumable_run(args, &phases)? {
+        let job: NcfJob = crate::commands::train::load_job(args, globals)?;
+        return run_ncf_job(&job, &run, globals, true);
+    }
     let (job, run) = job::start::<NcfJob>("train ncf", args, globals)?;
-    let report = run_ncf_job(&job, &run, globals)?;
+    let report = run_ncf_job(&job, &run, globals, false)?;
     run.commit()?;
     Ok(report)
 }

@@ -280,7 +280,7 @@ pub fn run(
         let mut dec_job = job.dec_job();
         dec_job.data = data.clone();
         dec_job.dec.autoencoder = Some(ae_run.root.clone());
-        let dec = run_dec_job(&dec_job, &dec_run, globals)?;
+        let dec = run_dec_job(&dec_job, &dec_run, globals, false)?;
         write_segments(&dec_job, &dec)?;
         write_labels(
             &dec_run.root.join("segments.csv"),
@@ -352,7 +352,7 @@ pub fn run(
             ncf_job.data.customers = Some(customers.clone());
             ncf_job.data.schema = data.schema.clone();
             ncf_job.data.on_bad_row = data.on_bad_row;
-            let report = ncf::run_ncf_job(&ncf_job, &ncf_run, globals)?;
+            let report = ncf::run_ncf_job(&ncf_job, &ncf_run, globals, false)?;
             // The customers' features come from `table` (known and new alike), so the model
             // is loaded without re-reading its training customers.
             let model = ncf::infer::NcfModel::load_without_features(

@@ -31,7 +31,7 @@ pub(crate) fn load_job<J: job::JobConfig>(
 /// Runs `teleseg train autoencoder`.
 pub fn train_autoencoder(args: &TrainArgs, globals: &Globals) -> anyhow::Result<TrainReport> {
     let job: AutoencoderJob = load_job(args, globals)?;
-    if let Some(run) = resumable_run(args)? {
+    if let Some(run) = resumable_run(args, &[])? {
         let control = RunControl {
             resume: true,
             stop_after_epochs: None,
@@ -44,18 +44,27 @@ pub fn train_autoencoder(args: &TrainArgs, globals: &Globals) -> anyhow::Result<
     Ok(report)
 }
 
-/// The run folder `--resume` names, checked to hold a complete `last/` (None without --resume).
-pub(crate) fn resumable_run(args: &TrainArgs) -> anyhow::Result<Option<RunDir>> {
+/// The run folder `--resume` names, checked to hold a complete `last/` of its own or of one of
+/// its first `phases` (sub-runs such as a dec run's `autoencoder/` pretraining) (None without
+/// --resume).
+pub(crate) fn resumable_run(args: &TrainArgs, phases: &[&str]) -> anyhow::Result<Option<RunDir>> {
     let Some(root) = &args.resume else {
         return Ok(None);
     };
     let run = RunDir { root: root.clone() };
-    if run.last_complete().is_none() {
+    let in_phase = phases
+        .iter()
+        .any(|p| RunDir { root: root.join(p) }.last_complete().is_some());
+    if run.last_complete().is_none() && !in_phase {
+        let also = match phases {
+            [] => String::new(),
+            _ => format!(" (or {}/last/)", phases.join("/last/ or ")),
+        };
         bail!(checkpoint::CheckpointError::NotFound {
             path: run.last(),
-            expected:
-                "last/training_state.json from an earlier run (was it trained with this teleseg?)"
-                    .into(),
+            expected: format!(
+                "last/training_state.json{also} from an earlier run (was it trained with this teleseg?)"
+            ),
         });
     }
     Ok(Some(run))
@@ -75,16 +84,25 @@ fn fresh_run<J: job::JobConfig, R>(
     Ok(report)
 }
 
-/// Runs `teleseg train dec` with a fresh run folder.
+/// Runs `teleseg train dec`: a fresh run folder, or `--resume RUN` continuing it (in the
+/// pretraining or the clustering phase, whichever it was in).
 pub fn train_dec(args: &TrainArgs, globals: &Globals) -> anyhow::Result<DecReport> {
+    let finish = |job: &DecJob, mut report: DecReport| -> anyhow::Result<DecReport> {
+        let segments = write_segments(job, &report)?;
+        let checked = segments
+            .methods
+            .get("dec")
+            .is_some_and(|m| m.external.is_some());
+        report.labels_checked = checked.then_some(segments.beaten_by);
+        Ok(report)
+    };
+    if let Some(run) = resumable_run(args, &["autoencoder"])? {
+        let job: DecJob = load_job(args, globals)?;
+        let report = run_dec_job(&job, &run, globals, true)?;
+        return finish(&job, report);
+    }
     let (job, run) = job::start::<DecJob>("train dec", args, globals)?;
-    let mut report = run_dec_job(&job, &run, globals)?;
-    let segments = write_segments(&job, &report)?;
-    let checked = segments
-        .methods
-        .get("dec")
-        .is_some_and(|m| m.external.is_some());
-    report.labels_checked = checked.then_some(segments.beaten_by);
+    let report = finish(&job, run_dec_job(&job, &run, globals, false)?)?;
     run.commit()?;
     Ok(report)
 }

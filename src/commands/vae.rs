@@ -25,7 +25,7 @@ use crate::models::vae::{VaeModel, VaeReport, run_vae_job};
 /// Runs `teleseg train vae`: a fresh run folder, or `--resume RUN` continuing `RUN/last`.
 pub fn train_vae(args: &TrainArgs, globals: &Globals) -> anyhow::Result<VaeReport> {
     let job: VaeJob = crate::commands::train::load_job(args, globals)?;
-    if let Some(run) = crate::commands::train::resumable_run(args)? {
+    if let Some(run) = crate::commands::train::resumable_run(args, &[])? {
         // Continues RUN/last in place: the run folder is the user's already, nothing to commit.
         return run_vae_job(&job, &run, globals, true);
     }

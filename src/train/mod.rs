@@ -12,6 +12,7 @@
 
 pub mod schedule;
 pub mod sparse;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,8 +32,10 @@ use thiserror::Error;
 use crate::checkpoint::{self, CheckpointError, Header, RunDir};
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::progress::Progress;
+
 pub use schedule::learning_rate;
 pub use sparse::{SparseAdam, SparseIndex, SparseRows};
+pub use state::StateFile;
 
 /// A batch loss: the scalar to minimise and named parts for the metrics.
 pub struct BatchLoss {
@@ -79,6 +82,16 @@ pub trait Task {
     /// number of steps taken so far. DEC refreshes its targets and checks convergence here.
     fn on_step(&mut self, _model: &Self::Model, _step: u64) -> anyhow::Result<StepControl> {
         Ok(StepControl::Continue)
+    }
+    /// The task's own state that exact resume needs (DEC: its target distribution), taken at
+    /// the end of every epoch and written to `last/task_state.safetensors`. None: stateless.
+    fn save_state(&self) -> Option<StateFile> {
+        None
+    }
+    /// Restores what [`Task::save_state`] saved, before a resumed run's first epoch. An error
+    /// means the file does not fit this task (reported as a resume error, exit code 2).
+    fn restore_state(&mut self, _state: StateFile) -> anyhow::Result<()> {
+        Ok(())
     }
 }
 
@@ -136,6 +149,8 @@ pub struct EpochMetrics {
     pub step: u64,
     pub lr: f64,
     pub train_loss: f64,
+    /// NaN without a validation split (written as `null`, read back as NaN).
+    #[serde(deserialize_with = "null_as_nan")]
     pub valid_loss: f64,
     /// Named loss components on the training split (means over the epoch).
     pub train_parts: BTreeMap<String, f64>,
@@ -144,6 +159,11 @@ pub struct EpochMetrics {
     pub samples_per_s: f64,
     pub wall_s: f64,
     pub best: bool,
+}
+
+/// A number that JSON wrote as `null` (serde_json writes NaN so) comes back as NaN.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Everything exact resume needs besides the weights and optimizer moments.
@@ -159,6 +179,11 @@ pub struct TrainState {
     /// Parameter ids in module visiting order (optimizer moments are keyed by them).
     pub param_ids: Vec<u64>,
     pub seed: u64,
+    /// Why the run stopped before its configured epochs (early stopping, convergence): such a
+    /// run is finished, and `--resume` trains no further. None: it ran out of epochs or was
+    /// interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<StopReason>,
 }
 
 /// The result of [`fit`].
@@ -204,7 +229,16 @@ pub struct Resumed<M> {
     pub optimizer: ModuleOptimizer,
     pub state: TrainState,
     pub history: Vec<EpochMetrics>,
+    /// `last/task_state.safetensors`, when the task saved one.
+    pub task_state: Option<StateFile>,
+    /// `last/sparse_optimizer.safetensors`: the lazy-Adam moments, when a table had any.
+    pub sparse_optimizer: Option<StateFile>,
 }
+
+/// `last/task_state.safetensors`.
+pub const TASK_STATE_FILE: &str = "task_state.safetensors";
+/// `last/sparse_optimizer.safetensors`.
+pub const SPARSE_OPTIMIZER_FILE: &str = "sparse_optimizer.safetensors";
 
 fn mix(seed: u64, epoch: usize) -> u64 {
     crate::seed::derive(seed, epoch as u64)
@@ -287,12 +321,38 @@ pub fn resume<M: Module>(
         .into_iter()
         .filter(|m| m.epoch < state.epochs_done)
         .collect();
+    let optional = |name: &str| -> Result<Option<StateFile>, TrainError> {
+        let path = dir.join(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => StateFile::from_bytes(&bytes)
+                .map(Some)
+                .map_err(|m| resume_err(format!("{}: {m}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(resume_err(format!("{}: {e}", path.display()))),
+        }
+    };
     Ok(Resumed {
         model,
         optimizer,
         state,
         history,
+        task_state: optional(TASK_STATE_FILE)?,
+        sparse_optimizer: optional(SPARSE_OPTIMIZER_FILE)?,
     })
+}
+
+/// [`resume`] when `wanted` and `run` holds a complete `last/`; None otherwise (a phase of a
+/// resumed job that had not finished an epoch starts afresh).
+pub fn resume_if<M: Module>(
+    wanted: bool,
+    run: &RunDir,
+    model: M,
+    cfg: &TrainConfig,
+) -> Result<Option<Resumed<M>>, TrainError> {
+    match wanted && run.last_complete().is_some() {
+        true => resume(run, model, cfg).map(Some),
+        false => Ok(None),
+    }
 }
 
 /// Reads `metrics.jsonl` (missing file: empty).
@@ -336,7 +396,8 @@ fn write_model<M: Module>(
 fn write_last<M: Module>(
     header: &Header,
     model: &M,
-    optim: &ModuleOptimizer,
+    optim: &Optimizers,
+    task_state: Option<StateFile>,
     state: &TrainState,
     run: &RunDir,
 ) -> Result<(), TrainError> {
@@ -359,10 +420,19 @@ fn write_last<M: Module>(
         state.best_valid_loss,
     )?;
     let opt_path = tmp.join("optimizer.bpk");
-    optim.save(&opt_path).map_err(|e| TrainError::Io {
+    optim.dense.save(&opt_path).map_err(|e| TrainError::Io {
         path: opt_path.display().to_string(),
         source: std::io::Error::other(e.to_string()),
     })?;
+    if optim.sparse.tables() > 0 {
+        checkpoint::write_atomic(
+            &tmp.join(SPARSE_OPTIMIZER_FILE),
+            &optim.sparse.save_state().to_bytes(),
+        )?;
+    }
+    if let Some(t) = task_state {
+        checkpoint::write_atomic(&tmp.join(TASK_STATE_FILE), &t.to_bytes())?;
+    }
     checkpoint::write_atomic(
         &tmp.join("training_state.json"),
         serde_json::to_string_pretty(state)
@@ -526,12 +596,29 @@ fn fit_in_pool<T: Task>(
     let cfg = &resolved;
 
     let (mut model, mut optim, mut state, mut history) = match resumed {
-        Some(r) => (
-            r.model,
-            Optimizers::with_dense(r.optimizer, cfg),
-            r.state,
-            r.history,
-        ),
+        Some(r) => {
+            let resume_err = |message: String| TrainError::Resume {
+                path: opts.run.last().display().to_string(),
+                message,
+            };
+            let mut optim = Optimizers::with_dense(r.optimizer, cfg);
+            if let Some(s) = r.sparse_optimizer {
+                optim
+                    .sparse
+                    .restore_state(&s, &plain)
+                    .map_err(|m| resume_err(format!("{SPARSE_OPTIMIZER_FILE}: {m}")))?;
+            }
+            match r.task_state {
+                Some(s) => task
+                    .restore_state(s)
+                    .map_err(|e| resume_err(format!("{TASK_STATE_FILE}: {e:#}")))?,
+                None if r.state.epochs_done > 0 && task.save_state().is_some() => {
+                    return Err(resume_err(format!("{TASK_STATE_FILE} is missing")));
+                }
+                None => {}
+            }
+            (r.model, optim, r.state, r.history)
+        }
         None => {
             let ids = param_ids(&model);
             (
@@ -545,6 +632,7 @@ fn fit_in_pool<T: Task>(
                     epochs_without_improvement: 0,
                     param_ids: ids,
                     seed: opts.seed,
+                    stopped: None,
                 },
                 Vec::new(),
             )
@@ -562,6 +650,19 @@ fn fit_in_pool<T: Task>(
     let last_epoch = match opts.stop_after_epochs {
         Some(k) => cfg.epochs.min(first_epoch + k),
         None => cfg.epochs,
+    };
+    // A resumed run that had stopped early is finished.
+    let last_epoch = match &state.stopped {
+        Some(reason) => {
+            tracing::info!(
+                label = opts.label,
+                ?reason,
+                "the run had stopped: nothing to resume"
+            );
+            stop = reason.clone();
+            first_epoch
+        }
+        None => last_epoch,
     };
     for epoch in first_epoch..last_epoch {
         let _span = tracing::info_span!("epoch", label = opts.label, epoch).entered();
@@ -685,20 +786,33 @@ fn fit_in_pool<T: Task>(
                 valid_loss,
             )?;
         }
-        write_last(opts.header, &model, &optim.dense, &state, opts.run)?;
-        if let Some(reason) = hook_stop {
-            tracing::info!(label = opts.label, epoch, ?reason, "stopped by the task");
+        let stopping = match hook_stop {
+            Some(reason) => {
+                tracing::info!(label = opts.label, epoch, ?reason, "stopped by the task");
+                Some(reason)
+            }
+            None if cfg.patience > 0 && state.epochs_without_improvement >= cfg.patience => {
+                tracing::info!(
+                    label = opts.label,
+                    epoch,
+                    "early stopping: no improvement for {} epochs",
+                    cfg.patience
+                );
+                Some(StopReason::EarlyStopped { epoch })
+            }
+            None => None,
+        };
+        state.stopped = stopping.clone();
+        write_last(
+            opts.header,
+            &model,
+            &optim,
+            task.save_state(),
+            &state,
+            opts.run,
+        )?;
+        if let Some(reason) = stopping {
             stop = reason;
-            break;
-        }
-        if cfg.patience > 0 && state.epochs_without_improvement >= cfg.patience {
-            stop = StopReason::EarlyStopped { epoch };
-            tracing::info!(
-                label = opts.label,
-                epoch,
-                "early stopping: no improvement for {} epochs",
-                cfg.patience
-            );
             break;
         }
     }
@@ -762,19 +876,29 @@ mod tests {
         let run = RunDir {
             root: dir.path().to_path_buf(),
         };
-        let progress = Progress::hidden();
-        let opts = FitOptions {
-            train: cfg,
-            seed: 3,
-            device: plain.clone(),
-            run: &run,
-            progress: &progress,
-            label: "test",
-            stop_after_epochs: None,
-            header: &Header::default(),
-        };
+        let (progress, header) = (Progress::hidden(), Header::default());
+        let opts = test_options(cfg, &run, &progress, &header);
         let model = LinearConfig::new(2, 1).init(&plain.clone().autodiff());
         (fit(&mut task, model, &opts, None).unwrap(), task)
+    }
+
+    /// Seed 3 on flex into `run`.
+    fn test_options<'a>(
+        cfg: &'a TrainConfig,
+        run: &'a RunDir,
+        progress: &'a Progress,
+        header: &'a Header,
+    ) -> FitOptions<'a> {
+        FitOptions {
+            train: cfg,
+            seed: 3,
+            device: Device::flex(),
+            run,
+            progress,
+            label: "test",
+            stop_after_epochs: None,
+            header,
+        }
     }
 
     #[test]
@@ -852,6 +976,46 @@ mod tests {
             );
         }
         assert_ne!(epoch(0), epoch(1), "each epoch draws its own subset");
+    }
+
+    #[test]
+    fn an_early_stopped_run_is_finished_when_resumed() {
+        // Learning rate 0: the loss never improves after epoch 0, patience 2 stops at epoch 2.
+        let cfg = TrainConfig {
+            epochs: 10,
+            batch_size: 8,
+            learning_rate: 0.0,
+            warmup_epochs: 0,
+            patience: 2,
+            min_steps: 0,
+            ..TrainConfig::default()
+        };
+        let plain = Device::flex();
+        let x: Vec<f32> = (0..40).map(|k| (k % 7) as f32).collect();
+        let mut task = Recorder {
+            x: Tensor::from_data(TensorData::new(x, [20, 2]), &plain),
+            seen: RefCell::new(Vec::new()),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir {
+            root: dir.path().to_path_buf(),
+        };
+        let header = Header::new("test", &cfg, &"linear", "flex");
+        let progress = Progress::hidden();
+        let opts = test_options(&cfg, &run, &progress, &header);
+        let model = || LinearConfig::new(2, 1).init(&plain.clone().autodiff());
+        let first = fit(&mut task, model(), &opts, None).unwrap();
+        assert_eq!(first.stop, StopReason::EarlyStopped { epoch: 2 });
+        let steps = task.seen.borrow().len();
+        let resumed = resume(&run, model(), &cfg).unwrap();
+        assert_eq!(
+            resumed.state.stopped,
+            Some(StopReason::EarlyStopped { epoch: 2 })
+        );
+        let again = fit(&mut task, model(), &opts, Some(resumed)).unwrap();
+        assert_eq!(again.stop, StopReason::EarlyStopped { epoch: 2 });
+        assert_eq!(again.history.len(), 3);
+        assert_eq!(task.seen.borrow().len(), steps, "no step after resuming");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::tensor::{Device, Gradients, IndexingUpdateOp, Int, Tensor, TensorData};
 
 use crate::config::{OptimizerKind, TrainConfig};
+use crate::train::StateFile;
 
 /// Rows of one embedding table used by a batch.
 pub struct SparseRows {
@@ -132,6 +133,53 @@ impl SparseAdam {
     /// Tables with moments so far.
     pub fn tables(&self) -> usize {
         self.state.len()
+    }
+
+    /// The moments and step counts of every table, for exact resume: tensors `{id}.m` and
+    /// `{id}.v` (`id` the table's parameter id) and `{"time": {id: steps}}`.
+    pub fn save_state(&self) -> StateFile {
+        let mut ids: Vec<&ParamId> = self.state.keys().collect();
+        ids.sort_by_key(|id| id.val());
+        let time: serde_json::Map<String, serde_json::Value> = ids
+            .iter()
+            .map(|id| (id.val().to_string(), self.state[*id].time.into()))
+            .collect();
+        let mut out = StateFile::new(serde_json::json!({ "time": time }));
+        for id in ids {
+            let m = &self.state[id];
+            out = out
+                .with_tensor(&format!("{}.m", id.val()), m.m.clone())
+                .with_tensor(&format!("{}.v", id.val()), m.v.clone());
+        }
+        out
+    }
+
+    /// Restores what [`SparseAdam::save_state`] saved (the model's parameter ids must be the
+    /// saved run's, as `train::resume` makes them).
+    pub fn restore_state(&mut self, state: &StateFile, device: &Device) -> Result<(), String> {
+        let time = state
+            .meta
+            .get("time")
+            .and_then(|t| t.as_object())
+            .ok_or("no `time` table")?;
+        self.state.clear();
+        for (id, t) in time {
+            let steps = t
+                .as_i64()
+                .and_then(|t| i32::try_from(t).ok())
+                .ok_or_else(|| format!("time of {id} is not a step count"))?;
+            let key: u64 = id
+                .parse()
+                .map_err(|_| format!("`{id}` is not a parameter id"))?;
+            let m: Tensor<2> = state.tensor(&format!("{id}.m"), device)?;
+            let v: Tensor<2> = state.tensor(&format!("{id}.v"), device)?;
+            if m.dims() != v.dims() {
+                return Err(format!("moments of {id} differ in shape"));
+            }
+            self.state
+                .insert(ParamId::from(key), Moments { m, v, time: steps });
+        }
+        Ok(())
     }
 
     /// Updates the rows of every table in `sparse` from their gradients in `grads` (which are

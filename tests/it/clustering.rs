@@ -13,7 +13,7 @@ use teleseg::models::dec::{DecConfig, DecMode};
 use teleseg::progress::Progress;
 use teleseg::train::{self, FitOptions, StopReason};
 
-use crate::common::{TRAINING, dataset, run, small_dec_job, teleseg};
+use crate::common::{TRAINING, dataset, run, small_dec_job, teleseg, tensor_bytes};
 
 /// Four well-separated blobs in an 8-column "preprocessed" space: blob `c` sits at +4 on
 /// columns `2c` and `2c+1` (0 elsewhere), plus uniform noise in ±0.5 from a fixed xorshift
@@ -327,4 +327,94 @@ fn train_dec_then_score_writes_segments() {
         .arg("--output")
         .arg(&out_csv));
     assert_ne!(code, 0);
+}
+
+/// `train dec --resume` continues a run exactly, in either phase. The run is cut twice: in the
+/// pretraining (after its first of two epochs: the state a kill leaves, the clustering phase's
+/// files removed) and after the clustering phase's second of four epochs (with a target refresh
+/// every 4 steps, so the resumed phase must train against the saved target distribution, not a
+/// fresh one). Weights and segments end up those of the uninterrupted run, to the bit.
+#[test]
+fn resume_continues_a_dec_run_exactly() {
+    let data = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let epochs = |ae: usize, dec: usize| {
+        [
+            format!("autoencoder.train.epochs={ae}"),
+            format!("dec.train.epochs={dec}"),
+        ]
+        .into_iter()
+        .flat_map(|s| ["--set".to_string(), s])
+        .collect::<Vec<_>>()
+    };
+    let job = |name: &str, ae: usize, dec: usize| {
+        let mut cmd = small_dec_job(
+            &data.join("customers.csv"),
+            &data.join("schema.toml"),
+            dir.path(),
+        );
+        cmd.args(["--set", &format!("output.run_name={name:?}")])
+            .args(["--set", "autoencoder.train.schedule=\"constant\""])
+            .args(["--set", "dec.train.schedule=\"constant\""])
+            .args(["--set", "dec.train.warmup_epochs=0"])
+            .args(["--set", "dec.update_interval=4", "--set", "dec.tol=0"])
+            .args(epochs(ae, dec));
+        let (code, _, err) = run(&mut cmd);
+        assert_eq!(code, 0, "{name}: {err}");
+    };
+    job("full", 2, 4);
+    job("part", 1, 2);
+    let part = dir.path().join("part");
+    // Killed in the pretraining's second epoch: nothing of the clustering phase exists yet.
+    for f in [
+        "last",
+        "model.safetensors",
+        "metrics.jsonl",
+        "segments.json",
+    ] {
+        let p = part.join(f);
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).unwrap();
+        } else {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    let resume = |ae: usize, dec: usize| {
+        let (code, _, err) = run(teleseg()
+            .args(["train", "dec", "--resume"])
+            .arg(&part)
+            .args(epochs(ae, dec)));
+        assert_eq!(code, 0, "resume to {ae} + {dec} epochs: {err}");
+    };
+    resume(2, 2);
+    let state = std::fs::read_to_string(part.join("last/training_state.json")).unwrap();
+    assert!(state.contains("\"epochs_done\": 2"), "{state}");
+    assert!(part.join("last/task_state.safetensors").is_file());
+    resume(2, 4);
+    let full = dir.path().join("full");
+    for file in [
+        "autoencoder/model.safetensors",
+        "last/model.safetensors",
+        "model.safetensors",
+    ] {
+        let (a, b) = (
+            tensor_bytes(&full.join(file)),
+            tensor_bytes(&part.join(file)),
+        );
+        assert!(!a.is_empty());
+        assert!(a == b, "{file}: the resumed run's weights differ");
+    }
+    let labels = |d: &std::path::Path| {
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join("segments.json")).unwrap()).unwrap();
+        s["methods"]["dec"]["labels"].clone()
+    };
+    assert_eq!(labels(&full), labels(&part));
+    assert_eq!(
+        std::fs::read_to_string(part.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
 }

@@ -99,6 +99,20 @@ pub fn score(checkpoint: &Path, input: &Path, output: &Path) -> (i32, String, St
         .arg(output))
 }
 
+/// Every tensor of a safetensors file as (name, raw bytes), sorted by name: two files compare
+/// equal exactly when their weights are the same to the bit.
+pub fn tensor_bytes(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    out.sort();
+    out
+}
+
 /// Pearson correlation of two equally long samples.
 pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len() as f64;

@@ -14,7 +14,7 @@ use teleseg::data::table::RawTable;
 use teleseg::models::vae::{self, VaeJob};
 use teleseg::models::vae::{VaeModel, VaeReport, run_vae_job};
 
-use crate::common::{TRAINING, globals, pearson, run, teleseg};
+use crate::common::{TRAINING, globals, pearson, run, teleseg, tensor_bytes};
 
 fn data() -> &'static Path {
     crate::common::dataset_3000()
@@ -525,21 +525,10 @@ fn resume_continues_a_vae_run_exactly() {
         .arg(&part)
         .args(["--set", "train.epochs=4"]));
     assert_eq!(code, 0, "{err}");
-    let tensors = |p: &Path| {
-        let bytes = std::fs::read(p).unwrap();
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let mut out: Vec<(String, Vec<u8>)> = st
-            .tensors()
-            .into_iter()
-            .map(|(name, view)| (name, view.data().to_vec()))
-            .collect();
-        out.sort();
-        out
-    };
     for file in ["last/model.safetensors", "model.safetensors"] {
         let (a, b) = (
-            tensors(&dir.path().join("full").join(file)),
-            tensors(&part.join(file)),
+            tensor_bytes(&dir.path().join("full").join(file)),
+            tensor_bytes(&part.join(file)),
         );
         assert!(!a.is_empty());
         assert!(

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::checkpoint::{self, RunDir};
 use crate::config;
 use crate::data::preprocess::Preprocessor;
-use crate::job::{Globals, PreparedData, ensure_data, prepare_data};
+use crate::job::{Globals, PreparedData, RunControl, ensure_data, prepare_data};
 use crate::models::autoencoder::{
     self, EmbeddingModel, ReconstructionLoss, TrainReport, autoencoder_header, run_autoencoder_job,
 };
@@ -50,11 +50,21 @@ pub struct DecReport {
 
 /// Runs `teleseg train dec` into `run`: pretrains an autoencoder into `run/autoencoder` (or
 /// loads `dec.autoencoder`), initialises centroids by k-means++, trains DEC / IDEC with the one
-/// training loop and writes the final model to `run/model.safetensors` (kind `dec`).
-pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Result<DecReport> {
+/// training loop and writes the final model to `run/model.safetensors` (kind `dec`). With
+/// `resume`, an interrupted run continues exactly: the pretraining from `run/autoencoder/last`
+/// (a finished one is kept as it is), the clustering phase from `run/last` with the target
+/// distribution it was training against.
+pub fn run_dec_job(
+    job: &DecJob,
+    run: &RunDir,
+    globals: &Globals,
+    resume: bool,
+) -> anyhow::Result<DecReport> {
     let resolved = config::to_toml(job);
     tracing::info!(run = %run.root.display(), "resolved config:\n{resolved}");
-    checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
+    if !resume {
+        checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
+    }
     let seed = job.seed.0;
     let data_cfg = ensure_data(&job.data, seed, run)?;
     let (ae_path, ae_report) = match &job.dec.autoencoder {
@@ -67,7 +77,13 @@ pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Res
             };
             std::fs::create_dir_all(&ae_run.root)
                 .with_context(|| format!("creating {}", ae_run.root.display()))?;
-            let r = run_autoencoder_job(&ae_job, &ae_run, &Default::default(), globals)?;
+            // Resuming: the pretraining continues where it stopped (a finished one trains no
+            // further); it starts afresh when it had not finished an epoch.
+            let control = RunControl {
+                resume: resume && ae_run.last_complete().is_some(),
+                stop_after_epochs: None,
+            };
+            let r = run_autoencoder_job(&ae_job, &ae_run, &control, globals)?;
             (ae_run.root, Some(r))
         }
     };
@@ -130,7 +146,9 @@ pub fn run_dec_job(job: &DecJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         stop_after_epochs: None,
         header: &header,
     };
-    let outcome = train::fit(&mut task, model, &opts, None)?;
+    let resumed = train::resume_if(resume, run, model.clone(), &cfg.train)
+        .context("resuming the clustering phase from its last checkpoint")?;
+    let outcome = train::fit(&mut task, model, &opts, resumed)?;
     // The final model (not the lowest validation KL) is the clustering: save it as the model.
     checkpoint::write_atomic(&run.model(), &header.file_bytes(&outcome.last_model, &[]))?;
     let (z, q) = super::assign_rows(&outcome.last_model, &all, cfg.alpha, 4096, &device);

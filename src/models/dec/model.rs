@@ -26,7 +26,7 @@ use super::{DecConfig, DecMode};
 use crate::cluster::{self, ClusterError, KMeansResult, Matrix};
 use crate::data::preprocess::Features;
 use crate::models::autoencoder::{Autoencoder, ReconstructionLoss, features_tensor};
-use crate::train::{BatchLoss, StepControl, StopReason, Task};
+use crate::train::{BatchLoss, StateFile, StepControl, StopReason, Task};
 
 /// The `teleseg.kind` of DEC checkpoints.
 pub const KIND: &str = "dec";
@@ -404,6 +404,57 @@ impl Task for DecTask {
             })),
             _ => Ok(StepControl::Continue),
         }
+    }
+
+    /// The target distribution `P`, the labels of its refresh and every refresh so far: a
+    /// resumed run keeps training against the same `P` until the next scheduled refresh.
+    fn save_state(&self) -> Option<StateFile> {
+        let meta = serde_json::json!({
+            "k": self.cfg.k,
+            "labels": self.labels,
+            "refreshes": self.refreshes,
+        });
+        let state = StateFile::new(meta);
+        Some(match &self.targets {
+            Some(p) => state.with_tensor("targets", p.clone()),
+            None => state,
+        })
+    }
+
+    fn restore_state(&mut self, state: StateFile) -> anyhow::Result<()> {
+        let k = state.meta.get("k").and_then(|k| k.as_u64());
+        anyhow::ensure!(
+            k == Some(self.cfg.k as u64),
+            "saved for k = {k:?}, the run has dec.k = {}",
+            self.cfg.k
+        );
+        let labels: Option<Vec<usize>> =
+            serde_json::from_value(state.meta.get("labels").cloned().unwrap_or_default())?;
+        let refreshes: Vec<Refresh> =
+            serde_json::from_value(state.meta.get("refreshes").cloned().unwrap_or_default())?;
+        let rows = self.train_len();
+        let targets = match state.tensors.contains_key("targets") {
+            true => {
+                let p: Tensor<2> = state
+                    .tensor("targets", &self.device)
+                    .map_err(anyhow::Error::msg)?;
+                anyhow::ensure!(
+                    p.dims() == [rows, self.cfg.k],
+                    "targets are {:?}, the run has {rows} training rows and k = {}",
+                    p.dims(),
+                    self.cfg.k
+                );
+                Some(p)
+            }
+            false => None,
+        };
+        if let Some(l) = &labels {
+            anyhow::ensure!(l.len() == rows, "{} labels for {rows} rows", l.len());
+        }
+        self.targets = targets;
+        self.labels = labels;
+        self.refreshes = refreshes;
+        Ok(())
     }
 }
 

@@ -5,7 +5,8 @@
 //! A run folder holds `config.toml` (with the data paths resolved), `model.safetensors` (kind
 //! `ncf`, best validation loss), `metrics.jsonl`, `last/` and `evaluation.json` (the model and
 //! the popularity baseline under both ranking protocols). With `model.pretrain`, the GMF and MLP
-//! pretraining runs are in `pretrain-gmf/` and `pretrain-mlp/`.
+//! pretraining runs are in `pretrain-gmf/` and `pretrain-mlp/`. `--resume` continues each phase
+//! exactly (the lazy-Adam moments of the embedding tables are part of `last/`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -215,14 +216,21 @@ pub fn evaluate_split(
 }
 
 /// Trains the configured NCF model into `run` and evaluates it (see the module docs).
-pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Result<NcfReport> {
+pub fn run_ncf_job(
+    job: &NcfJob,
+    run: &RunDir,
+    globals: &Globals,
+    resume: bool,
+) -> anyhow::Result<NcfReport> {
     let started = Instant::now();
     let seed = job.seed.0;
     let mut job = job.clone();
     job.data = ensure_ncf_data(&job.data, seed, run)?;
     let resolved = config::to_toml(&job);
     tracing::info!(run = %run.root.display(), "resolved config:\n{resolved}");
-    checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
+    if !resume {
+        checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
+    }
 
     let ix = load_interactions(&job.data)?;
     let split = leave_last_out(&ix);
@@ -298,7 +306,11 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
             };
             std::fs::create_dir_all(&sub_run.root)
                 .with_context(|| format!("creating {}", sub_run.root.display()))?;
-            run_ncf_job(&sub, &sub_run, globals).with_context(|| format!("pretraining {name}"))?;
+            // Resuming: a pretraining with a resume state continues (a finished one trains no
+            // further), one without starts afresh.
+            let resume_sub = resume && sub_run.last_complete().is_some();
+            run_ncf_job(&sub, &sub_run, globals, resume_sub)
+                .with_context(|| format!("pretraining {name}"))?;
             parts.push(Checkpoint::read(&sub_run.model(), Some(KIND))?);
         }
         Some(neumf_from_pretrained(&parts[0], &parts[1], 0.5)?)
@@ -390,7 +402,9 @@ pub fn run_ncf_job(job: &NcfJob, run: &RunDir, globals: &Globals) -> anyhow::Res
         stop_after_epochs: None,
         header: &header,
     };
-    let outcome = train::fit(&mut task, model, &opts, None)?;
+    let resumed = train::resume_if(resume, run, model.clone(), &job.train)
+        .context("resuming from the last checkpoint")?;
+    let outcome = train::fit(&mut task, model, &opts, resumed)?;
     let train_wall_s = started.elapsed().as_secs_f64();
     let samples_per_s = outcome.mean_samples_per_s();
 

@@ -810,7 +810,8 @@ impl Task for NcfTask {
 
 /// The tensors of a NeuMF model started from pretrained GMF and MLP checkpoints (He et al.
 /// 2017, §3.4.1): embeddings and tower copied, `predict.weight = [α·h_gmf, (1−α)·h_mlp]`,
-/// `predict.bias = α·b_gmf + (1−α)·b_mlp`. With customer features, NeuMF's
+/// `predict.bias = α·b_gmf + (1−α)·b_mlp`, and with item biases
+/// `item_bias = α·item_bias_gmf + (1−α)·item_bias_mlp`. With customer features, NeuMF's
 /// `user_features.weight` is GMF's rows then MLP's (the order NeuMF splits `W x` in).
 pub fn neumf_from_pretrained(
     gmf: &checkpoint::Checkpoint,
@@ -865,6 +866,18 @@ pub fn neumf_from_pretrained(
         vec![1],
         vec![alpha * bg.data[0] + (1.0 - alpha) * bm.data[0]],
     ));
+    // Per-item biases add to the logit as `predict.bias` does: mixed the same way.
+    let ib = "item_bias.weight";
+    if gmf.has_tensor(ib) && mlp.has_tensor(ib) {
+        let (g, m) = (gmf.tensor(ib, None)?, mlp.tensor(ib, None)?);
+        let data = g
+            .data
+            .iter()
+            .zip(&m.data)
+            .map(|(a, b)| alpha * a + (1.0 - alpha) * b)
+            .collect();
+        out.push(NamedTensor::new(ib, g.shape.clone(), data));
+    }
     Ok(out)
 }
 
