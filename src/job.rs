@@ -221,6 +221,18 @@ pub struct NewRun {
 }
 
 impl NewRun {
+    /// An existing run folder that `--resume` continues: the user's already, so a failure
+    /// leaves it as it is and there is nothing to commit.
+    pub fn existing(root: &Path) -> NewRun {
+        NewRun {
+            run: RunDir {
+                root: root.to_path_buf(),
+            },
+            replaced: None,
+            committed: true,
+        }
+    }
+
     /// The job succeeded: the run folder stays and the run it replaced is deleted.
     pub fn commit(mut self) -> anyhow::Result<()> {
         self.committed = true;

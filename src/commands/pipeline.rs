@@ -36,6 +36,12 @@ pub struct PipelineArgs {
     /// Replace an existing run folder of the same name.
     #[arg(long)]
     pub force: bool,
+    /// Continue the pipeline run RUN after an interruption (a kill, a power loss): its own
+    /// config.toml is used (plus --set); each training stage resumes from its `last/` (a finished
+    /// one trains no further, one without a finished epoch starts afresh) and the stages after
+    /// training run again on the same weights, so the outputs are those of an uninterrupted run.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["config", "force"])]
+    pub resume: Option<PathBuf>,
 }
 
 /// What the pipeline produced, for the closing summary.
@@ -240,9 +246,28 @@ pub fn run(
     globals: &Globals,
     on_stage: &dyn Fn(&str),
 ) -> anyhow::Result<PipelineReport> {
-    let job: PipelineJob = job::load_config(args.config.as_deref(), &args.overrides, globals)?;
-    let run = new_run_dir(&job.output, "pipeline", args.force)?;
-    checkpoint::write_atomic(&run.config(), config::to_toml(&job).as_bytes())?;
+    let (job, run, resume) = match &args.resume {
+        Some(root) => {
+            let path = RunDir { root: root.clone() }.config();
+            if !path.is_file() {
+                anyhow::bail!(crate::checkpoint::CheckpointError::NotFound {
+                    path,
+                    expected: "the config.toml of an earlier `teleseg pipeline` run".into(),
+                });
+            }
+            let job: PipelineJob = job::load_config(Some(&path), &args.overrides, globals)?;
+            (job, job::NewRun::existing(root), true)
+        }
+        None => {
+            let job: PipelineJob =
+                job::load_config(args.config.as_deref(), &args.overrides, globals)?;
+            let run = new_run_dir(&job.output, "pipeline", args.force)?;
+            checkpoint::write_atomic(&run.config(), config::to_toml(&job).as_bytes())?;
+            (job, run, false)
+        }
+    };
+    // A training stage resumes when the run is resumed and the stage has a resume state.
+    let resumes = |stage: &RunDir| resume && stage.last_complete().is_some();
     let mut stages = Stages {
         run: &run,
         on_stage,
@@ -254,7 +279,11 @@ pub fn run(
         let data = ensure_data(&job.data, job.seed.0, &run)?;
         let mut ae_job = job.autoencoder_job();
         ae_job.data = data.clone();
-        let report = run_autoencoder_job(&ae_job, &ae_run, &Default::default(), globals)?;
+        let control = job::RunControl {
+            resume: resumes(&ae_run),
+            stop_after_epochs: None,
+        };
+        let report = run_autoencoder_job(&ae_job, &ae_run, &control, globals)?;
         Ok((data, report))
     })?;
     let customers = data
@@ -280,7 +309,7 @@ pub fn run(
         let mut dec_job = job.dec_job();
         dec_job.data = data.clone();
         dec_job.dec.autoencoder = Some(ae_run.root.clone());
-        let dec = run_dec_job(&dec_job, &dec_run, globals, false)?;
+        let dec = run_dec_job(&dec_job, &dec_run, globals, resume)?;
         write_segments(&dec_job, &dec)?;
         write_labels(
             &dec_run.root.join("segments.csv"),
@@ -302,7 +331,7 @@ pub fn run(
                     vae_job.data = data.clone();
                     vae_job.vae.segments = Some(dec_run.root.join("segments.csv"));
                     vae_job.vae.segment_model = Some(dec_run.root.clone());
-                    run_vae_job(&vae_job, &vae_run, globals, false)
+                    run_vae_job(&vae_job, &vae_run, globals, resumes(&vae_run))
                 },
             )?)
         }
@@ -352,7 +381,7 @@ pub fn run(
             ncf_job.data.customers = Some(customers.clone());
             ncf_job.data.schema = data.schema.clone();
             ncf_job.data.on_bad_row = data.on_bad_row;
-            let report = ncf::run_ncf_job(&ncf_job, &ncf_run, globals, false)?;
+            let report = ncf::run_ncf_job(&ncf_job, &ncf_run, globals, resume)?;
             // The customers' features come from `table` (known and new alike), so the model
             // is loaded without re-reading its training customers.
             let model = ncf::infer::NcfModel::load_without_features(

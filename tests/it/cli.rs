@@ -931,6 +931,169 @@ fn training_survives_sigkill_and_resumes() {
     );
 }
 
+/// The resume state of a run folder: a kill after it is written leaves something to resume.
+const STATE: &str = "last/training_state.json";
+
+/// Spawns `cmd` (output discarded) and SIGKILLs it as soon as `file` has at least `lines` lines;
+/// returns false when the process ended on its own first.
+fn kill_when(cmd: &mut std::process::Command, file: &Path, lines: usize) -> bool {
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if std::fs::read_to_string(file).map_or(0, |t| t.lines().count()) >= lines {
+            break;
+        }
+        assert!(
+            waited.elapsed().as_secs() < 300,
+            "{} did not reach {lines} lines in 5 minutes",
+            file.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    true
+}
+
+/// `teleseg pipeline --resume`: a pipeline SIGKILLed in its autoencoder, dec, vae and ncf
+/// training stages (each kill right after the stage's first resume state is on disk), then
+/// resumed to the end, writes the uninterrupted pipeline's models, segments, synthetic rows and scores,
+/// to the bit. Nothing half-written is left in between: after every kill the finished stages'
+/// models load.
+#[test]
+fn pipeline_survives_sigkill_in_every_training_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let epochs = [
+        "--set",
+        "autoencoder.train.epochs=6",
+        "--set",
+        "dec.train.epochs=6",
+        "--set",
+        "vae.train.epochs=6",
+    ];
+    let (code, _, err) = pipeline(dir.path(), "full", &epochs);
+    assert_eq!(code, 0, "{err}");
+    // The same command, started again and again: killed in each training stage in turn.
+    let out = dir.path().to_path_buf();
+    let cut = out.join("cut");
+    let command = |resume: bool| {
+        let mut cmd = teleseg();
+        cmd.args(["--backend", "flex", "pipeline"]);
+        if resume {
+            cmd.arg("--resume").arg(&cut);
+        } else {
+            cmd.args(
+                crate::common::SMALL_PIPELINE
+                    .iter()
+                    .flat_map(|s| ["--set", s]),
+            )
+            .args(epochs)
+            .args([
+                "--set",
+                &format!("output.dir={:?}", out.display().to_string()),
+            ])
+            .args(["--set", "output.run_name=\"cut\""]);
+        }
+        cmd
+    };
+    let mut killed = 0;
+    for (i, stage) in ["autoencoder", "dec", "vae", "ncf"].iter().enumerate() {
+        if kill_when(&mut command(i > 0), &cut.join(stage).join(STATE), 1) {
+            killed += 1;
+        }
+        for done in ["autoencoder", "dec", "vae"].iter().take(i) {
+            let (code, _, err) = run(teleseg().arg("inspect").arg(cut.join(done)));
+            assert_eq!(
+                code, 0,
+                "after the kill in {stage}, {done} does not load: {err}"
+            );
+        }
+    }
+    assert!(
+        killed >= 2,
+        "only {killed} kills found the pipeline running"
+    );
+    let (code, _, err) = run(&mut command(true));
+    assert_eq!(code, 0, "final resume: {err}");
+    let full = dir.path().join("full");
+    for f in [
+        "autoencoder/model.safetensors",
+        "dec/model.safetensors",
+        "vae/model.safetensors",
+        "ncf/model.safetensors",
+    ] {
+        assert!(
+            crate::common::tensor_bytes(&full.join(f)) == crate::common::tensor_bytes(&cut.join(f)),
+            "{f}: the resumed pipeline's weights differ"
+        );
+    }
+    for f in [
+        "dec/segments.csv",
+        "vae/synthetic.csv",
+        "ncf/recommendations.csv",
+        "scores.csv",
+    ] {
+        assert!(
+            std::fs::read(full.join(f)).unwrap() == std::fs::read(cut.join(f)).unwrap(),
+            "{f} differs from the uninterrupted pipeline's"
+        );
+    }
+    assert!(cut.join("report.html").is_file());
+}
+
+/// `train dec --resume` after SIGKILLs in its pretraining and in its clustering phase gives the
+/// uninterrupted run's weights and segments.
+#[test]
+fn dec_survives_sigkill_in_both_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dataset();
+    let job = |name: &str| {
+        let mut cmd = crate::common::small_dec_job(
+            &d.join("customers.csv"),
+            &d.join("schema.toml"),
+            dir.path(),
+        );
+        cmd.args(["--set", &format!("output.run_name={name:?}")])
+            .args(["--set", "autoencoder.train.epochs=8"])
+            .args([
+                "--set",
+                "dec.train.epochs=8",
+                "--set",
+                "dec.update_interval=4",
+            ]);
+        cmd
+    };
+    let (code, _, err) = run(&mut job("full"));
+    assert_eq!(code, 0, "{err}");
+    let cut = dir.path().join("cut");
+    let resume = || {
+        let mut cmd = teleseg();
+        cmd.args(["train", "dec", "--resume"]).arg(&cut);
+        cmd
+    };
+    let a = kill_when(&mut job("cut"), &cut.join("autoencoder").join(STATE), 1);
+    let b = kill_when(&mut resume(), &cut.join(STATE), 1);
+    assert!(a || b, "neither kill found the run running");
+    let (code, _, err) = run(&mut resume());
+    assert_eq!(code, 0, "{err}");
+    for f in ["autoencoder/model.safetensors", "model.safetensors"] {
+        assert!(
+            crate::common::tensor_bytes(&dir.path().join("full").join(f))
+                == crate::common::tensor_bytes(&cut.join(f)),
+            "{f}: the resumed run's weights differ"
+        );
+    }
+    let labels = |p: &Path| std::fs::read(p.join("segments.csv")).ok();
+    assert_eq!(labels(&dir.path().join("full")), labels(&cut));
+}
+
 /// Rewrites a safetensors file: `edit` changes the parsed JSON header (tensor entries and
 /// `__metadata__`); the header is re-serialized and padded, the data bytes are kept.
 fn rewrite_header(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {

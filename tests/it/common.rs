@@ -195,26 +195,29 @@ pub fn small_dec_job(customers: &Path, schema: &Path, out: &Path) -> Command {
     cmd
 }
 
+/// The settings of [`small_pipeline`].
+pub const SMALL_PIPELINE: &[&str] = &[
+    "data.generate_customers=600",
+    "autoencoder.train.epochs=2",
+    "autoencoder.train.min_steps=0",
+    "autoencoder.model.hidden=[32, 16]",
+    "autoencoder.model.latent=4",
+    "dec.k=4",
+    "dec.n_init=2",
+    "dec.train.epochs=2",
+    "dec.train.min_steps=0",
+    "vae.train.epochs=2",
+    "vae.train.min_steps=0",
+    "vae.model.hidden=[32]",
+    "vae.sample.rows_per_segment=50",
+];
+
 /// `teleseg pipeline` on 600 generated customers with a tiny autoencoder (k = 4, 2 epochs per
 /// stage) into `out/name`, plus `extra` arguments.
 pub fn small_pipeline(out: &Path, name: &str, extra: &[&str]) -> (i32, String, String) {
     let mut cmd = teleseg();
     cmd.args(["--backend", "flex", "pipeline"]);
-    for s in [
-        "data.generate_customers=600",
-        "autoencoder.train.epochs=2",
-        "autoencoder.train.min_steps=0",
-        "autoencoder.model.hidden=[32, 16]",
-        "autoencoder.model.latent=4",
-        "dec.k=4",
-        "dec.n_init=2",
-        "dec.train.epochs=2",
-        "dec.train.min_steps=0",
-        "vae.train.epochs=2",
-        "vae.train.min_steps=0",
-        "vae.model.hidden=[32]",
-        "vae.sample.rows_per_segment=50",
-    ] {
+    for s in SMALL_PIPELINE {
         cmd.args(["--set", s]);
     }
     cmd.args([

@@ -512,18 +512,10 @@ fn pipeline_adds_ncf_offers_for_every_customer() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = teleseg();
     cmd.args(["--backend", "flex", "pipeline"]);
-    for s in [
-        "data.generate_customers=600",
-        "autoencoder.train.epochs=2",
-        "autoencoder.train.min_steps=0",
-        "autoencoder.model.hidden=[32, 16]",
-        "autoencoder.model.latent=4",
-        "dec.k=4",
-        "dec.n_init=2",
-        "dec.train.epochs=2",
-        "dec.train.min_steps=0",
-        "output.run_name=\"p\"",
-    ] {
+    for s in crate::common::SMALL_PIPELINE
+        .iter()
+        .chain(&["output.run_name=\"p\""])
+    {
         cmd.args(["--set", s]);
     }
     cmd.arg("--set")

@@ -62,7 +62,9 @@ pub fn run_dec_job(
 ) -> anyhow::Result<DecReport> {
     let resolved = config::to_toml(job);
     tracing::info!(run = %run.root.display(), "resolved config:\n{resolved}");
-    if !resume {
+    // A resumed job keeps the config it started with (a phase that had not started yet writes
+    // its own).
+    if !resume || !run.config().is_file() {
         checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
     }
     let seed = job.seed.0;
