@@ -317,8 +317,9 @@ How each was run (per data set and seed S):
   true/false) → `binary`; other numeric columns → `numeric` (`integer = true` when all whole); other strings
   → `categorical`; the target → `target`. The same typing gives the SDMetrics metadata
   (numeric → numerical, everything else → categorical).
-- **teleseg VAE** (defaults of `configs/vae.toml`: [128, 128] → 16, mode-specific normalisation, 40
-  epochs, early stopping), in `D = OUT/synthesis/X/seedS`:
+- **teleseg VAE** (defaults of `configs/vae.toml`: [128, 128] → 16, mode-specific normalisation,
+  conditioned on the target's class, KL weight 0.5, 40 epochs, early stopping), in
+  `D = OUT/synthesis/X/seedS`:
 
   ```sh
   teleseg --seed S --no-progress -q train vae --set data.customers='"D/train.csv"' \\
