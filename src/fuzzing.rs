@@ -15,6 +15,9 @@
 //!   model embeds a row into `latent` values.
 //! - [`job_config`]: read as each job's config (autoencoder, dec, vae, ncf, pipeline), every error
 //!   names the file; a config that parses writes TOML that parses back to an equal config.
+//! - [`parquet_reader`]: the bytes as a `.parquet` customer file against [`CSV_SCHEMA`]: the
+//!   whole-file and the streaming reader agree, every error names the file, and what reads
+//!   preprocesses as in [`csv_reader`].
 //!
 //! How to run them: `docs/fuzzing.md`.
 
@@ -116,31 +119,67 @@ pub fn csv_reader(data: &[u8]) {
         let opts = ReadOptions { on_bad_row };
         let whole = read_csv_from_reader(data, CSV_SOURCE, schema, &opts);
         let batched = read_in_batches(data, schema, &opts, 3);
-        match (whole, batched) {
-            (Ok((table, _)), Ok(tables)) => {
-                let ids: Vec<&String> = tables.iter().flat_map(|t| t.ids.iter()).collect();
-                assert_eq!(
-                    table.ids.iter().collect::<Vec<_>>(),
-                    ids,
-                    "whole and batched reads disagree on the rows"
-                );
-                preprocess(schema, &table);
-            }
-            (Err(e), Err(b)) => {
-                for err in [e.to_string(), b.to_string()] {
-                    assert!(
-                        err.contains(CSV_SOURCE),
-                        "error without the file name: {err}"
-                    );
-                }
-            }
-            (whole, batched) => panic!(
-                "whole read {} but batched read {}",
-                outcome(&whole),
-                outcome(&batched)
-            ),
-        }
+        agree(whole.map(|(t, _)| t), batched, CSV_SOURCE, schema);
     }
+}
+
+/// The checks of a whole read against a batched read of the same input named `source`: both
+/// succeed with the same rows (and the table preprocesses cleanly), or both fail naming `source`.
+fn agree(
+    whole: Result<RawTable, crate::data::error::DataError>,
+    batched: Result<Vec<RawTable>, crate::data::error::DataError>,
+    source: &str,
+    schema: &Schema,
+) {
+    match (whole, batched) {
+        (Ok(table), Ok(tables)) => {
+            let ids: Vec<&String> = tables.iter().flat_map(|t| t.ids.iter()).collect();
+            assert_eq!(
+                table.ids.iter().collect::<Vec<_>>(),
+                ids,
+                "whole and batched reads disagree on the rows"
+            );
+            preprocess(schema, &table);
+        }
+        (Err(e), Err(b)) => {
+            for err in [e.to_string(), b.to_string()] {
+                assert!(err.contains(source), "error without the file name: {err}");
+            }
+        }
+        (whole, batched) => panic!(
+            "whole read {} but batched read {}",
+            outcome(&whole),
+            outcome(&batched)
+        ),
+    }
+}
+
+/// Reads `data` written to a scratch `.parquet` file as a customer table against
+/// [`CSV_SCHEMA`], whole and in batches of 3 rows, with the checks of [`csv_reader`].
+pub fn parquet_reader(data: &[u8]) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "teleseg-fuzz-{}-{}.parquet",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, data).expect("writing the scratch Parquet file");
+    let name = path.display().to_string();
+    let schema = csv_schema();
+    for on_bad_row in [OnBadRow::Error, OnBadRow::Skip] {
+        let opts = ReadOptions { on_bad_row };
+        let whole = crate::data::reader::read_csv(&path, schema, &opts);
+        let batched = CsvBatches::open(&path, schema, &opts).and_then(|mut b| {
+            let mut tables = Vec::new();
+            while let Some(t) = b.next_batch(3)? {
+                tables.push(t);
+            }
+            Ok(tables)
+        });
+        agree(whole.map(|(t, _)| t), batched, &name, schema);
+    }
+    let _ = std::fs::remove_file(&path);
 }
 
 fn outcome<T, E: std::fmt::Display>(r: &Result<T, E>) -> String {

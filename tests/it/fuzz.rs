@@ -130,6 +130,11 @@ fn fuzz_corpus_schema_toml() {
 }
 
 #[test]
+fn fuzz_corpus_parquet_reader() {
+    run_all(fuzzing::parquet_reader, &corpus("parquet_reader", 6, 300));
+}
+
+#[test]
 fn fuzz_corpus_checkpoint() {
     run_all(fuzzing::checkpoint, &corpus("checkpoint", 4, 150));
 }
@@ -155,4 +160,62 @@ fn fuzz_harness_reports_failures() {
 #[test]
 fn fuzz_corpus_job_config() {
     run_all(fuzzing::job_config, &corpus("job_config", 8, 100));
+}
+
+/// A time-boxed mutation soak of one target where cargo-fuzz cannot run (no nightly toolchain
+/// or no time for its instrumented build): `TELESEG_FUZZ_TARGET=parquet_reader
+/// TELESEG_FUZZ_SECONDS=600 cargo test --release --test it -- --ignored fuzz_soak --nocapture`.
+/// Each input is a corpus file with 1–8 stacked mutations (not coverage-guided, so weaker than
+/// libFuzzer); a failing input is written to `target/fuzz-soak/<target>/` and fails the test.
+#[test]
+#[ignore]
+fn fuzz_soak() {
+    let target = std::env::var("TELESEG_FUZZ_TARGET").unwrap_or_else(|_| "parquet_reader".into());
+    let seconds: u64 = std::env::var("TELESEG_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let body: fn(&[u8]) = match target.as_str() {
+        "csv_reader" => fuzzing::csv_reader,
+        "schema_toml" => fuzzing::schema_toml,
+        "job_config" => fuzzing::job_config,
+        "checkpoint" => fuzzing::checkpoint,
+        "parquet_reader" => fuzzing::parquet_reader,
+        other => panic!("unknown target {other}"),
+    };
+    let seeds = fixtures(&target);
+    let out = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/fuzz-soak")
+        .join(&target);
+    let started = std::time::Instant::now();
+    let (mut executions, mut failures, mut round) = (0u64, 0usize, 0u64);
+    std::panic::set_hook(Box::new(|_| {}));
+    while started.elapsed().as_secs() < seconds {
+        round += 1;
+        for (path, bytes) in &seeds {
+            let mut input = bytes.clone();
+            let stack = 1 + (fnv(&format!("{round}{}", path.display())) % 8) as usize;
+            for k in 0..stack {
+                let state = fnv(&format!("{round}/{k}/{}", path.display())) | 1;
+                input = mutations(&input, 1, state).remove(0);
+            }
+            executions += 1;
+            if catch_unwind(AssertUnwindSafe(|| body(&input))).is_err() {
+                failures += 1;
+                std::fs::create_dir_all(&out).unwrap();
+                std::fs::write(out.join(format!("crash-{round}-{failures}")), &input).unwrap();
+            }
+        }
+    }
+    let _ = std::panic::take_hook();
+    eprintln!(
+        "fuzz soak {target}: {executions} executions in {:.0} s, {failures} failing input(s){}",
+        started.elapsed().as_secs_f64(),
+        if failures > 0 {
+            format!(" in {}", out.display())
+        } else {
+            String::new()
+        }
+    );
+    assert_eq!(failures, 0, "failing inputs in {}", out.display());
 }

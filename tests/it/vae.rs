@@ -480,6 +480,49 @@ fn numpy_reference_sampler_matches_in_distribution() {
     );
 }
 
+/// A VAE run trained without target conditioning (as every run before it existed; its
+/// config.toml does not mention it) resumes with the conditioning its model has, not today's
+/// default.
+#[test]
+fn resuming_keeps_the_models_own_conditioning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = crate::common::dataset();
+    let [customers, schema] = crate::common::customer_table(d);
+    let (code, _, err) = run(teleseg()
+        .args(["--backend", "flex", "-q", "train", "vae"])
+        .args(["--set", &customers, "--set", &schema])
+        .args([
+            "--set",
+            "vae.condition_on_target=false",
+            "--set",
+            "vae.hidden=[16]",
+        ])
+        .args(["--set", "train.epochs=1", "--set", "train.min_steps=0"])
+        .args(["--set", "train.warmup_epochs=0"])
+        .args([
+            "--set",
+            &format!("output.dir={:?}", dir.path().display().to_string()),
+        ])
+        .args(["--set", "output.run_name=\"old\""]));
+    assert_eq!(code, 0, "{err}");
+    let run_dir = dir.path().join("old");
+    let config = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
+    let old: String = config
+        .lines()
+        .filter(|l| !l.contains("condition_on_target"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(old, config);
+    std::fs::write(run_dir.join("config.toml"), old).unwrap();
+    let (code, _, err) = run(teleseg()
+        .args(["--backend", "flex", "-q", "train", "vae", "--resume"])
+        .arg(&run_dir)
+        .args(["--set", "train.epochs=2"]));
+    assert_eq!(code, 0, "{err}");
+    let m = VaeModel::load(&run_dir.join("last"), &burn::tensor::Device::flex()).unwrap();
+    assert_eq!(m.arch.n_target_classes, 0);
+}
+
 #[test]
 fn resume_continues_a_vae_run_exactly() {
     // Four epochs in one go, and two epochs then `--resume` to four: the same weights to the

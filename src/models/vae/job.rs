@@ -167,6 +167,15 @@ pub fn run_vae_job(
         Some(p) => segment_indices(p, &data.table.ids, &data.train_rows)?,
         None => (SegmentInfo::default(), Vec::new()),
     };
+    // A resumed run keeps the conditioning its model was trained with (a run started before
+    // target conditioning existed has none, whatever today's default says).
+    let mut job = job.clone();
+    if resume && let Some(last) = run.last_complete() {
+        let ck = checkpoint::Checkpoint::read(&last.join("model.safetensors"), Some(KIND))?;
+        let arch: VaeArch = ck.meta_json(keys::MODEL)?;
+        job.vae.condition_on_target = arch.n_target_classes > 0;
+    }
+    let job = &job;
     let (target, row_classes) = target_condition(
         job,
         &data.table,
