@@ -15,5 +15,6 @@ mod policy;
 mod propensity;
 mod realdata;
 mod realtime;
+mod spec;
 mod training;
 mod vae;
