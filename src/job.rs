@@ -402,11 +402,20 @@ pub fn default_run_name(kind: &str) -> String {
 /// How a job runs besides its config.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunControl {
-    /// Continue from `run/last` instead of starting fresh.
+    /// Continue from `run/last` when it holds a resume state (a run without one starts fresh).
     pub resume: bool,
     /// Stop after this many epochs of this invocation, as an interruption would (the run can be
     /// resumed). Used to test exact resume and for time-boxed runs.
     pub stop_after_epochs: Option<usize>,
+}
+
+/// Writes a job's resolved config to `run/config.toml`, except that a resumed job keeps the one
+/// it started with (a phase of a resumed job that had not started yet writes its own).
+pub fn save_config(run: &RunDir, resolved: &str, resume: bool) -> anyhow::Result<()> {
+    if !resume || !run.config().is_file() {
+        crate::checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Generates the synthetic data once into `run/data` when `data` names no files.

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 
 use crate::checkpoint::{Checkpoint, RunDir, keys};
 use crate::data::interactions::leave_last_out;
-use crate::job::{self, Globals, TrainArgs};
+use crate::job::{Globals, TrainArgs};
 use crate::models::ncf::infer::NcfModel;
 use crate::models::ncf::{
     EvaluationReport, KIND, NcfJob, NcfReport, evaluate_split, load_interactions, run_ncf_job,
@@ -16,15 +16,13 @@ use crate::models::ncf::{
 /// Runs `teleseg train ncf`: a fresh run folder, or `--resume RUN` continuing it (in the GMF / MLP
 /// pretraining or in the model's own training, whichever it was in).
 pub fn train_ncf(args: &TrainArgs, globals: &Globals) -> anyhow::Result<NcfReport> {
-    let phases = ["pretrain-gmf", "pretrain-mlp"];
-    if let Some(run) = crate::commands::train::resumable_run(args, &phases)? {
-        let job: NcfJob = crate::commands::train::load_job(args, globals)?;
-        return run_ncf_job(&job, &run, globals, true);
-    }
-    let (job, run) = job::start::<NcfJob>("train ncf", args, globals)?;
-    let report = run_ncf_job(&job, &run, globals, false)?;
-    run.commit()?;
-    Ok(report)
+    crate::commands::train::run_or_resume::<NcfJob, _>(
+        "train ncf",
+        args,
+        globals,
+        &["pretrain-gmf", "pretrain-mlp"],
+        run_ncf_job,
+    )
 }
 
 /// Runs `teleseg evaluate ncf`: reloads the run's data (paths from the checkpoint's config),

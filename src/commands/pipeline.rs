@@ -266,8 +266,6 @@ pub fn run(
             (job, run, false)
         }
     };
-    // A training stage resumes when the run is resumed and the stage has a resume state.
-    let resumes = |stage: &RunDir| resume && stage.last_complete().is_some();
     let mut stages = Stages {
         run: &run,
         on_stage,
@@ -280,7 +278,7 @@ pub fn run(
         let mut ae_job = job.autoencoder_job();
         ae_job.data = data.clone();
         let control = job::RunControl {
-            resume: resumes(&ae_run),
+            resume,
             stop_after_epochs: None,
         };
         let report = run_autoencoder_job(&ae_job, &ae_run, &control, globals)?;
@@ -331,7 +329,7 @@ pub fn run(
                     vae_job.data = data.clone();
                     vae_job.vae.segments = Some(dec_run.root.join("segments.csv"));
                     vae_job.vae.segment_model = Some(dec_run.root.clone());
-                    run_vae_job(&vae_job, &vae_run, globals, resumes(&vae_run))
+                    run_vae_job(&vae_job, &vae_run, globals, resume)
                 },
             )?)
         }

@@ -3,8 +3,8 @@
 use anyhow::bail;
 
 use crate::checkpoint::{self, RunDir};
-use crate::job::{self, Globals, RunControl, new_run_dir};
-use crate::models::autoencoder::{self, AutoencoderJob, TrainReport, run_autoencoder_job};
+use crate::job::{self, Globals, RunControl};
+use crate::models::autoencoder::{AutoencoderJob, TrainReport, run_autoencoder_job};
 use crate::models::dec::{DecJob, DecReport, run_dec_job, write_segments};
 
 pub use crate::job::TrainArgs;
@@ -28,20 +28,41 @@ pub(crate) fn load_job<J: job::JobConfig>(
     }
 }
 
-/// Runs `teleseg train autoencoder`.
+/// Runs `teleseg train autoencoder`: a fresh run folder, or `--resume RUN` continuing it.
 pub fn train_autoencoder(args: &TrainArgs, globals: &Globals) -> anyhow::Result<TrainReport> {
-    let job: AutoencoderJob = load_job(args, globals)?;
-    if let Some(run) = resumable_run(args, &[])? {
-        let control = RunControl {
-            resume: true,
-            stop_after_epochs: None,
-        };
-        return run_autoencoder_job(&job, &run, &control, globals);
+    run_or_resume::<AutoencoderJob, _>(
+        "train autoencoder",
+        args,
+        globals,
+        &[],
+        |job, run, g, resume| {
+            let control = RunControl {
+                resume,
+                stop_after_epochs: None,
+            };
+            run_autoencoder_job(job, run, &control, g)
+        },
+    )
+}
+
+/// A job of `verb` that can resume: with `--resume RUN` (checked by [`resumable_run`] with
+/// `phases`) `run` continues RUN in place from its own config (the folder is the user's already:
+/// nothing to commit, nothing removed on failure); otherwise a fresh run as [`fresh_run`]. The
+/// last argument of `run` says which.
+pub(crate) fn run_or_resume<J: job::JobConfig, R>(
+    verb: &str,
+    args: &TrainArgs,
+    globals: &Globals,
+    phases: &[&str],
+    run: impl FnOnce(&J, &RunDir, &Globals, bool) -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
+    if let Some(dir) = resumable_run(args, phases)? {
+        let job: J = load_job(args, globals)?;
+        return run(&job, &dir, globals, true);
     }
-    let run = new_run_dir(&job.output, autoencoder::KIND, args.force)?;
-    let report = run_autoencoder_job(&job, &run, &RunControl::default(), globals)?;
-    run.commit()?;
-    Ok(report)
+    fresh_run(verb, args, globals, |job: &J, dir, g| {
+        run(job, dir, g, false)
+    })
 }
 
 /// The run folder `--resume` names, checked to hold a complete `last/` of its own or of one of
@@ -72,7 +93,7 @@ pub(crate) fn resumable_run(args: &TrainArgs, phases: &[&str]) -> anyhow::Result
 
 /// A job of `verb` in a fresh run folder: config loaded, folder created, `run` called, the
 /// folder committed when it succeeds (removed when it fails; see [`job::NewRun`]).
-fn fresh_run<J: job::JobConfig, R>(
+pub(crate) fn fresh_run<J: job::JobConfig, R>(
     verb: &str,
     args: &TrainArgs,
     globals: &Globals,
@@ -96,15 +117,13 @@ pub fn train_dec(args: &TrainArgs, globals: &Globals) -> anyhow::Result<DecRepor
         report.labels_checked = checked.then_some(segments.beaten_by);
         Ok(report)
     };
-    if let Some(run) = resumable_run(args, &["autoencoder"])? {
-        let job: DecJob = load_job(args, globals)?;
-        let report = run_dec_job(&job, &run, globals, true)?;
-        return finish(&job, report);
-    }
-    let (job, run) = job::start::<DecJob>("train dec", args, globals)?;
-    let report = finish(&job, run_dec_job(&job, &run, globals, false)?)?;
-    run.commit()?;
-    Ok(report)
+    run_or_resume::<DecJob, _>(
+        "train dec",
+        args,
+        globals,
+        &["autoencoder"],
+        |job, run, g, resume| finish(job, run_dec_job(job, run, g, resume)?),
+    )
 }
 
 /// Runs `teleseg train propensity` with a fresh run folder.

@@ -18,21 +18,13 @@ use crate::data::reader::{ReadOptions, read_csv};
 use crate::data::schema::Schema;
 use crate::error::UsageError;
 use crate::eval::synthetic::{self, SyntheticReport};
-use crate::job::{self, Globals, TrainArgs};
+use crate::job::{Globals, TrainArgs};
 use crate::models::vae::VaeJob;
 use crate::models::vae::{VaeModel, VaeReport, run_vae_job};
 
 /// Runs `teleseg train vae`: a fresh run folder, or `--resume RUN` continuing `RUN/last`.
 pub fn train_vae(args: &TrainArgs, globals: &Globals) -> anyhow::Result<VaeReport> {
-    let job: VaeJob = crate::commands::train::load_job(args, globals)?;
-    if let Some(run) = crate::commands::train::resumable_run(args, &[])? {
-        // Continues RUN/last in place: the run folder is the user's already, nothing to commit.
-        return run_vae_job(&job, &run, globals, true);
-    }
-    let run = job::new_run_dir(&job.output, crate::models::vae::KIND, args.force)?;
-    let report = run_vae_job(&job, &run, globals, false)?;
-    run.commit()?;
-    Ok(report)
+    crate::commands::train::run_or_resume::<VaeJob, _>("train vae", args, globals, &[], run_vae_job)
 }
 
 /// Options of `teleseg sample`.

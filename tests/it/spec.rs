@@ -237,16 +237,32 @@ fn check(path: &Path, rows: &[Row]) -> usize {
     infos.len()
 }
 
-fn train(args: &[String]) {
-    let (code, _, err) = run(teleseg().args(args));
-    assert_eq!(code, 0, "{args:?}: {err}");
-}
-
-fn sets(pairs: &[(&str, String)]) -> Vec<String> {
-    pairs
+/// `teleseg train <family>` (flex; 2 short epochs for the families trained by epochs) with
+/// `settings` into `out/<name>`; returns its model file.
+fn train(family: &str, out: &Path, name: &str, settings: &[(&str, String)]) -> PathBuf {
+    let mut cmd = teleseg();
+    cmd.args(["--backend", "flex", "-q", "train", family]);
+    let short: &[(&str, &str)] = match family {
+        "policy" => &[],
+        _ => &[
+            ("train.epochs", "2"),
+            ("train.warmup_epochs", "0"),
+            ("train.min_steps", "0"),
+        ],
+    };
+    let run_name = format!("{name:?}");
+    let output = [("output.dir", quoted(out)), ("output.run_name", run_name)];
+    for (k, v) in short
         .iter()
-        .flat_map(|(k, v)| ["--set".to_string(), format!("{k}={v}")])
-        .collect()
+        .map(|(k, v)| (*k, v.to_string()))
+        .chain(output)
+        .chain(settings.iter().cloned())
+    {
+        cmd.args(["--set", &format!("{k}={v}")]);
+    }
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 0, "train {family} {name}: {err}");
+    out.join(name).join("model.safetensors")
 }
 
 fn quoted(p: &Path) -> String {
@@ -259,36 +275,26 @@ fn every_checkpoint_kind_matches_the_tensor_index() {
     let d = dataset();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
-    let common = |name: &str| {
-        vec![
-            ("data.customers", quoted(&d.join("customers.csv"))),
-            ("data.schema", quoted(&d.join("schema.toml"))),
-            ("output.dir", quoted(out)),
-            ("output.run_name", format!("{name:?}")),
-        ]
+    let customers = [
+        ("data.customers", quoted(&d.join("customers.csv"))),
+        ("data.schema", quoted(&d.join("schema.toml"))),
+    ];
+    let with_customers = |extra: &[(&'static str, String)]| {
+        customers
+            .iter()
+            .cloned()
+            .chain(extra.iter().cloned())
+            .collect::<Vec<_>>()
     };
     let mut files: Vec<PathBuf> = Vec::new();
     // Autoencoders with each norm.
     for norm in ["none", "layer", "batch"] {
-        let mut s = common(norm);
-        s.extend([
+        let s = with_customers(&[
             ("model.norm", format!("{norm:?}")),
             ("model.hidden", "[16, 8]".into()),
             ("model.latent", "3".into()),
-            ("train.epochs", "2".into()),
-            ("train.warmup_epochs", "0".into()),
-            ("train.min_steps", "0".into()),
         ]);
-        let mut a = vec![
-            "--backend".into(),
-            "flex".into(),
-            "-q".into(),
-            "train".into(),
-            "autoencoder".into(),
-        ];
-        a.extend(sets(&s));
-        train(&a);
-        files.push(out.join(norm).join("model.safetensors"));
+        files.push(train("autoencoder", out, norm, &s));
     }
     // DEC (with its own pretraining).
     let (code, _, err) = run(
@@ -300,56 +306,25 @@ fn every_checkpoint_kind_matches_the_tensor_index() {
     assert_eq!(code, 0, "{err}");
     files.push(out.join("dec/model.safetensors"));
     // A VAE conditioned on segments and on the target.
-    let mut s = common("vae");
-    s.extend([
+    let s = with_customers(&[
         ("vae.segments", quoted(&d.join("personas.csv"))),
         ("vae.hidden", "[16]".into()),
-        ("train.epochs", "2".into()),
-        ("train.warmup_epochs", "0".into()),
-        ("train.min_steps", "0".into()),
     ]);
-    let mut a: Vec<String> = ["--backend", "flex", "-q", "train", "vae"]
-        .map(String::from)
-        .to_vec();
-    a.extend(sets(&s));
-    train(&a);
-    files.push(out.join("vae/model.safetensors"));
+    files.push(train("vae", out, "vae", &s));
     // NCF: every model kind, and NeuMF with customer features.
-    for kind in ["gmf", "mlp", "neumf", "mf", "features"] {
-        let mut s = vec![
-            ("data.interactions", quoted(&d.join("interactions.csv"))),
-            ("output.dir", quoted(out)),
-            ("output.run_name", format!("\"ncf-{kind}\"")),
-            ("train.epochs", "2".into()),
-            ("train.warmup_epochs", "0".into()),
-            ("train.min_steps", "0".into()),
-        ];
-        match kind {
-            "features" => s.extend([
-                ("data.customers", quoted(&d.join("customers.csv"))),
-                ("data.schema", quoted(&d.join("schema.toml"))),
-            ]),
-            k => s.push(("model.kind", format!("{k:?}"))),
-        }
-        let mut a: Vec<String> = ["--backend", "flex", "-q", "train", "ncf"]
-            .map(String::from)
-            .to_vec();
-        a.extend(sets(&s));
-        train(&a);
-        files.push(out.join(format!("ncf-{kind}")).join("model.safetensors"));
+    let interactions = ("data.interactions", quoted(&d.join("interactions.csv")));
+    for kind in ["gmf", "mlp", "neumf", "mf"] {
+        let s = [interactions.clone(), ("model.kind", format!("{kind:?}"))];
+        files.push(train("ncf", out, &format!("ncf-{kind}"), &s));
     }
+    let s = with_customers(&[interactions]);
+    files.push(train("ncf", out, "ncf-features", &s));
     // A contact policy.
-    let mut s = common("policy");
-    s.extend([
+    let s = with_customers(&[
         ("policy.bootstrap", "50".into()),
         ("policy.samples", "50".into()),
     ]);
-    let mut a: Vec<String> = ["--backend", "flex", "-q", "train", "policy"]
-        .map(String::from)
-        .to_vec();
-    a.extend(sets(&s));
-    train(&a);
-    files.push(out.join("policy/model.safetensors"));
+    files.push(train("policy", out, "policy", &s));
 
     let mut seen_norms = (false, false);
     for f in &files {

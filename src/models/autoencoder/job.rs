@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::checkpoint::{self, Header, RunDir};
+use crate::checkpoint::{Header, RunDir};
 use crate::config;
 use crate::data::preprocess::Preprocessor;
 use crate::data::schema::Schema;
@@ -40,7 +40,8 @@ pub fn autoencoder_header(
     Header::new(kind, config, arch, backend).with_part(preprocessor.bundle(schema))
 }
 
-/// Trains an autoencoder for `job` into `run` (fresh, or resumed from `run/last`).
+/// Trains an autoencoder for `job` into `run` (fresh, or with `control.resume` continued from
+/// `run/last` when it holds a resume state).
 pub fn run_autoencoder_job(
     job: &AutoencoderJob,
     run: &RunDir,
@@ -50,9 +51,7 @@ pub fn run_autoencoder_job(
     let resume = control.resume;
     let resolved = config::to_toml(job);
     tracing::info!(run = %run.root.display(), backend = %globals.backend.description, "resolved config:\n{resolved}");
-    if !resume {
-        checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
-    }
+    crate::job::save_config(run, &resolved, resume)?;
     let seed = job.seed.0;
     let data = prepare_data(&job.data, seed, run, &globals.progress)?;
     let arch = AutoencoderArch::new(data.preprocessor.n_features(), &job.model);
@@ -76,14 +75,8 @@ pub fn run_autoencoder_job(
         &job.model,
         &device,
     );
-    let resumed = if resume {
-        Some(
-            train::resume(run, model.clone(), &job.train)
-                .context("resuming from last checkpoint")?,
-        )
-    } else {
-        None
-    };
+    let resumed = train::resume_if(resume, run, model.clone(), &job.train)
+        .context("resuming from last checkpoint")?;
     let start_epoch = resumed.as_ref().map_or(0, |r| r.state.epochs_done);
     let opts = FitOptions {
         train: &job.train,

@@ -62,11 +62,7 @@ pub fn run_dec_job(
 ) -> anyhow::Result<DecReport> {
     let resolved = config::to_toml(job);
     tracing::info!(run = %run.root.display(), "resolved config:\n{resolved}");
-    // A resumed job keeps the config it started with (a phase that had not started yet writes
-    // its own).
-    if !resume || !run.config().is_file() {
-        checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
-    }
+    crate::job::save_config(run, &resolved, resume)?;
     let seed = job.seed.0;
     let data_cfg = ensure_data(&job.data, seed, run)?;
     let (ae_path, ae_report) = match &job.dec.autoencoder {
@@ -82,7 +78,7 @@ pub fn run_dec_job(
             // Resuming: the pretraining continues where it stopped (a finished one trains no
             // further); it starts afresh when it had not finished an epoch.
             let control = RunControl {
-                resume: resume && ae_run.last_complete().is_some(),
+                resume,
                 stop_after_epochs: None,
             };
             let r = run_autoencoder_job(&ae_job, &ae_run, &control, globals)?;

@@ -228,11 +228,7 @@ pub fn run_ncf_job(
     job.data = ensure_ncf_data(&job.data, seed, run)?;
     let resolved = config::to_toml(&job);
     tracing::info!(run = %run.root.display(), "resolved config:\n{resolved}");
-    // A resumed job keeps the config it started with (a phase that had not started yet writes
-    // its own).
-    if !resume || !run.config().is_file() {
-        checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
-    }
+    crate::job::save_config(run, &resolved, resume)?;
 
     let ix = load_interactions(&job.data)?;
     let split = leave_last_out(&ix);
@@ -310,8 +306,7 @@ pub fn run_ncf_job(
                 .with_context(|| format!("creating {}", sub_run.root.display()))?;
             // Resuming: a pretraining with a resume state continues (a finished one trains no
             // further), one without starts afresh.
-            let resume_sub = resume && sub_run.last_complete().is_some();
-            run_ncf_job(&sub, &sub_run, globals, resume_sub)
+            run_ncf_job(&sub, &sub_run, globals, resume)
                 .with_context(|| format!("pretraining {name}"))?;
             parts.push(Checkpoint::read(&sub_run.model(), Some(KIND))?);
         }

@@ -158,9 +158,7 @@ pub fn run_vae_job(
 ) -> anyhow::Result<VaeReport> {
     let resolved = config::to_toml(job);
     tracing::info!(run = %run.root.display(), "resolved config:\n{resolved}");
-    if !resume {
-        checkpoint::write_atomic(&run.config(), resolved.as_bytes())?;
-    }
+    crate::job::save_config(run, &resolved, resume)?;
     let seed = job.seed.0;
     let data = prepare_data(&job.data, seed, run, &globals.progress)?;
     let (segments, row_segments) = match &job.vae.segments {
@@ -226,13 +224,8 @@ pub fn run_vae_job(
         stop_after_epochs: None,
         header: &header,
     };
-    let resumed = match resume {
-        true => Some(
-            train::resume(run, model.clone(), &job.train)
-                .context("resuming from last checkpoint")?,
-        ),
-        false => None,
-    };
+    let resumed = train::resume_if(resume, run, model.clone(), &job.train)
+        .context("resuming from last checkpoint")?;
     let started = std::time::Instant::now();
     let outcome = train::fit(&mut task, model, &opts, resumed)?;
     let train_wall_s = started.elapsed().as_secs_f64();
