@@ -73,9 +73,14 @@ pub struct SimulateArgs {
     /// Policies to run, comma-separated.
     #[arg(long, value_delimiter = ',', default_values = ["thompson", "linucb", "epsilon-greedy"])]
     pub policies: Vec<PolicyChoice>,
-    /// Prior precision of the arms' ridge models.
-    #[arg(long, default_value_t = 1.0)]
-    pub ridge: f64,
+    /// The reward model: `factored` (one regression shared by the arms, with interactions per
+    /// channel, day type and day part) or `disjoint` (one regression per arm).
+    #[arg(long, value_enum, default_value_t = ModelChoice::Factored)]
+    pub model: ModelChoice,
+    /// Prior precision of the reward model's ridge regression (the factored model's
+    /// interactions). Default: 30 for the factored model, 1 for the disjoint one.
+    #[arg(long)]
+    pub ridge: Option<f64>,
     /// LinUCB's bonus width.
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
@@ -101,6 +106,13 @@ pub struct SimulateArgs {
     pub seed: u64,
 }
 
+/// A reward model of `simulate --model`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ModelChoice {
+    Factored,
+    Disjoint,
+}
+
 /// A policy of `simulate --policies`.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum PolicyChoice {
@@ -111,11 +123,19 @@ pub enum PolicyChoice {
 
 /// Runs `teleseg simulate` and returns its report as pretty JSON.
 pub fn simulate(args: &SimulateArgs) -> anyhow::Result<String> {
-    use crate::models::policy::Algorithm;
+    use crate::models::policy::{Algorithm, ModelKind};
+    let model = match args.model {
+        ModelChoice::Factored => ModelKind::Factored,
+        ModelChoice::Disjoint => ModelKind::Disjoint,
+    };
+    let ridge = args.ridge.unwrap_or(match model {
+        ModelKind::Factored => 30.0,
+        ModelKind::Disjoint => 1.0,
+    });
     use crate::models::policy::simulate::{SimulateOptions, simulate};
     // The same rules as the `[policy]` section of `train policy`.
     crate::config::Check::check(&crate::models::policy::PolicyConfig {
-        ridge: Some(args.ridge),
+        ridge: Some(ridge),
         alpha: args.alpha,
         epsilon: args.epsilon,
         posterior_scale: args.posterior_scale,
@@ -149,7 +169,8 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<String> {
         data: args.data.clone(),
         rounds: args.rounds,
         algorithms,
-        ridge: args.ridge,
+        model,
+        ridge,
         alpha: args.alpha,
         epsilon: args.epsilon,
         posterior_scale: args.posterior_scale,

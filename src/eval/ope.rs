@@ -46,6 +46,10 @@ pub struct OpeInput<'a> {
     pub target: &'a [f64],
     /// The reward model's expected reward of every action in each round's context.
     pub q_hat: &'a [f64],
+    /// A separate reward model for DM alone (`[rounds, actions]`); `None`: DM uses `q_hat`.
+    /// DM averages its model's predictions, so its best model is less shrunk than the one
+    /// that best explains the logged rewards' residuals for the doubly robust estimators.
+    pub q_hat_dm: Option<&'a [f64]>,
     /// Variance of the DM estimate that comes from the reward model's own estimation error
     /// (e.g. from a Bayesian model's posterior, by the delta method); 0 when unknown or when
     /// the bootstrap refits the model. Added to DM's bootstrap variance: its interval becomes
@@ -167,6 +171,8 @@ const TUNING_DELTA: f64 = 0.05;
 /// Per-round terms every estimator is built from.
 struct Terms {
     dm: Vec<f64>,
+    /// DM's own per-round value (from `q_hat_dm`, else equal to `dm`).
+    dm_direct: Vec<f64>,
     w: Vec<f64>,
     reward: Vec<f64>,
     q_logged: Vec<f64>,
@@ -180,6 +186,7 @@ struct Terms {
 struct Sums {
     n: f64,
     dm: f64,
+    dm_direct: f64,
     w: f64,
     wr: f64,
     w_resid: f64,
@@ -190,6 +197,7 @@ struct Sums {
 impl Sums {
     fn add(&mut self, t: &Terms, i: usize) {
         self.add_with(t, i, t.dm[i], t.q_logged[i], 1.0);
+        self.dm_direct += t.dm_direct[i] - t.dm[i];
     }
 
     /// Adds round `i` `times` times, with its DM value and logged-action prediction given (from
@@ -198,6 +206,7 @@ impl Sums {
         let resid = t.reward[i] - q_logged;
         self.n += times;
         self.dm += times * dm;
+        self.dm_direct += times * dm;
         self.w += times * t.w[i];
         self.wr += times * t.w[i] * t.reward[i];
         self.w_resid += times * t.w[i] * resid;
@@ -215,7 +224,7 @@ impl Sums {
             (0.0, 0.0)
         };
         [
-            dm,
+            self.dm_direct / self.n,
             self.wr / self.n,
             snips,
             dm + self.w_resid / self.n,
@@ -291,6 +300,7 @@ fn check(input: &OpeInput, opts: &OpeOptions) -> Result<(), OpeError> {
         || input.pscore.len() != n
         || input.target.len() != n * k
         || input.q_hat.len() != n * k
+        || input.q_hat_dm.is_some_and(|q| q.len() != n * k)
     {
         return Err(OpeError::Options(format!(
             "inconsistent lengths: {n} rewards, {} actions, {} propensities, {} target and {} \
@@ -364,6 +374,7 @@ fn evaluate_with(
     let clip = opts.clip.unwrap_or(f64::INFINITY);
     let mut terms = Terms {
         dm: Vec::with_capacity(n),
+        dm_direct: Vec::with_capacity(n),
         w: Vec::with_capacity(n),
         reward: input.reward.to_vec(),
         q_logged: Vec::with_capacity(n),
@@ -375,9 +386,16 @@ fn evaluate_with(
         let a = input.logged[i];
         let target = &input.target[i * k..(i + 1) * k];
         let q = &input.q_hat[i * k..(i + 1) * k];
-        terms
-            .dm
-            .push(target.iter().zip(q).map(|(p, q)| p * q).sum());
+        let dm: f64 = target.iter().zip(q).map(|(p, q)| p * q).sum();
+        terms.dm.push(dm);
+        terms.dm_direct.push(match input.q_hat_dm {
+            Some(q_dm) => target
+                .iter()
+                .zip(&q_dm[i * k..(i + 1) * k])
+                .map(|(p, q)| p * q)
+                .sum(),
+            None => dm,
+        });
         terms.q_logged.push(q[a]);
         let w = target[a] / input.pscore[i];
         max = max.max(w);
@@ -582,6 +600,7 @@ mod tests {
             pscore: &pscore,
             target: &target,
             q_hat: &q_hat,
+            q_hat_dm: None,
             dm_model_variance: 0.0,
         };
         let opts = OpeOptions {
@@ -667,6 +686,7 @@ mod tests {
             pscore,
             target,
             q_hat: &[0.0, 0.0],
+            q_hat_dm: None,
             dm_model_variance: 0.0,
         };
         let opts = OpeOptions::default();
@@ -689,6 +709,7 @@ mod tests {
             pscore: &[],
             target: &[],
             q_hat: &[],
+            q_hat_dm: None,
             dm_model_variance: 0.0,
         };
         assert_eq!(evaluate(&empty, &opts), Err(OpeError::Empty));

@@ -340,7 +340,7 @@ fn simulated_bandits_beat_uniform_and_the_best_fixed_arm() {
         .args([
             "simulate",
             "--rounds",
-            "20000",
+            "10000",
             "--policies",
             "thompson,linucb",
         ])

@@ -190,7 +190,10 @@ fn symbols(
             let features: Vec<Value> = ck.meta_json("teleseg.features").unwrap();
             let categories = model["layout"]["categories"].as_array().unwrap().len();
             s.insert("arms", model["arms"].as_array().unwrap().len());
-            s.insert("dim", 1 + features.len() + categories);
+            let dim = 1 + features.len() + categories;
+            s.insert("dim", dim);
+            let levels = model["factors"]["levels"].as_array().map_or(0, Vec::len);
+            s.insert("D", dim + s["arms"] + levels * dim);
         }
         other => panic!("no symbols for kind {other}"),
     }
@@ -201,6 +204,9 @@ fn symbols(
 fn check(path: &Path, rows: &[Row]) -> usize {
     let ck = Checkpoint::read(path, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let kind = ck.kind().to_string();
+    // A kind with variants (the policy's reward model) also matches rows of `kind(variant)`.
+    let model: Value = ck.meta_json("teleseg.model").unwrap();
+    let variant = format!("{kind}({})", model["model"].as_str().unwrap_or(""));
     let (scalars, lists) = symbols(&ck);
     let infos = ck.tensor_infos();
     for (name, shape, _) in &infos {
@@ -210,7 +216,7 @@ fn check(path: &Path, rows: &[Row]) -> usize {
         };
         let hits: Vec<(&Row, Option<usize>)> = rows
             .iter()
-            .filter(|r| r.kinds.contains(&kind))
+            .filter(|r| r.kinds.contains(&kind) || r.kinds.contains(&variant))
             .filter_map(|r| matches(&r.name, bare).map(|i| (r, i)))
             .collect();
         assert_eq!(
@@ -325,6 +331,9 @@ fn every_checkpoint_kind_matches_the_tensor_index() {
         ("policy.samples", "50".into()),
     ]);
     files.push(train("policy", out, "policy", &s));
+    let mut s = s;
+    s.push(("policy.model", "\"disjoint\"".into()));
+    files.push(train("policy", out, "policy-disjoint", &s));
 
     let mut seen_norms = (false, false);
     for f in &files {

@@ -107,6 +107,7 @@ pub fn estimate_obd(log: &ObdLog, target_log: &ObdLog, opts: &OpeOptions) -> Obd
         pscore: &log.pscore,
         target: &target,
         q_hat: &q_hat,
+        q_hat_dm: None,
         dm_model_variance: 0.0,
     };
     // Cell means refit in one pass: every interval carries the reward model's error too.

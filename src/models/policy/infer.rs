@@ -8,8 +8,10 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::KIND;
+use super::config::ModelKind;
+use super::factored::FactoredModel;
 use super::job::PolicyArch;
-use super::linear::{ArmModels, Policy};
+use super::linear::{ArmModels, Policy, RewardModel};
 use crate::checkpoint::{Checkpoint, CheckpointError, keys};
 use crate::data::preprocess::Preprocessor;
 use crate::data::schema::Schema;
@@ -50,14 +52,45 @@ impl PolicyModel {
         }
         let (k, d) = (arch.arms.len(), arch.layout.dim());
         let widen = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
-        let mut models = ArmModels::new(k, d, arch.ridge);
-        models.theta = widen(ck.tensor("policy.theta", Some(&[k, d]))?.data);
-        models.a_inv = widen(ck.tensor("policy.a_inv", Some(&[k, d, d]))?.data);
-        // The stored noise is what `ArmModels::noise` returns once an arm has rounds: keep it
-        // by giving each arm one pseudo-round with that squared residual.
-        let noise = widen(ck.tensor("policy.noise", Some(&[k]))?.data);
-        models.count = vec![2.0; k];
-        models.residual_ss = noise.iter().map(|n| 2.0 * n).collect();
+        let models = match arch.model {
+            ModelKind::Disjoint => {
+                let mut models = ArmModels::new(k, d, arch.ridge);
+                models.theta = widen(ck.tensor("policy.theta", Some(&[k, d]))?.data);
+                models.a_inv = widen(ck.tensor("policy.a_inv", Some(&[k, d, d]))?.data);
+                // The stored noise is what `ArmModels::noise` returns once an arm has rounds:
+                // keep it by giving each arm one pseudo-round with that squared residual.
+                let noise = widen(ck.tensor("policy.noise", Some(&[k]))?.data);
+                models.count = vec![2.0; k];
+                models.residual_ss = noise.iter().map(|n| 2.0 * n).collect();
+                RewardModel::Disjoint(models)
+            }
+            ModelKind::Factored => {
+                let factors = arch
+                    .factors
+                    .clone()
+                    .ok_or_else(|| bad(keys::MODEL, "a factored policy needs `factors`".into()))?;
+                if factors.of_arm.len() != k
+                    || factors
+                        .of_arm
+                        .iter()
+                        .flatten()
+                        .any(|&l| l >= factors.levels.len())
+                {
+                    return Err(bad(
+                        keys::MODEL,
+                        "factors.of_arm must list one set of known levels per arm".into(),
+                    ));
+                }
+                let mut m = FactoredModel::new(d, factors, arch.ridge);
+                let size = m.size();
+                m.theta = widen(ck.tensor("policy.theta", Some(&[size]))?.data);
+                m.a_inv = widen(ck.tensor("policy.a_inv", Some(&[size, size]))?.data);
+                let noise = widen(ck.tensor("policy.noise", Some(&[1]))?.data);
+                m.count = 2.0;
+                m.residual_ss = 2.0 * noise[0];
+                RewardModel::Factored(m)
+            }
+        };
         let policy = Policy {
             algorithm: arch.algorithm,
             alpha: arch.alpha,

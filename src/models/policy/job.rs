@@ -12,9 +12,10 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::KIND;
-use super::config::{Algorithm, PolicyJob};
+use super::config::{Algorithm, ModelKind, PolicyJob};
 use super::contacts::{self, ContactLog, ContextLayout};
-use super::linear::{ArmModels, Policy};
+use super::factored::{ArmFactors, FactoredModel, FactoredStats};
+use super::linear::{ArmModels, Policy, RewardModel};
 use crate::checkpoint::{self, Header, NamedTensor, RunDir};
 use crate::config;
 use crate::eval::ope::{self, OpeInput, OpeOptions, OpeReport};
@@ -22,6 +23,9 @@ use crate::job::{Globals, ensure_data, prepare_data};
 
 /// Folds of the reward model's cross-fitting on the evaluation contacts.
 const REWARD_FOLDS: usize = 2;
+/// DM's and DR's reward model takes this many times less shrinkage than the ridge best for
+/// predicting single contacts (see `evaluate`).
+const UNDERSMOOTH: f64 = 10.0;
 
 /// True values on the evaluation contacts (from the generator's `contacts_truth.csv`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,10 +50,11 @@ pub struct TrueValues {
 pub struct PolicyReport {
     pub run: PathBuf,
     pub algorithm: Algorithm,
+    pub model: ModelKind,
     pub arms: Vec<String>,
     pub context_dim: usize,
-    /// The arms' prior precision, and when it was chosen, the cross-validated mean squared
-    /// error of every candidate.
+    /// The reward model's prior precision, and when it was chosen, every candidate's
+    /// cross-validated value of the greedy policy (self-normalized IPS on held-out folds).
     pub ridge: f64,
     pub ridge_cv: Vec<(f64, f64)>,
     /// Contacts of the training customers the models were fitted on.
@@ -71,6 +76,12 @@ pub struct PolicyReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyArch {
     pub algorithm: Algorithm,
+    /// Absent in checkpoints written before the factored model: those are disjoint.
+    #[serde(default = "disjoint")]
+    pub model: ModelKind,
+    /// The factored model's arm factors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factors: Option<ArmFactors>,
     pub arms: Vec<String>,
     pub layout: ContextLayout,
     pub alpha: f64,
@@ -78,6 +89,10 @@ pub struct PolicyArch {
     pub posterior_scale: f64,
     pub samples: usize,
     pub ridge: f64,
+}
+
+fn disjoint() -> ModelKind {
+    ModelKind::Disjoint
 }
 
 /// Where a file "beside the customers" is.
@@ -224,14 +239,16 @@ pub fn run_policy_job(
     }
 
     let arms = log.arms.len();
+    let samples = Samples {
+        log: &log,
+        contexts: &contexts,
+        dim: layout.dim(),
+    };
     let (ridge, ridge_cv) = match cfg.ridge {
         Some(r) => (r, Vec::new()),
-        None => choose_ridge(&log, &contexts, &fit, layout.dim(), seed),
+        None => samples.choose_ridge(cfg.model, Criterion::GreedyValue, &fit, seed),
     };
-    let mut models = ArmModels::new(arms, layout.dim(), ridge);
-    for &i in &fit {
-        models.update(log.arm[i], &contexts[i], log.reward[i]);
-    }
+    let models = samples.fit(cfg.model, ridge, &fit);
     let policy = Policy {
         algorithm: cfg.algorithm,
         alpha: cfg.alpha,
@@ -248,9 +265,14 @@ pub fn run_policy_job(
     );
 
     let (estimates, true_values, shares) =
-        evaluate(&policy, &log, &contexts, &eval, truth.as_deref(), cfg, seed);
+        evaluate(&policy, &samples, &eval, truth.as_deref(), cfg, seed);
     let arch = PolicyArch {
         algorithm: cfg.algorithm,
+        model: cfg.model,
+        factors: match &policy.models {
+            RewardModel::Factored(m) => Some(m.factors.clone()),
+            RewardModel::Disjoint(_) => None,
+        },
         arms: log.arms.clone(),
         layout: layout.clone(),
         alpha: cfg.alpha,
@@ -270,6 +292,7 @@ pub fn run_policy_job(
     let report = PolicyReport {
         run: run.root.clone(),
         algorithm: cfg.algorithm,
+        model: cfg.model,
         arms: log.arms.clone(),
         context_dim: layout.dim(),
         ridge,
@@ -293,73 +316,183 @@ pub fn run_policy_job(
 /// Folds of the ridge's cross-validation.
 const RIDGE_FOLDS: usize = 3;
 
-/// The ridge of [`super::config::RIDGE_GRID`] with the smallest cross-validated squared error of
-/// the logged arm's reward prediction over the `fit` contacts; returns it and every candidate's
-/// error.
-fn choose_ridge(
-    log: &ContactLog,
-    contexts: &[Vec<f64>],
-    fit: &[usize],
-    dim: usize,
-    seed: u64,
-) -> (f64, Vec<(f64, f64)>) {
-    let fold = crate::data::split::random_folds(fit.len(), RIDGE_FOLDS, seed ^ 0x0072_6964_6765);
-    let errors: Vec<(f64, f64)> = super::config::RIDGE_GRID
-        .iter()
-        .map(|&ridge| {
-            let mut sse = 0.0;
-            for f in 0..RIDGE_FOLDS {
-                let mut m = ArmModels::new(log.arms.len(), dim, ridge);
-                for (j, &i) in fit.iter().enumerate() {
-                    if fold[j] != f {
-                        m.update(log.arm[i], &contexts[i], log.reward[i]);
-                    }
-                }
-                for (j, &i) in fit.iter().enumerate() {
-                    if fold[j] == f {
-                        sse += (log.reward[i] - m.mean(log.arm[i], &contexts[i])).powi(2);
-                    }
-                }
-            }
-            (ridge, sse / fit.len() as f64)
-        })
-        .collect();
-    let best =
-        errors.iter().copied().fold(
-            (f64::NAN, f64::INFINITY),
-            |b, e| if e.1 < b.1 { e } else { b },
-        );
-    tracing::info!(
-        ridge = best.0,
-        mse = best.1,
-        "policy.ridge chosen by cross-validation"
-    );
-    (best.0, errors)
+/// What a ridge is chosen for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Criterion<'a> {
+    /// The value of the greedy policy on the held-out fold (self-normalized IPS): for a policy.
+    GreedyValue,
+    /// The squared error of the logged arm's predicted reward, each contact weighted by the
+    /// target policy's importance weight `π(a | x) / p(a | x)` (indexed like the contacts):
+    /// for the reward model of an off-policy estimate, which must be accurate where the
+    /// target policy acts, not where the logging policy did.
+    WeightedSquaredError(&'a [f64]),
 }
 
-/// The arm models as tensors: `policy.theta [arms, dim]`, `policy.a_inv [arms, dim, dim]`,
-/// `policy.noise [arms]` (f32; the run's own evaluation used the f64 originals).
-fn policy_tensors(m: &ArmModels) -> Vec<NamedTensor> {
+/// A contact log with its contexts: what the reward models are fitted on.
+pub struct Samples<'a> {
+    pub log: &'a ContactLog,
+    pub contexts: &'a [Vec<f64>],
+    pub dim: usize,
+}
+
+impl Samples<'_> {
+    /// The reward model of `kind` fitted on the contacts `rows`.
+    pub fn fit(&self, kind: ModelKind, ridge: f64, rows: &[usize]) -> RewardModel {
+        let (log, k) = (self.log, self.log.arms.len());
+        match kind {
+            ModelKind::Disjoint => {
+                let mut m = ArmModels::new(k, self.dim, ridge);
+                for &i in rows {
+                    m.update(log.arm[i], &self.contexts[i], log.reward[i]);
+                }
+                RewardModel::Disjoint(m)
+            }
+            ModelKind::Factored => RewardModel::Factored(self.stats(rows.iter().copied()).fit(
+                self.dim,
+                ArmFactors::from_names(&log.arms),
+                ridge,
+            )),
+        }
+    }
+
+    fn stats(&self, rows: impl Iterator<Item = usize>) -> FactoredStats {
+        let mut stats = FactoredStats::new(self.log.arms.len(), self.dim);
+        for i in rows {
+            stats.add(self.log.arm[i], &self.contexts[i], self.log.reward[i]);
+        }
+        stats
+    }
+
+    /// The ridge of `kind`'s grid that is best by `criterion`, cross-validated over the `rows`
+    /// contacts; returns it and every candidate's score.
+    fn choose_ridge(
+        &self,
+        kind: ModelKind,
+        criterion: Criterion,
+        rows: &[usize],
+        seed: u64,
+    ) -> (f64, Vec<(f64, f64)>) {
+        let log = self.log;
+        let fold =
+            crate::data::split::random_folds(rows.len(), RIDGE_FOLDS, seed ^ 0x0072_6964_6765);
+        let held_out = |f: usize| {
+            rows.iter()
+                .zip(&fold)
+                .filter(move |(_, g)| **g == f)
+                .map(|(&i, _)| i)
+        };
+        let trained_on = |f: usize| -> Vec<usize> {
+            rows.iter()
+                .zip(&fold)
+                .filter(|(_, g)| **g != f)
+                .map(|(&i, _)| i)
+                .collect()
+        };
+        // The factored model's folds come from sufficient statistics (all minus the fold), so
+        // each candidate costs one linear solve per fold, not a pass over the log.
+        let (all, fold_stats) = match kind {
+            ModelKind::Factored => (
+                Some(self.stats(rows.iter().copied())),
+                (0..RIDGE_FOLDS).map(|f| self.stats(held_out(f))).collect(),
+            ),
+            ModelKind::Disjoint => (None, Vec::new()),
+        };
+        let factors = ArmFactors::from_names(&log.arms);
+        let scores: Vec<(f64, f64)> = kind
+            .ridge_grid()
+            .iter()
+            .map(|&ridge| {
+                let (mut sse, mut sw, mut num, mut den) = (0.0, 0.0, 0.0, 0.0);
+                for f in 0..RIDGE_FOLDS {
+                    let model = match &all {
+                        Some(all) => {
+                            let mut m = FactoredModel::new(self.dim, factors.clone(), ridge);
+                            m.theta = all.minus(&fold_stats[f]).solve(&m, ridge);
+                            RewardModel::Factored(m)
+                        }
+                        None => self.fit(kind, ridge, &trained_on(f)),
+                    };
+                    for i in held_out(f) {
+                        let x = &self.contexts[i];
+                        match criterion {
+                            Criterion::WeightedSquaredError(w) => {
+                                sse += w[i] * (log.reward[i] - model.mean(log.arm[i], x)).powi(2);
+                                sw += w[i];
+                            }
+                            Criterion::GreedyValue => {
+                                if super::linear::argmax(&model.means(x)).0 == log.arm[i] {
+                                    num += log.reward[i] / log.propensity[i];
+                                    den += 1.0 / log.propensity[i];
+                                }
+                            }
+                        }
+                    }
+                }
+                let score = match criterion {
+                    Criterion::WeightedSquaredError(_) => sse / sw,
+                    Criterion::GreedyValue => num / den,
+                };
+                (ridge, score)
+            })
+            .collect();
+        let better = |a: f64, b: f64| match criterion {
+            Criterion::WeightedSquaredError(_) => a < b,
+            Criterion::GreedyValue => a > b,
+        };
+        let best = scores
+            .iter()
+            .copied()
+            .filter(|(_, v)| v.is_finite())
+            .reduce(|b, e| if better(e.1, b.1) { e } else { b })
+            // No candidate's greedy policy ever matched the log: the grid's middle.
+            .unwrap_or_else(|| (kind.ridge_grid()[kind.ridge_grid().len() / 2], f64::NAN));
+        tracing::info!(
+            ridge = best.0,
+            score = best.1,
+            criterion = ?criterion,
+            model = kind.name(),
+            "ridge chosen by cross-validation"
+        );
+        (best.0, scores)
+    }
+}
+
+/// The reward model as tensors. Disjoint: `policy.theta [arms, dim]`, `policy.a_inv [arms,
+/// dim, dim]`, `policy.noise [arms]`; factored: `policy.theta [D]`, `policy.a_inv [D, D]`,
+/// `policy.noise [1]` (f32; the run's own evaluation used the f64 originals).
+fn policy_tensors(m: &RewardModel) -> Vec<NamedTensor> {
     let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let noise: Vec<f64> = (0..m.arms).map(|a| m.noise(a)).collect();
-    vec![
-        NamedTensor::new("policy.theta", vec![m.arms, m.dim], f(&m.theta)),
-        NamedTensor::new("policy.a_inv", vec![m.arms, m.dim, m.dim], f(&m.a_inv)),
-        NamedTensor::new("policy.noise", vec![m.arms], f(&noise)),
-    ]
+    match m {
+        RewardModel::Disjoint(m) => {
+            let noise: Vec<f64> = (0..m.arms).map(|a| m.noise(a)).collect();
+            vec![
+                NamedTensor::new("policy.theta", vec![m.arms, m.dim], f(&m.theta)),
+                NamedTensor::new("policy.a_inv", vec![m.arms, m.dim, m.dim], f(&m.a_inv)),
+                NamedTensor::new("policy.noise", vec![m.arms], f(&noise)),
+            ]
+        }
+        RewardModel::Factored(m) => {
+            let d = m.size();
+            vec![
+                NamedTensor::new("policy.theta", vec![d], f(&m.theta)),
+                NamedTensor::new("policy.a_inv", vec![d, d], f(&m.a_inv)),
+                NamedTensor::new("policy.noise", vec![1], f(&[m.noise()])),
+            ]
+        }
+    }
 }
 
 /// Off-policy estimates of `policy` on the `eval` contacts, the true values when known, and the
 /// policy's mean probability of each arm.
 fn evaluate(
     policy: &Policy,
-    log: &ContactLog,
-    contexts: &[Vec<f64>],
+    samples: &Samples,
     eval: &[usize],
     truth: Option<&[f64]>,
     cfg: &super::PolicyConfig,
     seed: u64,
 ) -> (OpeReport, Option<TrueValues>, Vec<f64>) {
+    let (log, contexts) = (samples.log, samples.contexts);
     let k = log.arms.len();
     let n = eval.len();
     let mut rng = StdRng::seed_from_u64(seed ^ 0x7065_6c69_6379);
@@ -367,44 +500,84 @@ fn evaluate(
     for &i in eval {
         target.extend(policy.probabilities(&contexts[i], &mut rng));
     }
-    // The reward model of DM and DR: per-arm ridge models fitted on the evaluation contacts
-    // themselves, cross-fitted over two folds. The policy's own models would be the wrong
-    // choice: it picks the arms they overrate, so DM would inherit their optimism.
-    let d = policy.models.dim;
+    // The reward models of DM and of the doubly robust estimators, fitted on the evaluation
+    // contacts themselves and cross-fitted over two folds. The policy's own models would be
+    // the wrong choice: it picks the arms they overrate, so DM would inherit their optimism.
     let folds = crate::data::split::random_folds(n, REWARD_FOLDS, seed ^ 0x7265_7761_7264);
-    // Its shrinkage is chosen for prediction on these contacts (the policy's own ridge suits
-    // the training contacts' numbers, and too much shrinkage drags DM towards the arm means).
-    let (reward_ridge, _) = choose_ridge(log, contexts, eval, d, seed ^ 0x00de_fa17);
-    let reward_models: Vec<ArmModels> = (0..REWARD_FOLDS)
-        .map(|f| {
-            let mut m = ArmModels::new(k, d, reward_ridge);
-            for (j, &i) in eval.iter().enumerate() {
-                if folds[j] != f {
-                    m.update(log.arm[i], &contexts[i], log.reward[i]);
-                }
-            }
-            m
-        })
-        .collect();
-    let mut q_hat = Vec::with_capacity(n * k);
-    for (j, &i) in eval.iter().enumerate() {
-        let m = &reward_models[folds[j]];
-        q_hat.extend((0..k).map(|a| m.mean(a, &contexts[i]).clamp(0.0, 1.0)));
-    }
-    // DM's model variance by the delta method: the folds' models are fitted on disjoint
-    // contacts, so Σ_f Σ_a σ_fa² m_faᵀ A_fa⁻¹ m_fa with m_fa = Σ_{i in f} π_ia x_i / n.
-    let mut dm_model_variance = 0.0;
-    for (f, model) in reward_models.iter().enumerate() {
-        for a in 0..k {
-            let mut m = vec![0.0; d];
-            for (j, &i) in eval.iter().enumerate().filter(|(j, _)| folds[*j] == f) {
-                let p = target[j * k + a];
-                for (mv, xv) in m.iter_mut().zip(&contexts[i]) {
-                    *mv += p * xv / n as f64;
-                }
-            }
-            dm_model_variance += model.noise(a) * model.spread(a, &m);
+    let in_fold = |f: usize| -> Vec<usize> {
+        eval.iter()
+            .zip(&folds)
+            .filter(|(_, g)| **g == f)
+            .map(|(&i, _)| i)
+            .collect()
+    };
+    let cross_fit = |kind: ModelKind, ridge: f64| -> Vec<RewardModel> {
+        (0..REWARD_FOLDS)
+            .map(|f| {
+                let rows: Vec<usize> = (0..REWARD_FOLDS)
+                    .filter(|&g| g != f)
+                    .flat_map(in_fold)
+                    .collect();
+                samples.fit(kind, ridge, &rows)
+            })
+            .collect()
+    };
+    let predictions = |models: &[RewardModel]| -> Vec<f64> {
+        let mut q = Vec::with_capacity(n * k);
+        for (j, &i) in eval.iter().enumerate() {
+            q.extend(
+                models[folds[j]]
+                    .means(&contexts[i])
+                    .iter()
+                    .map(|v| v.clamp(0.0, 1.0)),
+            );
         }
+        q
+    };
+    // Ridges by cross-validated squared error on these contacts, each weighted by the target
+    // policy's importance weight (the models must be accurate where the target acts).
+    let mut weights = vec![0.0; log.rounds()];
+    for (j, &i) in eval.iter().enumerate() {
+        weights[i] = target[j * k + log.arm[i]] / log.propensity[i];
+    }
+    let criterion = Criterion::WeightedSquaredError(&weights);
+    // The doubly robust estimators need the logged arm's residual explained: per-arm models
+    // at their predictive ridge (with the factored model there, DR's error on the generator
+    // was above IPS's for LinUCB).
+    let (dr_ridge, _) =
+        samples.choose_ridge(ModelKind::Disjoint, criterion, eval, seed ^ 0x00de_fa17);
+    let q_hat = predictions(&cross_fit(ModelKind::Disjoint, dr_ridge));
+    // DM averages its model's predictions over thousands of contacts: their variance averages
+    // out (and the delta-method term below puts what remains into DM's interval), their
+    // shrinkage bias does not. So DM's model is the policy's kind with UNDERSMOOTH times less
+    // shrinkage than predicts single contacts best; at that ridge, shrinkage pulled the arms the
+    // target prefers towards the arm means and DM's interval missed the truth in most seeds.
+    let (dm_ridge, _) = samples.choose_ridge(cfg.model, criterion, eval, seed ^ 0x00de_fa17);
+    let dm_models = cross_fit(cfg.model, dm_ridge / UNDERSMOOTH);
+    let q_hat_dm = predictions(&dm_models);
+    // DM's model variance by the delta method: the folds' models are fitted on disjoint
+    // contacts, so it is the sum over folds of the variance of each model's share of
+    // Σ_i Σ_a π_ia q̂_a(x_i) / n.
+    let mut dm_model_variance = 0.0;
+    for (f, model) in dm_models.iter().enumerate() {
+        let rows: Vec<(usize, Vec<f64>)> = eval
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| folds[*j] == f)
+            .map(|(j, &i)| {
+                (
+                    i,
+                    target[j * k..(j + 1) * k]
+                        .iter()
+                        .map(|p| p / n as f64)
+                        .collect(),
+                )
+            })
+            .collect();
+        dm_model_variance += model.weighted_mean_variance(
+            rows.iter()
+                .map(|(i, w)| (contexts[*i].as_slice(), w.as_slice())),
+        );
     }
     let reward: Vec<f64> = eval.iter().map(|&i| log.reward[i]).collect();
     let logged: Vec<usize> = eval.iter().map(|&i| log.arm[i]).collect();
@@ -416,6 +589,7 @@ fn evaluate(
         pscore: &pscore,
         target: &target,
         q_hat: &q_hat,
+        q_hat_dm: Some(&q_hat_dm),
         dm_model_variance,
     };
     let opts = OpeOptions {

@@ -13,6 +13,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use super::config::Algorithm;
+use super::factored::FactoredModel;
 
 /// Floor of the per-arm noise variance (a Bernoulli reward near 0 or 1 would otherwise make the
 /// posterior collapse after a few rounds).
@@ -133,6 +134,93 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The reward model under a policy: disjoint per-arm regressions or one factored regression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RewardModel {
+    Disjoint(ArmModels),
+    Factored(FactoredModel),
+}
+
+impl RewardModel {
+    pub fn arms(&self) -> usize {
+        match self {
+            RewardModel::Disjoint(m) => m.arms,
+            RewardModel::Factored(m) => m.arms,
+        }
+    }
+
+    /// Expected reward of arm `a` in context `x`.
+    pub fn mean(&self, a: usize, x: &[f64]) -> f64 {
+        match self {
+            RewardModel::Disjoint(m) => m.mean(a, x),
+            RewardModel::Factored(m) => m.mean(a, x),
+        }
+    }
+
+    /// Every arm's expected reward at `x`.
+    pub fn means(&self, x: &[f64]) -> Vec<f64> {
+        (0..self.arms()).map(|a| self.mean(a, x)).collect()
+    }
+
+    /// Every arm's squared width at `x`, in units of its noise.
+    pub fn spreads(&self, x: &[f64]) -> Vec<f64> {
+        match self {
+            RewardModel::Disjoint(m) => (0..m.arms).map(|a| m.spread(a, x)).collect(),
+            RewardModel::Factored(m) => m.spreads(x),
+        }
+    }
+
+    /// The noise variance of arm `a`.
+    pub fn noise(&self, a: usize) -> f64 {
+        match self {
+            RewardModel::Disjoint(m) => m.noise(a),
+            RewardModel::Factored(m) => m.noise(),
+        }
+    }
+
+    /// Adds one round: arm `a` played in context `x` returned `reward`.
+    pub fn update(&mut self, a: usize, x: &[f64], reward: f64) {
+        match self {
+            RewardModel::Disjoint(m) => m.update(a, x, reward),
+            RewardModel::Factored(m) => m.update(a, x, reward),
+        }
+    }
+
+    /// The posterior variance of `Σ_i Σ_a w_ia · mean(a, x_i)` (the delta method for a value
+    /// estimate that averages the model's predictions with weights `w`, one row of `arms`
+    /// weights per context).
+    pub fn weighted_mean_variance<'a>(
+        &self,
+        rows: impl Iterator<Item = (&'a [f64], &'a [f64])>,
+    ) -> f64 {
+        match self {
+            RewardModel::Disjoint(m) => {
+                let mut acc = vec![vec![0.0; m.dim]; m.arms];
+                for (x, w) in rows {
+                    for (acc_a, wa) in acc.iter_mut().zip(w) {
+                        acc_a.iter_mut().zip(x).for_each(|(s, xv)| *s += wa * xv);
+                    }
+                }
+                acc.iter()
+                    .enumerate()
+                    .map(|(a, v)| m.noise(a) * m.spread(a, v))
+                    .sum()
+            }
+            RewardModel::Factored(m) => {
+                let mut acc = vec![0.0; m.size()];
+                for (x, w) in rows {
+                    for (a, wa) in w.iter().enumerate() {
+                        if *wa != 0.0 {
+                            m.add_phi(a, x, *wa, &mut acc);
+                        }
+                    }
+                }
+                m.noise() * m.quadratic(&acc)
+            }
+        }
+    }
+}
+
 /// A policy: the arm models and how they are turned into choices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
@@ -141,27 +229,21 @@ pub struct Policy {
     pub epsilon: f64,
     pub posterior_scale: f64,
     pub samples: usize,
-    pub models: ArmModels,
+    pub models: RewardModel,
 }
 
 impl Policy {
-    /// The arm with the largest value of `score` (the lowest index among ties).
-    fn argmax(&self, mut score: impl FnMut(usize) -> f64) -> usize {
-        (0..self.models.arms)
-            .map(|a| (a, score(a)))
-            .fold((0, f64::NEG_INFINITY), |best, (a, s)| {
-                if s > best.1 { (a, s) } else { best }
-            })
-            .0
-    }
-
-    /// The greedy arm: the largest expected reward.
+    /// The greedy arm: the largest expected reward (the lowest index among ties).
     pub fn greedy(&self, x: &[f64]) -> usize {
-        self.argmax(|a| self.models.mean(a, x))
+        argmax(&self.models.means(x)).0
     }
 
     fn ucb(&self, x: &[f64]) -> usize {
-        self.argmax(|a| self.models.mean(a, x) + self.alpha * self.models.spread(a, x).sqrt())
+        let spreads = self.models.spreads(x);
+        let scores: Vec<f64> = (0..self.models.arms())
+            .map(|a| self.models.mean(a, x) + self.alpha * spreads[a].sqrt())
+            .collect();
+        argmax(&scores).0
     }
 
     /// One Thompson draw: the arm whose sampled expected reward is largest. The arms' posterior
@@ -181,12 +263,13 @@ impl Policy {
 
     /// The arms' posterior means and standard deviations at `x`.
     fn thompson_params(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
-        let arms = 0..self.models.arms;
-        let means = arms.clone().map(|a| self.models.mean(a, x)).collect();
-        let sd = arms
-            .map(|a| {
-                self.posterior_scale * (self.models.noise(a) * self.models.spread(a, x)).sqrt()
-            })
+        let means = self.models.means(x);
+        let sd = self
+            .models
+            .spreads(x)
+            .iter()
+            .enumerate()
+            .map(|(a, s)| self.posterior_scale * (self.models.noise(a) * s).sqrt())
             .collect();
         (means, sd)
     }
@@ -197,7 +280,7 @@ impl Policy {
             Algorithm::Linucb => self.ucb(x),
             Algorithm::EpsilonGreedy => {
                 if rand::RngExt::random::<f64>(rng) < self.epsilon {
-                    rand::RngExt::random_range(rng, 0..self.models.arms)
+                    rand::RngExt::random_range(rng, 0..self.models.arms())
                 } else {
                     self.greedy(x)
                 }
@@ -212,7 +295,7 @@ impl Policy {
     /// The policy's probability of every arm at `x`: exact for LinUCB and ε-greedy, the share
     /// of `samples` draws for Thompson sampling (seeded by `rng`).
     pub fn probabilities<R: Rng + ?Sized>(&self, x: &[f64], rng: &mut R) -> Vec<f64> {
-        let k = self.models.arms;
+        let k = self.models.arms();
         let mut p = vec![0.0; k];
         match self.algorithm {
             Algorithm::Linucb => p[self.ucb(x)] = 1.0,
@@ -273,7 +356,7 @@ mod tests {
                 epsilon: 0.1,
                 posterior_scale: 1.0,
                 samples: 200,
-                models: ArmModels::new(2, 2, 1.0),
+                models: RewardModel::Disjoint(ArmModels::new(2, 2, 1.0)),
             };
             let mut reward = 0.0;
             let mut oracle = 0.0;

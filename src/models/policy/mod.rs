@@ -3,6 +3,8 @@
 //! - [`config`]: the `[policy]` section and the `train policy` job;
 //! - [`contacts`]: contact logs, offer categories, the generator's truth, and contexts;
 //! - [`linear`]: per-arm Bayesian ridge models and the Thompson, LinUCB and ε-greedy policies;
+//! - [`factored`]: one Bayesian ridge model shared by the arms through their factors (channel,
+//!   day type, day part), the default reward model;
 //! - [`job`]: the training job, its off-policy evaluation and `evaluation.json`;
 //! - [`infer`]: a checkpoint loaded for `teleseg score` (best arm per offer category);
 //! - [`simulate`]: `teleseg simulate`, policies learning online against the known response;
@@ -16,6 +18,7 @@ pub mod abtest;
 pub mod config;
 pub mod contacts;
 pub mod evaluate;
+pub mod factored;
 pub mod infer;
 pub mod job;
 pub mod linear;

@@ -13,9 +13,10 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
-use super::config::Algorithm;
+use super::config::{Algorithm, ModelKind};
+use super::factored::{ArmFactors, FactoredModel};
 use super::job::{ContactFiles, beside, load_contacts};
-use super::linear::{ArmModels, Policy};
+use super::linear::{ArmModels, Policy, RewardModel};
 use crate::data::preprocess::Preprocessor;
 use crate::data::reader::{ReadOptions, read_csv};
 use crate::data::schema::Schema;
@@ -28,6 +29,7 @@ pub struct SimulateOptions {
     pub data: PathBuf,
     pub rounds: usize,
     pub algorithms: Vec<Algorithm>,
+    pub model: ModelKind,
     pub ridge: f64,
     pub alpha: f64,
     pub epsilon: f64,
@@ -63,6 +65,8 @@ pub struct SimulationReport {
     pub rounds: usize,
     pub arms: Vec<String>,
     pub context_dim: usize,
+    pub model: ModelKind,
+    pub ridge: f64,
     /// Mean true acceptance probability per round of: uniform, best fixed arm, oracle.
     pub uniform_rate: f64,
     pub best_fixed_arm_rate: f64,
@@ -159,7 +163,16 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
                 epsilon: opts.epsilon,
                 posterior_scale: opts.posterior_scale,
                 samples: 1,
-                models: ArmModels::new(k, dim, opts.ridge),
+                models: match opts.model {
+                    ModelKind::Disjoint => {
+                        RewardModel::Disjoint(ArmModels::new(k, dim, opts.ridge))
+                    }
+                    ModelKind::Factored => RewardModel::Factored(FactoredModel::new(
+                        dim,
+                        ArmFactors::from_names(&data.log.arms),
+                        opts.ridge,
+                    )),
+                },
             };
             let mut choice_rng = StdRng::seed_from_u64(opts.seed ^ 0x5349_4d55);
             let mut total = 0.0;
@@ -225,6 +238,8 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
         rounds: opts.rounds,
         arms: data.log.arms.clone(),
         context_dim: dim,
+        model: opts.model,
+        ridge: opts.ridge,
         uniform_rate,
         best_fixed_arm_rate,
         best_fixed_arm: data.log.arms[best_arm].clone(),
