@@ -50,6 +50,8 @@ pub struct TrueValues {
 pub struct PolicyReport {
     pub run: PathBuf,
     pub algorithm: Algorithm,
+    /// Absent in runs written before the factored model: those are disjoint.
+    #[serde(default = "disjoint")]
     pub model: ModelKind,
     pub arms: Vec<String>,
     pub context_dim: usize,
@@ -403,6 +405,8 @@ impl Samples<'_> {
             .iter()
             .map(|&ridge| {
                 let (mut sse, mut sw, mut num, mut den) = (0.0, 0.0, 0.0, 0.0);
+                // `f` names the fold in `held_out` and `trained_on` too.
+                #[allow(clippy::needless_range_loop)]
                 for f in 0..RIDGE_FOLDS {
                     let model = match &all {
                         Some(all) => {
