@@ -196,17 +196,18 @@ struct Sums {
 
 impl Sums {
     fn add(&mut self, t: &Terms, i: usize) {
-        self.add_with(t, i, t.dm[i], t.q_logged[i], 1.0);
-        self.dm_direct += t.dm_direct[i] - t.dm[i];
+        self.add_with(t, i, (t.dm[i], t.dm_direct[i]), t.q_logged[i], 1.0);
     }
 
-    /// Adds round `i` `times` times, with its DM value and logged-action prediction given (from
-    /// a reward model refitted on a resample).
-    fn add_with(&mut self, t: &Terms, i: usize, dm: f64, q_logged: f64, times: f64) {
+    /// Adds round `i` `times` times, with its DM values (the doubly robust estimators' and
+    /// DM's own) and logged-action prediction given (from a reward model refitted on a
+    /// resample).
+    fn add_with(&mut self, t: &Terms, i: usize, dm: (f64, f64), q_logged: f64, times: f64) {
+        let (dm, dm_direct) = dm;
         let resid = t.reward[i] - q_logged;
         self.n += times;
         self.dm += times * dm;
-        self.dm_direct += times * dm;
+        self.dm_direct += times * dm_direct;
         self.w += times * t.w[i];
         self.wr += times * t.w[i] * t.reward[i];
         self.w_resid += times * t.w[i] * resid;
@@ -354,12 +355,18 @@ pub fn evaluate(input: &OpeInput, opts: &OpeOptions) -> Result<OpeReport, OpeErr
 }
 
 /// [`evaluate`] with the reward model refitted on every bootstrap resample, so that every
-/// interval, DM's included, carries the reward model's estimation error too.
+/// interval, DM's included, carries the reward model's estimation error too. One model serves
+/// every estimator here: `input.q_hat_dm` must be `None`.
 pub fn evaluate_refitting(
     input: &OpeInput,
     opts: &OpeOptions,
     refit: Refit,
 ) -> Result<OpeReport, OpeError> {
+    if input.q_hat_dm.is_some() {
+        return Err(OpeError::Options(
+            "a refitted reward model serves DM too: q_hat_dm must be None".into(),
+        ));
+    }
     evaluate_with(input, opts, Some(refit))
 }
 
@@ -449,7 +456,8 @@ fn evaluate_with(
         match refit {
             None => {
                 for (i, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
-                    s.add_with(&terms, i, terms.dm[i], terms.q_logged[i], f64::from(c));
+                    let dm = (terms.dm[i], terms.dm_direct[i]);
+                    s.add_with(&terms, i, dm, terms.q_logged[i], f64::from(c));
                 }
             }
             Some(refit) => {
@@ -457,8 +465,9 @@ fn evaluate_with(
                 for (i, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
                     let q = &q_hat[i * k..(i + 1) * k];
                     let target = &input.target[i * k..(i + 1) * k];
+                    // One refitted model serves DM and the doubly robust estimators.
                     let dm = target.iter().zip(q).map(|(p, q)| p * q).sum();
-                    s.add_with(&terms, i, dm, q[input.logged[i]], f64::from(c));
+                    s.add_with(&terms, i, (dm, dm), q[input.logged[i]], f64::from(c));
                 }
             }
         }
@@ -640,6 +649,54 @@ mod tests {
         assert!(dr.ci_low <= 0.74 && 0.74 <= dr.ci_high, "{dr:?}");
         let ips = r.get("ips").unwrap();
         assert!(dr.std_error < ips.std_error, "{dr:?} vs {ips:?}");
+    }
+
+    #[test]
+    fn dm_takes_its_own_reward_model_in_the_point_and_the_bootstrap() {
+        let n = 4_000;
+        let (reward, logged, pscore) = world(n, 11);
+        let target: Vec<f64> = (0..n).flat_map(|_| [0.1, 0.9]).collect();
+        let q_hat: Vec<f64> = (0..n).flat_map(|_| [0.5, 0.5]).collect();
+        // DM's own model varies by round (per-round values 0.74 and 0.56), the other does not.
+        let q_dm: Vec<f64> = (0..n)
+            .flat_map(|i| if i % 2 == 0 { [0.2, 0.8] } else { [0.2, 0.6] })
+            .collect();
+        let opts = OpeOptions {
+            bootstrap: 300,
+            seed: 11,
+            ..OpeOptions::default()
+        };
+        let input = OpeInput {
+            actions: 2,
+            reward: &reward,
+            logged: &logged,
+            pscore: &pscore,
+            target: &target,
+            q_hat: &q_hat,
+            q_hat_dm: Some(&q_dm),
+            dm_model_variance: 0.0,
+        };
+        let with = evaluate(&input, &opts).unwrap();
+        let without = evaluate(
+            &OpeInput {
+                q_hat_dm: None,
+                ..input
+            },
+            &opts,
+        )
+        .unwrap();
+        let dm = with.get("dm").unwrap();
+        assert!((dm.value - 0.65).abs() < 1e-12, "{dm:?}");
+        // Its bootstrap spread is its own model's (the other DM's is 0).
+        assert!(dm.std_error > 0.001, "{dm:?}");
+        assert!(without.get("dm").unwrap().std_error < 1e-12);
+        // The doubly robust estimators keep `q_hat`.
+        for name in ["dr", "sndr", "switch_dr", "dr_os"] {
+            assert_eq!(with.get(name), without.get(name), "{name}");
+        }
+        // A refitted model serves every estimator: a separate DM model is refused.
+        let refit = |_: &[u32]| vec![0.5; 2 * n];
+        assert!(evaluate_refitting(&input, &opts, &refit).is_err());
     }
 
     #[test]

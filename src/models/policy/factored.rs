@@ -192,16 +192,18 @@ impl FactoredModel {
                 .sum::<f64>()
     }
 
-    /// `A⁻¹ φ(a, x)` from the products `w[b] = A⁻¹[:, block b] x` of every block.
+    /// `A⁻¹ φ(a, x)` from the block products `w` (which must include arm `a`'s blocks).
     fn a_inv_phi(&self, a: usize, w: &BlockProducts) -> Vec<f64> {
         let d = self.size();
         let col = self.layout().arm_col(a);
-        let mut u: Vec<f64> = (0..d).map(|i| self.a_inv[i * d + col]).collect();
-        for o in self.blocks(a) {
-            let wb = w.of_offset(o);
-            u.iter_mut().zip(wb).for_each(|(ui, wi)| *ui += wi);
-        }
-        u
+        let columns: Vec<usize> = self.blocks(a).map(|o| w.column(o)).collect();
+        let nb = w.offsets.len();
+        (0..d)
+            .map(|i| {
+                let row = &w.flat[i * nb..(i + 1) * nb];
+                self.a_inv[i * d + col] + columns.iter().map(|&b| row[b]).sum::<f64>()
+            })
+            .collect()
     }
 
     /// `φ(a, x)ᵀ v` for a dense `v`.
@@ -236,10 +238,7 @@ impl FactoredModel {
         } else {
             flat.chunks_mut(nb).enumerate().for_each(row);
         }
-        let values: Vec<Vec<f64>> = (0..nb)
-            .map(|b| (0..d).map(|i| flat[i * nb + b]).collect())
-            .collect();
-        BlockProducts { offsets, values }
+        BlockProducts { offsets, flat }
     }
 
     /// Every arm's `φ(a, x)ᵀ A⁻¹ φ(a, x)`.
@@ -248,12 +247,6 @@ impl FactoredModel {
         (0..self.arms)
             .map(|a| self.phi_dot(a, x, &self.a_inv_phi(a, &w)).max(0.0))
             .collect()
-    }
-
-    /// `φ(a, x)ᵀ A⁻¹ φ(a, x)` for one arm.
-    pub fn spread(&self, a: usize, x: &[f64]) -> f64 {
-        let w = self.block_products(x, Some(a));
-        self.phi_dot(a, x, &self.a_inv_phi(a, &w)).max(0.0)
     }
 
     /// The noise variance (shared by the arms).
@@ -312,20 +305,20 @@ impl FactoredModel {
     }
 }
 
-/// `A⁻¹[:, block] x` per block, keyed by the block's offset.
+/// `A⁻¹[:, block] x` for a set of blocks: `flat[i · blocks + b]` is row `i` of block `b`'s
+/// product, the block starting at `offsets[b]`.
 struct BlockProducts {
     offsets: Vec<usize>,
-    values: Vec<Vec<f64>>,
+    flat: Vec<f64>,
 }
 
 impl BlockProducts {
-    fn of_offset(&self, o: usize) -> &[f64] {
-        let b = self
-            .offsets
+    /// The column of the block starting at `o`.
+    fn column(&self, o: usize) -> usize {
+        self.offsets
             .iter()
             .position(|&v| v == o)
-            .expect("the products of every block the arm uses were computed");
-        &self.values[b]
+            .expect("the products of every block the arm uses were computed")
     }
 }
 
@@ -375,6 +368,12 @@ impl FactoredStats {
         self.n += 1.0;
     }
 
+    /// The full posterior for `ridge` (see [`Gram::fit`]).
+    pub fn fit(&self, dim: usize, factors: ArmFactors, ridge: f64) -> FactoredModel {
+        let prior = FactoredModel::new(dim, factors, ridge);
+        self.gram(&prior).fit(prior)
+    }
+
     /// `self − other` (the statistics of the rows in `self` but not in `other`).
     pub fn minus(&self, other: &FactoredStats) -> FactoredStats {
         let sub = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x - y).collect();
@@ -387,8 +386,9 @@ impl FactoredStats {
         }
     }
 
-    /// `Σ φφᵀ` and `Σ r φ` of the factored features.
-    fn gram(&self, template: &FactoredModel) -> (Array2<f64>, Vec<f64>) {
+    /// `Σ φφᵀ`, `Σ r φ` and the rest of what a solve needs, for `template`'s factors. It does
+    /// not depend on the ridge: build it once, then solve for every candidate.
+    pub fn gram(&self, template: &FactoredModel) -> Gram {
         let (dim, size) = (self.dim, template.size());
         let mut g = Array2::<f64>::zeros((size, size));
         let mut b = vec![0.0; size];
@@ -416,44 +416,59 @@ impl FactoredStats {
             g[[col, col]] += xx[[0, 0]];
             b[col] += rx[0];
         }
-        (g, b)
-    }
-
-    /// `A = Σ φφᵀ + Λ` and `Σ r φ` for `ridge`.
-    fn system(&self, template: &FactoredModel, ridge: f64) -> (Array2<f64>, Vec<f64>) {
-        let (mut g, b) = self.gram(template);
-        for (j, p) in template.layout().prior(ridge).iter().enumerate() {
-            g[[j, j]] += p;
+        Gram {
+            layout: template.layout(),
+            g,
+            b,
+            rr: self.rr,
+            n: self.n,
         }
-        (g, b)
+    }
+}
+
+/// The normal equations of the factored features: `Σ φφᵀ`, `Σ r φ`, `Σ r²` and the count.
+pub struct Gram {
+    layout: Layout,
+    g: Array2<f64>,
+    b: Vec<f64>,
+    rr: f64,
+    n: f64,
+}
+
+impl Gram {
+    /// `A = Σ φφᵀ + Λ` for `ridge`.
+    fn system(&self, ridge: f64) -> Array2<f64> {
+        let mut a = self.g.clone();
+        for (j, p) in self.layout.prior(ridge).iter().enumerate() {
+            a[[j, j]] += p;
+        }
+        a
     }
 
     /// The posterior mean `θ̂` for `ridge` (one Cholesky solve).
-    pub fn solve(&self, template: &FactoredModel, ridge: f64) -> Vec<f64> {
-        let (mut a, b) = self.system(template, ridge);
-        let mut rhs = Array2::from_shape_vec((b.len(), 1), b).expect("column");
-        a.solvec_inplace(&mut rhs)
+    pub fn solve(&self, ridge: f64) -> Vec<f64> {
+        let mut rhs = Array2::from_shape_vec((self.b.len(), 1), self.b.clone()).expect("column");
+        self.system(ridge)
+            .solvec_inplace(&mut rhs)
             .expect("Σ φφᵀ + Λ is positive definite: Λ is");
         rhs.into_raw_vec_and_offset().0
     }
 
-    /// The full posterior (`θ̂`, `A⁻¹`, the in-sample noise) for `ridge`.
-    pub fn fit(&self, dim: usize, factors: ArmFactors, ridge: f64) -> FactoredModel {
-        let mut model = FactoredModel::new(dim, factors, ridge);
-        let (mut a, b) = self.system(&model, ridge);
-        let inv = a
+    /// The full posterior (`θ̂`, `A⁻¹`, the in-sample noise) of the prior-only `model` (whose
+    /// factors this Gram was built for) at its ridge.
+    pub fn fit(&self, mut model: FactoredModel) -> FactoredModel {
+        assert_eq!(model.layout(), self.layout, "the Gram of these factors");
+        let inv = self
+            .system(model.ridge)
             .invc_inplace()
             .expect("Σ φφᵀ + Λ is positive definite: Λ is");
         let d = model.size();
-        let theta: Vec<f64> = (0..d)
-            .map(|i| dot(inv.row(i).as_slice().expect("contiguous"), &b))
-            .collect();
+        let row =
+            |m: &Array2<f64>, i: usize, v: &[f64]| dot(m.row(i).as_slice().expect("contiguous"), v);
+        let theta: Vec<f64> = (0..d).map(|i| row(&inv, i, &self.b)).collect();
         // In-sample residuals: Σ r² − 2 θᵀ Σ rφ + θᵀ (Σ φφᵀ) θ.
-        let (g, _) = self.gram(&model);
-        let g_theta: Vec<f64> = (0..d)
-            .map(|i| dot(g.row(i).as_slice().expect("contiguous"), &theta))
-            .collect();
-        let rss = self.rr - 2.0 * dot(&theta, &b) + dot(&theta, &g_theta);
+        let quad: f64 = (0..d).map(|i| theta[i] * row(&self.g, i, &theta)).sum();
+        let rss = self.rr - 2.0 * dot(&theta, &self.b) + quad;
         model.a_inv = inv.into_raw_vec_and_offset().0;
         model.theta = theta;
         model.count = self.n;
@@ -526,7 +541,7 @@ mod tests {
             stats.add(*a, x, *r);
         }
         let batch = stats.fit(3, ArmFactors::from_names(&arms()), 2.0);
-        let solved = stats.solve(&batch, 2.0);
+        let solved = stats.gram(&batch).solve(2.0);
         for ((o, b), s) in online.theta.iter().zip(&batch.theta).zip(&solved) {
             assert!((o - b).abs() < 1e-9 && (b - s).abs() < 1e-9, "{o} {b} {s}");
         }
@@ -540,7 +555,6 @@ mod tests {
             let mut phi = vec![0.0; batch.size()];
             batch.add_phi(a, &x, 1.0, &mut phi);
             assert!((s - batch.quadratic(&phi)).abs() < 1e-12);
-            assert!((s - batch.spread(a, &x)).abs() < 1e-12);
             assert!((batch.mean(a, &x) - dot(&phi, &batch.theta)).abs() < 1e-12);
         }
         // Statistics subtract: all minus the second half is the first half.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::KIND;
 use super::config::{Algorithm, ModelKind, PolicyJob};
 use super::contacts::{self, ContactLog, ContextLayout};
-use super::factored::{ArmFactors, FactoredModel, FactoredStats};
+use super::factored::{ArmFactors, FactoredModel, FactoredStats, Gram};
 use super::linear::{ArmModels, Policy, RewardModel};
 use crate::checkpoint::{self, Header, NamedTensor, RunDir};
 use crate::config;
@@ -23,8 +23,8 @@ use crate::job::{Globals, ensure_data, prepare_data};
 
 /// Folds of the reward model's cross-fitting on the evaluation contacts.
 const REWARD_FOLDS: usize = 2;
-/// DM's and DR's reward model takes this many times less shrinkage than the ridge best for
-/// predicting single contacts (see `evaluate`).
+/// DM's reward model takes this many times less shrinkage than the ridge best for predicting
+/// single contacts (see `evaluate`).
 const UNDERSMOOTH: f64 = 10.0;
 
 /// True values on the evaluation contacts (from the generator's `contacts_truth.csv`).
@@ -331,15 +331,15 @@ enum Criterion<'a> {
 }
 
 /// A contact log with its contexts: what the reward models are fitted on.
-pub struct Samples<'a> {
-    pub log: &'a ContactLog,
-    pub contexts: &'a [Vec<f64>],
-    pub dim: usize,
+struct Samples<'a> {
+    log: &'a ContactLog,
+    contexts: &'a [Vec<f64>],
+    dim: usize,
 }
 
 impl Samples<'_> {
     /// The reward model of `kind` fitted on the contacts `rows`.
-    pub fn fit(&self, kind: ModelKind, ridge: f64, rows: &[usize]) -> RewardModel {
+    fn fit(&self, kind: ModelKind, ridge: f64, rows: &[usize]) -> RewardModel {
         let (log, k) = (self.log, self.log.arms.len());
         match kind {
             ModelKind::Disjoint => {
@@ -390,16 +390,20 @@ impl Samples<'_> {
                 .map(|(&i, _)| i)
                 .collect()
         };
-        // The factored model's folds come from sufficient statistics (all minus the fold), so
-        // each candidate costs one linear solve per fold, not a pass over the log.
-        let (all, fold_stats) = match kind {
-            ModelKind::Factored => (
-                Some(self.stats(rows.iter().copied())),
-                (0..RIDGE_FOLDS).map(|f| self.stats(held_out(f))).collect(),
-            ),
-            ModelKind::Disjoint => (None, Vec::new()),
+        // The factored model's folds come from sufficient statistics (all minus the fold): one
+        // Gram per fold, then one linear solve per candidate and fold, not a pass over the log.
+        // The model whose θ each solve fills is allocated once.
+        let mut factored = match kind {
+            ModelKind::Factored => {
+                let template = FactoredModel::new(self.dim, ArmFactors::from_names(&log.arms), 1.0);
+                let all = self.stats(rows.iter().copied());
+                let grams: Vec<Gram> = (0..RIDGE_FOLDS)
+                    .map(|f| all.minus(&self.stats(held_out(f))).gram(&template))
+                    .collect();
+                Some((RewardModel::Factored(template), grams))
+            }
+            ModelKind::Disjoint => None,
         };
-        let factors = ArmFactors::from_names(&log.arms);
         let scores: Vec<(f64, f64)> = kind
             .ridge_grid()
             .iter()
@@ -408,13 +412,18 @@ impl Samples<'_> {
                 // `f` names the fold in `held_out` and `trained_on` too.
                 #[allow(clippy::needless_range_loop)]
                 for f in 0..RIDGE_FOLDS {
-                    let model = match &all {
-                        Some(all) => {
-                            let mut m = FactoredModel::new(self.dim, factors.clone(), ridge);
-                            m.theta = all.minus(&fold_stats[f]).solve(&m, ridge);
-                            RewardModel::Factored(m)
+                    let refit;
+                    let model = match &mut factored {
+                        Some((template, grams)) => {
+                            if let RewardModel::Factored(m) = template {
+                                m.theta = grams[f].solve(ridge);
+                            }
+                            &*template
                         }
-                        None => self.fit(kind, ridge, &trained_on(f)),
+                        None => {
+                            refit = self.fit(kind, ridge, &trained_on(f));
+                            &refit
+                        }
                     };
                     for i in held_out(f) {
                         let x = &self.contexts[i];
@@ -556,7 +565,14 @@ fn evaluate(
     // shrinkage bias does not. So DM's model is the policy's kind with UNDERSMOOTH times less
     // shrinkage than predicts single contacts best; at that ridge, shrinkage pulled the arms the
     // target prefers towards the arm means and DM's interval missed the truth in most seeds.
-    let (dm_ridge, _) = samples.choose_ridge(cfg.model, criterion, eval, seed ^ 0x00de_fa17);
+    let dm_ridge = match cfg.model {
+        ModelKind::Disjoint => dr_ridge,
+        kind => {
+            samples
+                .choose_ridge(kind, criterion, eval, seed ^ 0x00de_fa17)
+                .0
+        }
+    };
     let dm_models = cross_fit(cfg.model, dm_ridge / UNDERSMOOTH);
     let q_hat_dm = predictions(&dm_models);
     // DM's model variance by the delta method: the folds' models are fitted on disjoint
