@@ -22,6 +22,7 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod date;
+pub mod drift;
 pub mod error;
 pub mod eval;
 pub mod fuzzing;

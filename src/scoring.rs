@@ -19,6 +19,7 @@ use crate::data::interactions::load_teleseg;
 use crate::data::schema::Schema;
 use crate::data::table::RawTable;
 use crate::data::writer::csv_field;
+use crate::drift::DriftReference;
 use crate::models::autoencoder::RawInput;
 use crate::models::dec::{SegmentModel, Segments};
 use crate::models::ncf::infer::{ColdStart, NcfModel, RankedOffers, rank_customers};
@@ -138,6 +139,9 @@ pub struct Decider {
     pub propensity: Option<PropensityModel>,
     /// Offer take-up probabilities per category, from `offer_propensity/` when present.
     pub offer_propensity: Option<OfferPropensityModel>,
+    /// The DEC training population (`dec/drift_reference.json`); `None` for a run from before
+    /// drift references.
+    pub drift: Option<DriftReference>,
     pub opts: DeciderOptions,
 }
 
@@ -235,9 +239,22 @@ impl Decider {
             true => Some(OfferPropensityModel::load(&take_up)?),
             false => None,
         };
+        let dec_dir = if dec_path.is_dir() {
+            dec_path.clone()
+        } else {
+            dec_path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let drift = DriftReference::read_beside(&dec_dir)?;
+        if drift.is_none() {
+            tracing::warn!(
+                dec = %dec_dir.display(),
+                "no drift reference (a run from before them): drift is not measured"
+            );
+        }
         Ok(Decider {
             path: checkpoint.to_path_buf(),
             segments,
+            drift,
             offers,
             propensity,
             offer_propensity,

@@ -7,6 +7,8 @@
 //! | `GET /ready`    | 200 while a bundle is loaded and the service is not shutting down, else 503 |
 //! | `GET /metadata` | the loaded bundle: path, generation, models, schema                    |
 //! | `POST /reload`  | loads the bundle again from its folder and swaps it in (also on SIGHUP) |
+//! | `GET /drift`    | population drift of the last `--drift-window` customers scored against the training data ([`crate::drift`]) |
+//! | `GET /metrics`  | Prometheus text: requests, customers scored, the bundle generation and the drift indices |
 //!
 //! A request's customers are read exactly as `teleseg score` reads a CSV: the JSON is written as
 //! CSV text (header: every key, in first-seen order; a key a customer lacks is an empty cell) and
@@ -21,11 +23,17 @@
 //! in only when it loaded completely, so a broken folder leaves the service as it was (the reload
 //! answers 500 with the reason). Scoring runs on tokio's blocking pool, so slow requests do not
 //! stall health checks.
+//!
+//! Drift: every customer scored is binned against the bundle's drift reference and enters a
+//! sliding window of the last `--drift-window` customers; `GET /drift` reports the window's
+//! population stability index per feature and of the segment mix, `GET /metrics` exports them,
+//! and a warning is logged whenever a scored request leaves an index above `--drift-alert`
+//! (at most once a minute). A reload starts a new window (the new bundle's reference).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -40,6 +48,7 @@ use serde_json::{Value, json};
 use crate::data::reader::{CsvBatches, OnBadRow, ReadOptions};
 use crate::data::schema::Schema;
 use crate::data::writer::csv_field;
+use crate::drift::{DriftReport, DriftWindow};
 use crate::scoring::{Decider, DeciderOptions, Decision};
 
 /// How the service runs.
@@ -53,6 +62,10 @@ pub struct ServeOptions {
     pub max_body_bytes: usize,
     /// Most customers in one request.
     pub max_customers: usize,
+    /// Customers in the drift window.
+    pub drift_window: usize,
+    /// PSI above which drift alerts.
+    pub drift_alert: f64,
     pub decider: DeciderOptions,
 }
 
@@ -61,6 +74,33 @@ struct Loaded {
     decider: Arc<Decider>,
     generation: u64,
     loaded_at: u64,
+    /// The last customers scored with this bundle (none without a drift reference).
+    drift: Option<Arc<Mutex<DriftWindow>>>,
+}
+
+impl Loaded {
+    fn new(decider: Decider, generation: u64, window: usize) -> Loaded {
+        let drift = decider
+            .drift
+            .as_ref()
+            .map(|r| Arc::new(Mutex::new(DriftWindow::new(r, window))));
+        Loaded {
+            decider: Arc::new(decider),
+            generation,
+            loaded_at: unix_now(),
+            drift,
+        }
+    }
+}
+
+/// Request and customer counters of `GET /metrics`.
+#[derive(Default)]
+struct Counters {
+    requests_ok: AtomicU64,
+    requests_failed: AtomicU64,
+    customers: AtomicU64,
+    /// Unix second of the last drift warning (at most one a minute).
+    last_warning: AtomicU64,
 }
 
 struct AppState {
@@ -71,6 +111,7 @@ struct AppState {
     reloading: tokio::sync::Mutex<()>,
     generations: AtomicU64,
     draining: AtomicBool,
+    counters: Counters,
 }
 
 /// An error answer: status and message, sent as `{"error": message}`.
@@ -101,17 +142,15 @@ pub fn serve(opts: ServeOptions, device: burn::tensor::Device) -> anyhow::Result
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", opts.addr))?;
         let addr = listener.local_addr()?;
+        let window = opts.drift_window;
         let state = Arc::new(AppState {
             opts,
             device,
-            loaded: RwLock::new(Loaded {
-                decider: Arc::new(decider),
-                generation: 1,
-                loaded_at: unix_now(),
-            }),
+            loaded: RwLock::new(Loaded::new(decider, 1, window)),
             reloading: tokio::sync::Mutex::new(()),
             generations: AtomicU64::new(1),
             draining: AtomicBool::new(false),
+            counters: Counters::default(),
         });
         tokio::spawn(reload_on_hangup(state.clone()));
         let app = router(state.clone());
@@ -141,6 +180,8 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/ready", get(ready))
         .route("/metadata", get(metadata))
         .route("/reload", post(reload))
+        .route("/drift", get(drift))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -245,11 +286,7 @@ async fn reload_bundle(state: &Arc<AppState>) -> Result<u64, ApiError> {
         )
     })?;
     let generation = state.generations.fetch_add(1, Ordering::SeqCst) + 1;
-    *state.loaded.write().expect("lock") = Loaded {
-        decider: Arc::new(loaded),
-        generation,
-        loaded_at: unix_now(),
-    };
+    *state.loaded.write().expect("lock") = Loaded::new(loaded, generation, state.opts.drift_window);
     tracing::info!(generation, "bundle reloaded");
     Ok(generation)
 }
@@ -264,10 +301,31 @@ async fn score(
             return ApiError(rejection.status(), rejection.body_text()).into_response();
         }
     };
-    let decider = state.loaded.read().expect("lock").decider.clone();
+    let (decider, window) = {
+        let l = state.loaded.read().expect("lock");
+        (l.decider.clone(), l.drift.clone())
+    };
     let max_customers = state.opts.max_customers;
-    let result =
-        tokio::task::spawn_blocking(move || score_body(&decider, &body, max_customers)).await;
+    let s = state.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let decisions = score_body(&decider, &body, max_customers, window.as_deref())?;
+        if let Some(w) = &window {
+            s.warn_on_drift(&decider, w);
+        }
+        Ok::<_, ApiError>(decisions)
+    })
+    .await;
+    let counter = match &result {
+        Ok(Ok(d)) => {
+            state
+                .counters
+                .customers
+                .fetch_add(d.len() as u64, Ordering::Relaxed);
+            &state.counters.requests_ok
+        }
+        _ => &state.counters.requests_failed,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
     match result {
         Ok(Ok(decisions)) => (
             [(header::CONTENT_TYPE, "application/json")],
@@ -279,11 +337,13 @@ async fn score(
     }
 }
 
-/// The decisions for a request body (one customer object or an array of them).
+/// The decisions for a request body (one customer object or an array of them); the customers
+/// scored enter `window` when there is one.
 pub fn score_body(
     decider: &Decider,
     body: &[u8],
     max_customers: usize,
+    window: Option<&Mutex<DriftWindow>>,
 ) -> Result<Vec<Decision>, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError(
@@ -319,7 +379,152 @@ pub fn score_body(
     let scored = decider
         .score(&table)
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
+    if let (Some(window), Some(reference)) = (window, &decider.drift) {
+        let rows: Vec<usize> = (0..table.n_rows()).collect();
+        let bins = reference
+            .bin_rows(&table, &rows)
+            .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let mut w = window.lock().expect("lock");
+        for (b, &s) in bins.into_iter().zip(&scored.segments.segment) {
+            w.push(s, b);
+        }
+    }
     Ok(decider.decisions(&table, &scored))
+}
+
+impl AppState {
+    /// Logs the drift warning when the window is above the threshold (at most once a minute).
+    fn warn_on_drift(&self, decider: &Decider, window: &Mutex<DriftWindow>) {
+        let now = unix_now();
+        let last = self.counters.last_warning.load(Ordering::Relaxed);
+        if now < last + 60 {
+            return;
+        }
+        if let Some(report) = drift_report(decider, Some(window), self.opts.drift_alert)
+            && !report.alerts.is_empty()
+        {
+            self.counters.last_warning.store(now, Ordering::Relaxed);
+            report.warn_if_alerting("serve");
+        }
+    }
+}
+
+/// The drift of `window` against `decider`'s reference (`None` without one).
+fn drift_report(
+    decider: &Decider,
+    window: Option<&Mutex<DriftWindow>>,
+    alert: f64,
+) -> Option<DriftReport> {
+    let (reference, window) = (decider.drift.as_ref()?, window?);
+    let counts = window.lock().expect("lock").counts.clone();
+    Some(reference.report(&counts, alert))
+}
+
+async fn drift(State(state): State<Arc<AppState>>) -> Response {
+    let (decider, window, generation) = {
+        let l = state.loaded.read().expect("lock");
+        (l.decider.clone(), l.drift.clone(), l.generation)
+    };
+    match drift_report(&decider, window.as_deref(), state.opts.drift_alert) {
+        Some(report) => axum::Json(json!({
+            "generation": generation,
+            "window": state.opts.drift_window,
+            "drift": report,
+        }))
+        .into_response(),
+        None => ApiError(
+            StatusCode::NOT_FOUND,
+            "the bundle has no drift reference (dec/drift_reference.json, written by runs of this version): retrain to measure drift".into(),
+        )
+        .into_response(),
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    use std::fmt::Write as _;
+    let (decider, window, generation) = {
+        let l = state.loaded.read().expect("lock");
+        (l.decider.clone(), l.drift.clone(), l.generation)
+    };
+    let c = &state.counters;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    metric(
+        "teleseg_requests_total",
+        "counter",
+        "Scoring requests answered, by outcome.",
+        &[
+            (
+                "{outcome=\"ok\"}".into(),
+                c.requests_ok.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "{outcome=\"error\"}".into(),
+                c.requests_failed.load(Ordering::Relaxed) as f64,
+            ),
+        ],
+    );
+    metric(
+        "teleseg_customers_scored_total",
+        "counter",
+        "Customers scored.",
+        &[(String::new(), c.customers.load(Ordering::Relaxed) as f64)],
+    );
+    metric(
+        "teleseg_bundle_generation",
+        "gauge",
+        "Loads of the bundle (1, then +1 per reload).",
+        &[(String::new(), generation as f64)],
+    );
+    if let Some(r) = drift_report(&decider, window.as_deref(), state.opts.drift_alert) {
+        metric(
+            "teleseg_drift_window_customers",
+            "gauge",
+            "Customers in the drift window.",
+            &[(String::new(), r.customers as f64)],
+        );
+        metric(
+            "teleseg_drift_segment_psi",
+            "gauge",
+            "Population stability index of the segment mix against the training rows.",
+            &[(String::new(), r.segment_psi)],
+        );
+        let features: Vec<(String, f64)> = r
+            .features
+            .iter()
+            .map(|f| {
+                (
+                    format!("{{feature=\"{}\"}}", prometheus_label(&f.name)),
+                    f.psi,
+                )
+            })
+            .collect();
+        metric(
+            "teleseg_drift_feature_psi",
+            "gauge",
+            "Population stability index of each input feature against the training rows.",
+            &features,
+        );
+        metric(
+            "teleseg_drift_alert",
+            "gauge",
+            "1 when the segment mix or a feature is above the alert threshold.",
+            &[(String::new(), f64::from(u8::from(!r.alerts.is_empty())))],
+        );
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn prometheus_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The customers as CSV text: a header of every key (first-seen order), one line per customer.

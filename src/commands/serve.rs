@@ -30,6 +30,12 @@ pub struct ServeArgs {
     /// Reasons per customer of the propensity model (0: none).
     #[arg(long, default_value_t = 3)]
     pub reasons: usize,
+    /// Drift is measured over the last this many customers scored (`GET /drift`, `/metrics`).
+    #[arg(long, default_value_t = 10_000, value_parser = crate::commands::at_least_one)]
+    pub drift_window: usize,
+    /// Population stability index above which drift alerts (0.25: a significant shift).
+    #[arg(long, default_value_t = crate::drift::DEFAULT_ALERT, value_parser = crate::commands::positive)]
+    pub drift_alert: f64,
 }
 
 /// Runs the service until SIGINT/SIGTERM.
@@ -40,6 +46,8 @@ pub fn run(args: &ServeArgs, device: &burn::tensor::Device) -> anyhow::Result<()
             addr: args.addr,
             max_body_bytes: args.max_body_bytes,
             max_customers: args.max_customers,
+            drift_window: args.drift_window,
+            drift_alert: args.drift_alert,
             decider: DeciderOptions {
                 top_k: args.top_k,
                 interactions: args.interactions.clone(),

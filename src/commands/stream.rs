@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::scoring::{Decider, DeciderOptions};
 use crate::stream::kafka::KafkaStream;
-use crate::stream::processor::{Processor, Profiles, Stats};
+use crate::stream::processor::{DriftOutput, Processor, Profiles, Stats};
 
 /// What to do with an event line that is not a valid event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,6 +73,16 @@ pub struct StreamArgs {
     /// Accepted offers never recommended again (interactions.csv).
     #[arg(long)]
     pub interactions: Option<PathBuf>,
+    /// Append a drift report (population stability of the customers held against the DEC
+    /// training rows, one JSON line) here every `--drift-every-batches` batches and at exit.
+    #[arg(long)]
+    pub drift_output: Option<PathBuf>,
+    /// Batches between drift reports.
+    #[arg(long, default_value_t = 100, value_parser = crate::commands::at_least_one)]
+    pub drift_every_batches: usize,
+    /// Population stability index above which drift alerts (0.25: a significant shift).
+    #[arg(long, default_value_t = crate::drift::DEFAULT_ALERT, value_parser = crate::commands::positive)]
+    pub drift_alert: f64,
     /// Extra librdkafka property for both clients, `key=value` (repeatable).
     #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
     pub kafka_properties: Vec<String>,
@@ -117,6 +127,12 @@ pub fn run(args: &StreamArgs, device: &burn::tensor::Device) -> anyhow::Result<S
         batch_events: args.batch_events as i64,
         skip_bad: args.on_bad_event == OnBadEvent::Skip,
         stats: Stats::default(),
+        drift: DriftOutput {
+            path: args.drift_output.clone(),
+            alert: args.drift_alert,
+            every_batches: args.drift_every_batches as u64,
+        },
+        reported_at: 0,
     };
     let lateness = args.lateness_secs.min(i64::MAX as u64) as i64;
     match (&args.events, &args.output, &args.brokers) {

@@ -221,6 +221,7 @@ pub fn run(
                 if fed == Fed::BatchFull {
                     let decisions = processor.close_batch(st, p)?;
                     send(&producer, k, &decisions, m.timestamp().to_millis())?;
+                    processor.maybe_report_drift(states.iter().map(|(&p, s)| (p, s)), false)?;
                     drop(states);
                     if last_snapshot.elapsed() >= k.snapshot_every {
                         checkpoint(&consumer, &producer, k)?;
@@ -282,6 +283,9 @@ pub fn run(
         }
     }
     checkpoint(&consumer, &producer, k)?;
+    let states = consumer.context().states.lock().expect("lock");
+    processor.maybe_report_drift(states.iter().map(|(&p, s)| (p, s)), true)?;
+    drop(states);
     Ok(processor.stats.clone())
 }
 

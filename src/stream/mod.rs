@@ -56,9 +56,11 @@ pub fn run_file(p: &mut Processor, io: &FileStream) -> anyhow::Result<Stats> {
             })? == Fed::BatchFull
         {
             emit(p.close_batch(&mut st, 0)?)?;
+            p.maybe_report_drift([(0, &st)], false)?;
         }
     }
     emit(p.close_batch(&mut st, 0)?)?;
     out.commit()?;
+    p.maybe_report_drift([(0, &st)], true)?;
     Ok(p.stats.clone())
 }

@@ -16,6 +16,12 @@
 //! atomically to `<state_dir>/<topic>-<partition>.json`; a restarted process, or the process a
 //! partition moves to, resumes from it. Without a snapshot a partition is replayed from its
 //! first offset.
+//!
+//! **Drift.** Each customer's last decision keeps the bins of the features it was scored with
+//! ([`crate::drift`]); the population stability index of the customers a process holds (their
+//! latest features and segments) against the DEC training rows is written as one JSON line to
+//! `--drift-output` every `--drift-every-batches` batches and at exit, and logged as a warning
+//! when it alerts.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -26,6 +32,7 @@ use super::events::{EventError, parse_event};
 use super::features::{EVENT_COLUMNS, FeatureStore, Pushed};
 use crate::data::reader::{CsvBatches, OnBadRow, ReadOptions};
 use crate::data::writer::csv_field;
+use crate::drift::{DriftCounts, DriftReport, FeaturePsi};
 use crate::scoring::{Decider, Decision};
 
 /// The customer table the events complete: every column but the event-derived ones comes from
@@ -86,6 +93,17 @@ impl Profiles {
 pub struct Last {
     pub segment: usize,
     pub best_offer: Option<String>,
+    /// The drift bins of the features the customer was last scored with (empty without a
+    /// drift reference, and in snapshots from before drift).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bins: Vec<u16>,
+}
+
+impl Last {
+    /// Whether a decision would report a change from `self` to `now`.
+    fn same_decision(&self, now: &Last) -> bool {
+        self.segment == now.segment && self.best_offer == now.best_offer
+    }
 }
 
 /// The state of one partition: windows, last decisions, progress.
@@ -181,6 +199,50 @@ pub struct Stats {
     pub rescored: u64,
     pub decisions: u64,
     pub batches: u64,
+    /// Drift of the customers held at the end, when the bundle has a drift reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift_segment_psi: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift_max_feature: Option<FeaturePsi>,
+    /// What was above the threshold at the end (`segments`, feature names).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift_alerts: Vec<String>,
+    /// Drift reports written, and how many of them alerted.
+    pub drift_reports: u64,
+    pub drift_reports_alerting: u64,
+}
+
+/// Where and how often the stream reports drift.
+#[derive(Debug, Clone)]
+pub struct DriftOutput {
+    /// JSON lines appended here (none: the warning and the final counters only).
+    pub path: Option<PathBuf>,
+    /// PSI above which drift alerts.
+    pub alert: f64,
+    /// A report after every this many batches (and one at exit).
+    pub every_batches: u64,
+}
+
+impl Default for DriftOutput {
+    fn default() -> Self {
+        DriftOutput {
+            path: None,
+            alert: crate::drift::DEFAULT_ALERT,
+            every_batches: 100,
+        }
+    }
+}
+
+/// One line of `--drift-output`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriftLine {
+    /// The newest event time among the partitions reported.
+    pub event_time: i64,
+    /// Batches closed so far by this process.
+    pub batches: u64,
+    pub partitions: Vec<i32>,
+    pub bundle_generation: u64,
+    pub drift: DriftReport,
 }
 
 /// The decision loop's logic: a loaded bundle, the profiles, the batch size.
@@ -191,6 +253,9 @@ pub struct Processor {
     pub batch_events: i64,
     pub skip_bad: bool,
     pub stats: Stats,
+    pub drift: DriftOutput,
+    /// `stats.batches` at the last drift report.
+    pub reported_at: u64,
 }
 
 impl Processor {
@@ -280,6 +345,10 @@ impl Processor {
         // parts); only the decisions emitted are completed, below.
         let scored = self.decider.score_core(&table)?;
         self.stats.rescored += ids.len() as u64;
+        let mut bins = match &self.decider.drift {
+            Some(r) => Some(r.bin_rows(&table, &(0..table.n_rows()).collect::<Vec<_>>())?),
+            None => None,
+        };
         let mut out = Vec::new();
         let mut rows = Vec::new();
         for (row, decision) in self
@@ -296,11 +365,22 @@ impl Processor {
             let now = Last {
                 segment: decision.segment,
                 best_offer: best,
+                bins: bins
+                    .as_mut()
+                    .map(|b| std::mem::take(&mut b[row]))
+                    .unwrap_or_default(),
             };
+            let previous = st.last.get_mut(&decision.customer_id);
+            if let Some(p) = previous
+                && p.same_decision(&now)
+            {
+                // No decision, but the drift counts see the customer's new features.
+                p.bins = now.bins;
+                continue;
+            }
             let previous = st.last.get(&decision.customer_id);
             let change = match previous {
                 None => "first",
-                Some(p) if p == &now => continue,
                 Some(p) if p.segment != now.segment && p.best_offer != now.best_offer => {
                     "segment+offer"
                 }
@@ -327,5 +407,79 @@ impl Processor {
         }
         self.stats.decisions += out.len() as u64;
         Ok(out)
+    }
+
+    /// The drift of the customers in `states` (their latest bins and segments); `None` without
+    /// a drift reference.
+    pub fn drift_report<'a>(
+        &self,
+        states: impl IntoIterator<Item = &'a PartitionState>,
+    ) -> Option<DriftReport> {
+        let reference = self.decider.drift.as_ref()?;
+        let mut counts: DriftCounts = reference.counts();
+        let k = reference.segments.len();
+        for st in states {
+            for last in st.last.values() {
+                // Customers decided by a bundle with other features or segments (before a
+                // reload) count once they are re-scored.
+                if last.bins.len() == reference.features.len() && last.segment < k {
+                    counts.add(last.segment, &last.bins);
+                }
+            }
+        }
+        Some(reference.report(&counts, self.drift.alert))
+    }
+
+    /// Reports drift when `--drift-every-batches` more batches have closed since the last
+    /// report, or with `force` (at exit) unless the last report was at this batch: appends a [`DriftLine`], warns if it alerts and
+    /// keeps the latest figures in [`Stats`].
+    pub fn maybe_report_drift<'a>(
+        &mut self,
+        states: impl IntoIterator<Item = (i32, &'a PartitionState)>,
+        force: bool,
+    ) -> anyhow::Result<()> {
+        let due = self.stats.batches > 0
+            && self.stats.batches % self.drift.every_batches.max(1) == 0
+            && self.stats.batches != self.reported_at;
+        // At exit, a report already written for these batches is not repeated.
+        let fresh = self.reported_at == self.stats.batches && self.stats.drift_reports > 0;
+        if self.decider.drift.is_none() || !(due || (force && !fresh)) {
+            return Ok(());
+        }
+        self.reported_at = self.stats.batches;
+        let mut states: Vec<(i32, &PartitionState)> = states.into_iter().collect();
+        states.sort_by_key(|(p, _)| *p);
+        let Some(report) = self.drift_report(states.iter().map(|(_, s)| *s)) else {
+            return Ok(());
+        };
+        report.warn_if_alerting("stream");
+        self.stats.drift_reports += 1;
+        self.stats.drift_reports_alerting += u64::from(!report.alerts.is_empty());
+        self.stats.drift_segment_psi = Some(report.segment_psi);
+        self.stats.drift_max_feature = report.max_feature.clone();
+        self.stats.drift_alerts = report.alerts.clone();
+        if let Some(path) = &self.drift.path {
+            let line = DriftLine {
+                event_time: states
+                    .iter()
+                    .map(|(_, s)| s.store.watermark())
+                    .max()
+                    .unwrap_or(0),
+                batches: self.stats.batches,
+                partitions: states.iter().map(|(p, _)| *p).collect(),
+                bundle_generation: self.generation,
+                drift: report,
+            };
+            let mut text = serde_json::to_vec(&line)?;
+            text.push(b'\n');
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(&text))
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
     }
 }

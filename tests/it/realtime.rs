@@ -186,6 +186,8 @@ fn serve_answers_like_the_batch_scorer_and_rejects_bad_requests() {
             "200",
             "--max-body-bytes",
             "200000",
+            "--drift-window",
+            "200",
         ],
     );
 
@@ -229,6 +231,65 @@ fn serve_answers_like_the_batch_scorer_and_rejects_bad_requests() {
         assert_eq!(d["risk"]["reasons"][0].as_str().unwrap(), row["reason_1"]);
     }
 
+    // Drift: the 151 customers scored are the training population; 150 customers whose voice
+    // minutes are 20 times theirs push the window (200) over the alert on that feature.
+    let (status, drift) = server.json("GET", "/drift", &Value::Null);
+    assert_eq!(status, 200, "{drift}");
+    assert_eq!(drift["drift"]["customers"], 151, "{drift}");
+    let voice_psi = |d: &Value| {
+        d["drift"]["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "voice_minutes")
+            .unwrap_or_else(|| panic!("no voice_minutes in {d}"))["psi"]
+            .as_f64()
+            .unwrap()
+    };
+    let calm = voice_psi(&drift);
+    assert!(calm < 0.25, "{drift}");
+    let shifted: Vec<Value> = customers
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if let Some(v) = c["voice_minutes"]
+                .as_str()
+                .and_then(|v| v.parse::<f64>().ok())
+            {
+                c["voice_minutes"] = json!(format!("{:.1}", v * 20.0 + 500.0));
+            }
+            c
+        })
+        .collect();
+    let (status, _) = server.json("POST", "/score", &Value::Array(shifted));
+    assert_eq!(status, 200);
+    let (_, drift) = server.json("GET", "/drift", &Value::Null);
+    assert_eq!(drift["drift"]["customers"], 200, "{drift}");
+    assert!(
+        voice_psi(&drift) > 0.25 && voice_psi(&drift) > calm,
+        "{drift}"
+    );
+    let alerts = drift["drift"]["alerts"].as_array().unwrap();
+    assert!(alerts.iter().any(|a| a == "voice_minutes"), "{drift}");
+    let (status, metrics) = server.call("GET", "/metrics", b"");
+    assert_eq!(status, 200);
+    for line in [
+        "teleseg_drift_alert 1",
+        "teleseg_drift_window_customers 200",
+        "teleseg_customers_scored_total 301",
+        "teleseg_requests_total{outcome=\"ok\"} 3",
+        "# TYPE teleseg_drift_feature_psi gauge",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("teleseg_drift_feature_psi{feature=\"voice_minutes\"}"),
+        "{metrics}"
+    );
+
     // Bad requests: 400 / 413 / 422 with the reason, and the service keeps serving.
     let (status, text) = server.call("POST", "/score", b"{not json");
     assert_eq!(status, 400, "{text}");
@@ -263,6 +324,11 @@ fn serve_answers_like_the_batch_scorer_and_rejects_bad_requests() {
     // Hot reload: a good bundle swaps in; a broken one is refused and the old one serves on.
     let (status, r) = server.json("POST", "/reload", &Value::Null);
     assert_eq!((status, r["generation"].as_u64()), (200, Some(2)), "{r}");
+    let (_, drift) = server.json("GET", "/drift", &Value::Null);
+    assert_eq!(
+        drift["drift"]["customers"], 0,
+        "a reload starts a new window: {drift}"
+    );
     std::fs::write(run_dir.join("dec/model.safetensors"), b"truncated").unwrap();
     let (status, r) = server.json("POST", "/reload", &Value::Null);
     assert_eq!(status, 500, "{r}");
@@ -458,7 +524,7 @@ fn file_stream_decides_like_the_batch_scorer() {
     let run_dir = pipeline_run();
     let data = event_data();
     let out = tempfile::tempdir().unwrap();
-    let stream = |output: &Path, events: &Path| {
+    let stream = |output: &Path, events: &Path, extra: &[&str]| {
         run(teleseg()
             .args([
                 "--backend",
@@ -474,10 +540,21 @@ fn file_stream_decides_like_the_batch_scorer() {
             .arg("--events")
             .arg(events)
             .arg("--output")
-            .arg(output))
+            .arg(output)
+            .args(extra))
     };
     let first = out.path().join("d1.jsonl");
-    let (code, stdout, err) = stream(&first, &data.join("events.jsonl"));
+    let drift_file = out.path().join("drift.jsonl");
+    let (code, stdout, err) = stream(
+        &first,
+        &data.join("events.jsonl"),
+        &[
+            "--drift-output",
+            drift_file.to_str().unwrap(),
+            "--drift-every-batches",
+            "5",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let stats: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(stats["events"].as_u64().unwrap() > 30_000, "{stats}");
@@ -499,6 +576,36 @@ fn file_stream_decides_like_the_batch_scorer() {
 
     let streamed = final_decisions(&lines);
     assert_eq!(streamed.len(), 300);
+
+    // Drift reports: one every 5 batches and one at exit (unless the last batch made one), the
+    // last over all 300 customers.
+    let reports: Vec<Value> = std::fs::read_to_string(&drift_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let batches = stats["batches"].as_u64().unwrap();
+    assert_eq!(reports.len() as u64, batches.div_ceil(5), "{stats}");
+    assert_eq!(stats["drift_reports"].as_u64(), Some(reports.len() as u64));
+    let last = reports.last().unwrap();
+    assert_eq!(last["batches"].as_u64(), Some(batches));
+    assert_eq!(last["drift"]["customers"], 300, "{last}");
+    assert!(
+        reports
+            .windows(2)
+            .all(|w| w[0]["event_time"].as_i64() <= w[1]["event_time"].as_i64())
+    );
+    assert_eq!(stats["drift_segment_psi"], last["drift"]["segment_psi"]);
+    let psi: Vec<f64> = last["drift"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["psi"].as_f64().unwrap())
+        .collect();
+    assert!(
+        psi.len() > 10 && psi.iter().all(|p| p.is_finite() && *p >= 0.0),
+        "{last}"
+    );
     let batch = batch_decisions(run_dir, &data.join("customers.csv"));
     let clean = clean_customers(data);
     assert!(clean.len() > 250, "{} clean customers", clean.len());
@@ -508,7 +615,7 @@ fn file_stream_decides_like_the_batch_scorer() {
 
     // Deterministic: the same input gives the same bytes.
     let second = out.path().join("d2.jsonl");
-    let (code, _, err) = stream(&second, &data.join("events.jsonl"));
+    let (code, _, err) = stream(&second, &data.join("events.jsonl"), &[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read(&second).unwrap(), text.as_bytes());
 
@@ -521,7 +628,7 @@ fn file_stream_decides_like_the_batch_scorer() {
     );
     std::fs::write(&bad, events).unwrap();
     let third = out.path().join("d3.jsonl");
-    let (code, _, err) = stream(&third, &bad);
+    let (code, _, err) = stream(&third, &bad, &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad.jsonl:2:"), "{err}");
     assert!(!third.exists());

@@ -160,6 +160,20 @@ pub fn run_dec_job(
     if collapse.collapsed {
         tracing::warn!(sizes = ?collapse.sizes, "the final DEC segments are collapsed");
     }
+    // What the scoring services measure drift against: the training rows' features and
+    // segment mix.
+    let train_labels: Vec<usize> = data.train_rows.iter().map(|&r| labels[r]).collect();
+    let reference = crate::drift::DriftReference::fit(
+        &ae.preprocessor,
+        &data.table,
+        &data.train_rows,
+        &train_labels,
+        cfg.k,
+    )?;
+    checkpoint::write_atomic(
+        &run.root.join(crate::drift::FILE),
+        serde_json::to_string(&reference)?.as_bytes(),
+    )?;
     let samples_per_s = outcome.mean_samples_per_s();
     Ok(DecReport {
         run: run.root.clone(),
