@@ -7,6 +7,7 @@ use crate::config::{Check, ConfigError, DataConfig, OutputConfig, Seed};
 use crate::models::autoencoder::{AutoencoderJob, AutoencoderStage};
 use crate::models::dec::{DecConfig, DecJob};
 use crate::models::forecast::ForecastConfig;
+use crate::models::policy::{PolicyConfig, PolicyJob};
 use crate::models::propensity::offers::OfferPropensityConfig;
 use crate::models::propensity::{PropensityConfig, PropensityJob};
 use crate::models::vae::{VaeJob, VaeStage};
@@ -33,6 +34,8 @@ pub struct PipelineJob {
     pub offer_propensity: OfferPropensityStage,
     /// The usage-forecast stage (when the data folder has `usage_history.csv`).
     pub forecast: ForecastStage,
+    /// The contact-policy stage (when the data has a contact log).
+    pub policy: PolicyStage,
     pub output: OutputConfig,
 }
 
@@ -101,6 +104,27 @@ impl Default for ForecastStage {
     }
 }
 
+/// The pipeline's contact-policy stage: `teleseg train policy` on the pipeline's data (channel
+/// and time of each offer contact, learned from `contacts.csv` beside the customers, or
+/// `model.contacts`). It runs when enabled and the contact log exists; the scorers then give
+/// each customer's best offer its contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyStage {
+    /// Run the stage. Default true.
+    pub enabled: bool,
+    pub model: PolicyConfig,
+}
+
+impl Default for PolicyStage {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model: PolicyConfig::default(),
+        }
+    }
+}
+
 impl Check for PipelineJob {
     fn check(&self) -> Result<(), ConfigError> {
         self.data.check()?;
@@ -110,6 +134,7 @@ impl Check for PipelineJob {
         self.propensity.model.check()?;
         self.offer_propensity.model.check()?;
         self.forecast.model.check()?;
+        self.policy.model.check()?;
         match self.vae.enabled {
             // The VAE stage needs what `train vae` needs (a test split as its holdout).
             true => self.vae_job().check(),
@@ -149,6 +174,16 @@ impl PipelineJob {
 }
 
 impl PipelineJob {
+    /// The contact-policy job this pipeline runs.
+    pub fn policy_job(&self) -> PolicyJob {
+        PolicyJob {
+            seed: self.seed,
+            data: self.data.clone(),
+            policy: self.policy.model.clone(),
+            output: self.output.clone(),
+        }
+    }
+
     /// The propensity job this pipeline runs after its DEC stage.
     pub fn propensity_job(&self) -> PropensityJob {
         PropensityJob {

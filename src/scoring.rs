@@ -23,6 +23,8 @@ use crate::drift::DriftReference;
 use crate::models::autoencoder::RawInput;
 use crate::models::dec::{SegmentModel, Segments};
 use crate::models::ncf::infer::{ColdStart, NcfModel, RankedOffers, rank_customers};
+use crate::models::policy::infer::{Contact, PolicyModel};
+use crate::models::policy::linear::Policy;
 use crate::models::propensity::offers::{OfferPropensityModel, OfferScores};
 use crate::models::propensity::{PropensityModel, PropensityScores};
 
@@ -142,6 +144,8 @@ pub struct Decider {
     /// The DEC training population (`dec/drift_reference.json`); `None` for a run from before
     /// drift references.
     pub drift: Option<DriftReference>,
+    /// The contact policy (`policy/`): channel and time of the best offer.
+    pub policy: Option<PolicyModel>,
     pub opts: DeciderOptions,
 }
 
@@ -154,6 +158,8 @@ pub struct Decisions {
     pub risk: Option<PropensityScores>,
     /// When the run has an offer-propensity model.
     pub take_up: Option<OfferScores>,
+    /// The best offer's contact per row, when the run has offers and a contact policy.
+    pub contacts: Option<Vec<Option<Contact>>>,
 }
 
 /// One customer's decision, as `teleseg serve` and `teleseg stream` write it (JSON).
@@ -175,6 +181,9 @@ pub struct Decision {
     /// `offer_propensity/`), by category.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub take_up: Option<std::collections::BTreeMap<String, f64>>,
+    /// Through which channel and when to make the best offer (a run with `policy/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
 }
 
 /// One ranked offer.
@@ -245,6 +254,11 @@ impl Decider {
             dec_path.parent().map(Path::to_path_buf).unwrap_or_default()
         };
         let drift = DriftReference::read_beside(&dec_dir)?;
+        let policy_file = checkpoint.join("policy/model.safetensors");
+        let policy = match pipeline && policy_file.is_file() {
+            true => Some(PolicyModel::load(&policy_file)?),
+            false => None,
+        };
         if drift.is_none() {
             tracing::warn!(
                 dec = %dec_dir.display(),
@@ -255,6 +269,7 @@ impl Decider {
             path: checkpoint.to_path_buf(),
             segments,
             drift,
+            policy,
             offers,
             propensity,
             offer_propensity,
@@ -302,12 +317,63 @@ impl Decider {
             Some(m) if full => Some(m.score(table)?),
             _ => None,
         };
+        let contacts = match (&self.policy, &offers) {
+            (Some(p), Some(ranked)) if full => {
+                let rows: Vec<usize> = (0..table.n_rows()).collect();
+                let best = self.best_offers(ranked, &rows);
+                Some(self.contacts(table, &rows, &best, &p.policy)?)
+            }
+            _ => None,
+        };
         Ok(Decisions {
             segments,
             offers,
             risk,
             take_up,
+            contacts,
         })
+    }
+
+    /// The best offer of each of `rows` (`None` where the ranking is empty).
+    fn best_offers(&self, ranked: &[RankedOffers], rows: &[usize]) -> Vec<Option<String>> {
+        let ranker = self
+            .offers
+            .as_ref()
+            .expect("ranked offers come from the ranker");
+        rows.iter()
+            .map(|&r| {
+                ranked[r]
+                    .0
+                    .first()
+                    .map(|&(j, _)| ranker.model.items[j as usize].clone())
+            })
+            .collect()
+    }
+
+    /// The contact `policy` (the run's own, or one the stream updated online from it) makes
+    /// for `best[k]` to the customer of row `rows[k]` of `table`; `None` without an offer.
+    /// Needs the run's contact policy (its preprocessing and arms).
+    pub fn contacts(
+        &self,
+        table: &RawTable,
+        rows: &[usize],
+        best: &[Option<String>],
+        policy: &Policy,
+    ) -> anyhow::Result<Vec<Option<Contact>>> {
+        let Some(model) = &self.policy else {
+            return Ok(vec![None; rows.len()]);
+        };
+        let features = model.preprocessor.transform_rows(table, rows)?;
+        Ok(rows
+            .iter()
+            .zip(best)
+            .enumerate()
+            .map(|(k, (&r, offer))| {
+                offer
+                    .as_deref()
+                    .map(|o| model.contact(policy, &table.ids[r], features.row(k), o))
+            })
+            .collect())
     }
 
     /// Completes decisions made from [`Self::score_core`]: fills the configured number of SHAP
@@ -363,13 +429,18 @@ impl Decider {
             header.extend_from_slice(&m.category_header_fields());
             header.push(b'\n');
         }
+        if self.policy.is_some() && self.offers.is_some() {
+            header.pop();
+            header
+                .extend_from_slice(b",contact_arm,contact_probability,contact_expected_response\n");
+        }
         header
     }
 
     /// The rows of [`Self::csv_header`] for `table` and its decisions.
     pub fn csv_rows(&self, out: &mut Vec<u8>, table: &RawTable, d: &Decisions, with_q: bool) {
         let (k, latent) = (self.segments.head.k, self.segments.arch.latent);
-        if d.offers.is_none() && d.risk.is_none() && d.take_up.is_none() {
+        if d.offers.is_none() && d.risk.is_none() && d.take_up.is_none() && d.contacts.is_none() {
             scores_rows(out, &table.ids, &d.segments, k, latent, with_q);
             return;
         }
@@ -397,6 +468,19 @@ impl Decider {
             }
             if let (Some(m), Some(take_up)) = (&self.offer_propensity, &d.take_up) {
                 m.category_fields(out, take_up, i);
+            }
+            if let Some(contacts) = &d.contacts {
+                match &contacts[i] {
+                    Some(c) => write!(
+                        out,
+                        ",{},{:.6},{:.6}",
+                        csv_field(&c.arm),
+                        c.probability,
+                        c.expected_response
+                    )
+                    .expect("vec write"),
+                    None => out.extend_from_slice(b",,,"),
+                }
             }
             out.push(b'\n');
         }
@@ -436,6 +520,7 @@ impl Decider {
                     (Some(m), Some(t)) => Some(m.category_map(t, i)),
                     _ => None,
                 },
+                contact: d.contacts.as_ref().and_then(|c| c[i].clone()),
             })
             .collect()
     }

@@ -257,6 +257,15 @@ fn bundle_metadata(d: &Decider, generation: u64, loaded_at: u64) -> Value {
             "output": p.model.arch.target.output_column(),
             "reasons": d.opts.reasons,
         })),
+        "policy": d.policy.as_ref().map(|p| json!({
+            "algorithm": p.arch.algorithm.name(),
+            "model": p.arch.model.name(),
+            "arms": p.arch.arms,
+        })),
+        "drift": d.drift.as_ref().map(|r| json!({
+            "features": r.features.len(),
+            "training_rows": r.rows,
+        })),
         "schema": d.schema(),
     })
 }

@@ -70,6 +70,8 @@ pub struct PipelineReport {
     pub offer_propensity: Option<crate::models::propensity::offers_job::OfferPropensityReport>,
     /// The usage-forecast stage (`forecast/`).
     pub forecast: Option<crate::models::forecast::ForecastReport>,
+    /// The contact-policy stage (`policy/`).
+    pub policy: Option<crate::models::policy::job::PolicyReport>,
     /// `scores.csv`: every customer scored with the bundle (`teleseg score` on the run).
     pub scores: PathBuf,
     /// Rows per second of that scoring, end to end.
@@ -190,6 +192,21 @@ impl std::fmt::Display for PipelineReport {
                 fc.run.join("forecasts.csv").display(),
                 fc.forecast_month,
                 maes.join("; ")
+            )?;
+        }
+        if let Some(p) = &r.policy {
+            let snips = p.estimates.get("snips").map_or(f64::NAN, |e| e.value);
+            let truth = p
+                .truth
+                .as_ref()
+                .map_or(String::new(), |t| format!(", true {:.4}", t.policy));
+            writeln!(
+                f,
+                "contacts:    {} ({} {}: SNIPS {snips:.4}{truth} vs logged {:.4})",
+                p.run.join("evaluation.json").display(),
+                p.algorithm.name(),
+                p.model.name(),
+                p.logged_value
             )?;
         }
         if let Some(v) = &r.vae {
@@ -467,6 +484,38 @@ pub fn run(
         false => None,
     };
 
+    // The channel and time of offer contacts, when the data has a contact log.
+    let contacts_file = job
+        .policy
+        .model
+        .contacts
+        .clone()
+        .unwrap_or_else(|| data_dir.join("contacts.csv"));
+    let policy = match job.policy.enabled && contacts_file.is_file() {
+        true => {
+            let p_run = stages.folder("policy")?;
+            Some(stages.run(
+                "policy",
+                "contact channel and time + off-policy evaluation",
+                || {
+                    let mut p_job = job.policy_job();
+                    p_job.data = data.clone();
+                    p_job.policy.contacts = Some(contacts_file.clone());
+                    crate::models::policy::job::run_policy_job(&p_job, &p_run, globals)
+                },
+            )?)
+        }
+        false => {
+            if job.policy.enabled {
+                tracing::info!(
+                    contacts = %contacts_file.display(),
+                    "policy stage skipped: no contact log"
+                );
+            }
+            None
+        }
+    };
+
     // Score every customer with the bundle, as a production scorer would: raw CSV in,
     // segment + confidence + embedding (+ offers, excluding accepted ones) out.
     let scores = run.root.join("scores.csv");
@@ -514,6 +563,7 @@ pub fn run(
         recommendations,
         offer_propensity,
         forecast,
+        policy,
         scores,
         score_rows_per_s: scored.rows_per_s,
         stages: done,

@@ -452,7 +452,8 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
     let mut call_rng = StdRng::seed_from_u64(mix(opts.seed ^ CALL_STREAM, b as u64));
     let mut event_rng = StdRng::seed_from_u64(mix(opts.seed ^ EVENT_STREAM, b as u64));
     let mut history_rng = StdRng::seed_from_u64(mix(opts.seed ^ HISTORY_STREAM, b as u64));
-    let mut block_events: Vec<(i64, u64, events::Event)> = Vec::new();
+    let mut block_events: Vec<(i64, u64, BlockEvent)> = Vec::new();
+    let mut responses: Vec<(i64, crate::stream::events::Response)> = Vec::new();
     let shares: Vec<f64> = PERSONAS.iter().map(|p| p.share).collect();
     let mut out = BlockOut {
         customers: CsvBuf::with_capacity(n * 256),
@@ -478,7 +479,10 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
         if opts.events {
             let mut list = calls.calls;
             events::draw_other(&mut event_rng, &customer, &mut list);
-            block_events.extend(list.into_iter().map(|e| (e.ts, number, e)));
+            block_events.extend(
+                list.into_iter()
+                    .map(|e| (e.ts, number, BlockEvent::Usage(e.kind))),
+            );
         }
         customer.write_row(&mut rng, &mut out.customers, number, id_width);
         out.personas.id(b'C', number, id_width);
@@ -503,6 +507,12 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
             &mut contact_scratch,
             &mut out.contacts,
             &mut out.truth,
+            opts.events.then_some(&mut responses),
+        );
+        block_events.extend(
+            responses
+                .drain(..)
+                .map(|(ts, r)| (ts, number, BlockEvent::Response(r))),
         );
         let months = history::draw(&mut history_rng, &customer);
         let id = (number, id_width);
@@ -522,12 +532,23 @@ fn generate_block(opts: &GenerateOptions, catalogue: &Catalogue, b: usize) -> Bl
     block_events.sort_by_key(|&(ts, number, _)| (ts, number));
     let mut id = CsvBuf::with_capacity(16);
     out.events.reserve(block_events.len() * 80);
-    for (_, number, e) in &block_events {
-        id.clear();
-        id.id(b'C', *number, id_width);
-        crate::stream::events::write_event(&mut out.events, id.as_bytes(), e.ts, &e.kind);
+    for (ts, number, e) in &block_events {
+        match e {
+            BlockEvent::Usage(kind) => {
+                id.clear();
+                id.id(b'C', *number, id_width);
+                crate::stream::events::write_event(&mut out.events, id.as_bytes(), *ts, kind);
+            }
+            BlockEvent::Response(r) => crate::stream::events::write_response(&mut out.events, r),
+        }
     }
     out
+}
+
+/// One line of a block's `events.jsonl`.
+enum BlockEvent {
+    Usage(crate::stream::events::EventKind),
+    Response(crate::stream::events::Response),
 }
 
 /// Mixed into the seed of the contacts' stream.

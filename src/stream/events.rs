@@ -1,5 +1,10 @@
 //! Customer events: one JSON object per line, `{"ts": <unix seconds>, "customer_id": "...",
-//! "type": "...", <fields>}` (documented in docs/events.md).
+//! "type": "...", <fields>}` (documented in docs/realtime.md §1).
+//!
+//! Two families share the stream: usage and care events ([`Event`], what the customer table's
+//! monthly columns aggregate) and offer responses ([`Response`], `type: "offer_response"`: the
+//! outcome of a contact, what the contact policy learns from online). [`parse_record`] reads
+//! either.
 //!
 //! Values are converted to the fixed-point units the customer table writes (tenths of a minute,
 //! thousandths of a GB, cents, tenths of an hour, thousandths of a sentiment point), so window
@@ -56,6 +61,29 @@ pub enum EventKind {
     },
 }
 
+/// The outcome of an offer contact: the customer accepted the offer, or its response window
+/// closed without an answer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Response {
+    /// When the outcome became known (the answer, or the end of the response window).
+    pub ts: i64,
+    pub customer_id: String,
+    /// The contact's id in the contact log, when the producer has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<String>,
+    pub offer_id: String,
+    /// The arm the contact was made through (`channel@daytype_daypart`).
+    pub arm: String,
+    pub accepted: bool,
+}
+
+/// One input record: a usage or care event, or an offer response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Usage(Event),
+    Response(Response),
+}
+
 /// Why an event line was refused.
 #[derive(Debug, Error, Clone, PartialEq)]
 #[error("{source_name}:{line}: {message}")]
@@ -104,10 +132,30 @@ enum Wire {
     Social {
         sentiment: f64,
     },
+    OfferResponse {
+        #[serde(default)]
+        contact_id: Option<String>,
+        offer_id: String,
+        arm: String,
+        accepted: bool,
+    },
 }
 
-/// Parses one event line; `source_name` and `line` only label the error.
+/// Parses one usage or care event line (an offer response is an error here); `source_name` and
+/// `line` only label the error.
 pub fn parse_event(text: &[u8], source_name: &str, line: u64) -> Result<Event, EventError> {
+    match parse_record(text, source_name, line)? {
+        Record::Usage(e) => Ok(e),
+        Record::Response(_) => Err(EventError {
+            source_name: source_name.to_string(),
+            line,
+            message: "an offer_response where a usage event was expected".into(),
+        }),
+    }
+}
+
+/// Parses one event line of either family; `source_name` and `line` only label the error.
+pub fn parse_record(text: &[u8], source_name: &str, line: u64) -> Result<Record, EventError> {
     let err = |message: String| EventError {
         source_name: source_name.to_string(),
         line,
@@ -115,7 +163,7 @@ pub fn parse_event(text: &[u8], source_name: &str, line: u64) -> Result<Event, E
     };
     let raw: Line = serde_json::from_slice(text).map_err(|e| {
         err(format!(
-            "not a valid event ({e}); expected {{\"ts\": <unix seconds>, \"customer_id\": \"...\", \"type\": \"call|data|sms|roaming|top_up|bill|late_payment|ticket|app_session|web_visit|social\", ...}}"
+            "not a valid event ({e}); expected {{\"ts\": <unix seconds>, \"customer_id\": \"...\", \"type\": \"call|data|sms|roaming|top_up|bill|late_payment|ticket|app_session|web_visit|social|offer_response\", ...}}"
         ))
     })?;
     if raw.customer_id.is_empty() {
@@ -168,12 +216,57 @@ pub fn parse_event(text: &[u8], source_name: &str, line: u64) -> Result<Event, E
         Wire::Social { sentiment: s } => EventKind::Social {
             sentiment: sentiment(s)?,
         },
+        Wire::OfferResponse {
+            contact_id,
+            offer_id,
+            arm,
+            accepted,
+        } => {
+            if offer_id.is_empty() || arm.is_empty() {
+                return Err(err(
+                    "an offer_response needs a non-empty `offer_id` and `arm`".into(),
+                ));
+            }
+            return Ok(Record::Response(Response {
+                ts: raw.ts,
+                customer_id: raw.customer_id,
+                contact_id,
+                offer_id,
+                arm,
+                accepted,
+            }));
+        }
     };
-    Ok(Event {
+    Ok(Record::Usage(Event {
         ts: raw.ts,
         customer_id: raw.customer_id,
         kind,
-    })
+    }))
+}
+
+/// Appends the JSON line of an offer response to `out` (the format [`parse_record`] reads),
+/// starting `{"ts":<digits>,` like every generated line (the generator's merge reads it there).
+pub fn write_response(out: &mut Vec<u8>, r: &Response) {
+    use std::io::Write;
+    let text = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    write!(
+        out,
+        "{{\"ts\":{},\"customer_id\":{},\"type\":\"offer_response\"",
+        r.ts,
+        text(&r.customer_id)
+    )
+    .expect("vec write");
+    if let Some(c) = &r.contact_id {
+        write!(out, ",\"contact_id\":{}", text(c)).expect("vec write");
+    }
+    writeln!(
+        out,
+        ",\"offer_id\":{},\"arm\":{},\"accepted\":{}}}",
+        text(&r.offer_id),
+        text(&r.arm),
+        r.accepted
+    )
+    .expect("vec write");
 }
 
 /// Appends the JSON line of an event of customer `id` (already a valid JSON string body) at `ts`
@@ -221,7 +314,8 @@ pub fn write_event(out: &mut Vec<u8>, id: &[u8], ts: i64, kind: &EventKind) {
     out.extend_from_slice(b"}\n");
 }
 
-/// Reads every event of a JSON-lines file (blank lines skipped).
+/// Reads every usage and care event of a JSON-lines file (blank lines and offer responses
+/// skipped).
 pub fn read_events(path: &std::path::Path) -> anyhow::Result<Vec<Event>> {
     use std::io::BufRead;
     let name = path.display().to_string();
@@ -232,7 +326,9 @@ pub fn read_events(path: &std::path::Path) -> anyhow::Result<Vec<Event>> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        out.push(parse_event(&line, &name, i as u64 + 1)?);
+        if let Record::Usage(e) = parse_record(&line, &name, i as u64 + 1)? {
+            out.push(e);
+        }
     }
     Ok(out)
 }
@@ -293,6 +389,20 @@ mod tests {
                 (1_735_000_000, "C0000042", kind)
             );
         }
+        // An offer response round-trips through its writer.
+        let r = Response {
+            ts: 9,
+            customer_id: "C7".into(),
+            contact_id: Some("7-1".into()),
+            offer_id: "O003".into(),
+            arm: "sms@weekday_morning".into(),
+            accepted: true,
+        };
+        let mut line = Vec::new();
+        write_response(&mut line, &r);
+        assert_eq!(parse_record(&line, "w", 1).unwrap(), Record::Response(r));
+        let e = parse_event(&line, "w", 4).unwrap_err();
+        assert!(e.to_string().starts_with("w:4: "), "{e}");
         for (bad, needle) in [
             (
                 &br#"{"ts":5,"customer_id":"C1","type":"fax"}"#[..],
@@ -311,6 +421,14 @@ mod tests {
                 "empty customer_id",
             ),
             (br#"{"customer_id":"C1","type":"sms"}"#, "not a valid event"),
+            (
+                br#"{"ts":5,"customer_id":"C1","type":"offer_response","offer_id":"","arm":"a","accepted":false}"#,
+                "non-empty `offer_id`",
+            ),
+            (
+                br#"{"ts":5,"customer_id":"C1","type":"offer_response","offer_id":"O1","arm":"a"}"#,
+                "not a valid event",
+            ),
         ] {
             let e = parse_event(bad, "e.jsonl", 7).unwrap_err();
             let text = e.to_string();

@@ -17,6 +17,15 @@
 //! partition moves to, resumes from it. Without a snapshot a partition is replayed from its
 //! first offset.
 //!
+//! **Online contact policy.** With a contact policy in the bundle (`policy/`), `offer_response`
+//! events update it online: a response is held until its batch closes, then the customer's
+//! context (their features at the watermark, the offer's category) and the response update the
+//! partition's copy of the policy (Bayesian ridge, one rank-one update per response, in offset
+//! order), and the decisions the batch emits carry the best offer's contact under the updated
+//! policy. Each partition learns from its own responses only, so its policy moves with it: the
+//! snapshot keeps the updates (arm, context, reward) since the bundle, replayed onto the bundle's
+//! policy when the partition is resumed. A new bundle (hot swap) replaces the learned policy.
+//!
 //! **Drift.** Each customer's last decision keeps the bins of the features it was scored with
 //! ([`crate::drift`]); the population stability index of the customers a process holds (their
 //! latest features and segments) against the DEC training rows is written as one JSON line to
@@ -28,11 +37,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::events::{EventError, parse_event};
+use super::events::{EventError, Record, Response, parse_record};
 use super::features::{EVENT_COLUMNS, FeatureStore, Pushed};
 use crate::data::reader::{CsvBatches, OnBadRow, ReadOptions};
 use crate::data::writer::csv_field;
 use crate::drift::{DriftCounts, DriftReport, FeaturePsi};
+use crate::models::policy::linear::Policy;
 use crate::scoring::{Decider, Decision};
 
 /// The customer table the events complete: every column but the event-derived ones comes from
@@ -118,6 +128,33 @@ pub struct PartitionState {
     pub dirty: BTreeSet<String>,
     /// Offset of the last event folded in (the id of the batch being built).
     pub last_offset: i64,
+    /// Offer responses of the open batch, in offset order (applied when it closes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub responses: Vec<Response>,
+    /// Every update of this partition's contact policy since the bundle, in order: replayed onto
+    /// the bundle's policy when the partition is resumed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_updates: Vec<PolicyUpdate>,
+    /// The partition's contact policy (the bundle's with `policy_updates` applied) and the
+    /// bundle generation it was built on; rebuilt when absent.
+    #[serde(skip)]
+    pub policy: Option<(u64, Policy)>,
+}
+
+/// One online update of a contact policy: arm `arm` was played in context `x` (stored at f32,
+/// the precision it was applied at) and returned `reward`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyUpdate {
+    pub arm: usize,
+    pub x: Vec<f32>,
+    pub reward: f32,
+}
+
+impl PolicyUpdate {
+    fn apply(&self, policy: &mut Policy) {
+        let x: Vec<f64> = self.x.iter().map(|&v| f64::from(v)).collect();
+        policy.models.update(self.arm, &x, f64::from(self.reward));
+    }
 }
 
 impl PartitionState {
@@ -128,6 +165,9 @@ impl PartitionState {
             last: HashMap::new(),
             dirty: BTreeSet::new(),
             last_offset: -1,
+            responses: Vec::new(),
+            policy_updates: Vec::new(),
+            policy: None,
         }
     }
 
@@ -199,6 +239,10 @@ pub struct Stats {
     pub rescored: u64,
     pub decisions: u64,
     pub batches: u64,
+    /// Offer responses read, and the contact-policy updates made from them (responses of a
+    /// bundle without a contact policy update nothing).
+    pub responses: u64,
+    pub policy_updates: u64,
     /// Drift of the customers held at the end, when the bundle has a drift reference.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift_segment_psi: Option<f64>,
@@ -279,14 +323,43 @@ impl Processor {
             (false, true) => Fed::Dropped,
             (false, false) => Fed::Open,
         };
-        let event = match parse_event(payload, source, offset as u64) {
-            Ok(e) => e,
-            Err(e) if self.skip_bad => {
-                self.stats.bad += 1;
+        let bad = |e: EventError, stats: &mut Stats| {
+            if self.skip_bad {
+                stats.bad += 1;
                 tracing::warn!(error = %e, "bad event skipped");
-                return Ok(full(true));
+                Ok(full(true))
+            } else {
+                Err(e)
             }
-            Err(e) => return Err(e),
+        };
+        let event = match parse_record(payload, source, offset as u64) {
+            Ok(Record::Usage(e)) => e,
+            Ok(Record::Response(r)) => {
+                self.stats.responses += 1;
+                if !self.profiles.rows.contains_key(&r.customer_id) {
+                    self.stats.unknown_customers += 1;
+                    return Ok(full(true));
+                }
+                let Some(policy) = &self.decider.policy else {
+                    return Ok(full(true)); // nothing learns from it
+                };
+                if policy.arm_index(&r.arm).is_none() {
+                    let e = EventError {
+                        source_name: source.to_string(),
+                        line: offset as u64,
+                        message: format!(
+                            "offer_response arm {:?} is not one of the contact policy's {} arms",
+                            r.arm,
+                            policy.arch.arms.len()
+                        ),
+                    };
+                    return bad(e, &mut self.stats);
+                }
+                st.dirty.insert(r.customer_id.clone());
+                st.responses.push(r);
+                return Ok(full(false));
+            }
+            Err(e) => return bad(e, &mut self.stats),
         };
         if !self.profiles.rows.contains_key(&event.customer_id) {
             self.stats.unknown_customers += 1;
@@ -345,6 +418,7 @@ impl Processor {
         // parts); only the decisions emitted are completed, below.
         let scored = self.decider.score_core(&table)?;
         self.stats.rescored += ids.len() as u64;
+        self.learn(st, &table, &ids)?;
         let mut bins = match &self.decider.drift {
             Some(r) => Some(r.bin_rows(&table, &(0..table.n_rows()).collect::<Vec<_>>())?),
             None => None,
@@ -402,11 +476,105 @@ impl Processor {
         }
         let mut emitted: Vec<Decision> = out.iter().map(|d| d.decision.clone()).collect();
         self.decider.explain(&table, &rows, &mut emitted)?;
+        if self.decider.policy.is_some() && self.decider.offers.is_some() {
+            let best: Vec<Option<String>> = emitted
+                .iter()
+                .map(|d| {
+                    d.offers
+                        .as_ref()
+                        .and_then(|o| o.first())
+                        .map(|o| o.offer_id.clone())
+                })
+                .collect();
+            let policy = self.partition_policy(st).expect("the bundle has a policy");
+            let contacts = self.decider.contacts(&table, &rows, &best, policy)?;
+            for (d, c) in emitted.iter_mut().zip(contacts) {
+                d.contact = c;
+            }
+        }
         for (d, e) in out.iter_mut().zip(emitted) {
             d.decision = e;
         }
         self.stats.decisions += out.len() as u64;
         Ok(out)
+    }
+
+    /// The partition's contact policy: built from the bundle's and the partition's updates when
+    /// absent or built on another bundle (a hot swap drops the updates: the new bundle replaces
+    /// what was learned online). `None` without a contact policy.
+    fn partition_policy<'s>(&self, st: &'s mut PartitionState) -> Option<&'s mut Policy> {
+        let model = self.decider.policy.as_ref()?;
+        let stale = st
+            .policy
+            .as_ref()
+            .is_none_or(|(g, _)| *g != self.generation);
+        if stale {
+            if st.policy.is_some() {
+                st.policy_updates.clear();
+            }
+            let mut policy = model.policy.clone();
+            let (arms, dim) = (model.arch.arms.len(), model.arch.layout.dim());
+            let fits = st
+                .policy_updates
+                .iter()
+                .all(|u| u.arm < arms && u.x.len() == dim);
+            if fits {
+                st.policy_updates.iter().for_each(|u| u.apply(&mut policy));
+            } else {
+                tracing::warn!(
+                    updates = st.policy_updates.len(),
+                    "the snapshot's policy updates do not fit this bundle's policy: dropped"
+                );
+                st.policy_updates.clear();
+            }
+            st.policy = Some((self.generation, policy));
+        }
+        st.policy.as_mut().map(|(_, p)| p)
+    }
+
+    /// Applies the open batch's offer responses to the partition's contact policy, in offset
+    /// order, each with the customer's context in `table` (rows in `ids` order).
+    fn learn(
+        &mut self,
+        st: &mut PartitionState,
+        table: &crate::data::table::RawTable,
+        ids: &[String],
+    ) -> anyhow::Result<()> {
+        let responses = std::mem::take(&mut st.responses);
+        let Some(model) = &self.decider.policy else {
+            return Ok(());
+        };
+        if responses.is_empty() {
+            return Ok(());
+        }
+        let row_of: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        let rows: Vec<usize> = responses
+            .iter()
+            .map(|r| row_of[r.customer_id.as_str()])
+            .collect();
+        let features = model.preprocessor.transform_rows(table, &rows)?;
+        let updates: Vec<PolicyUpdate> = responses
+            .iter()
+            .enumerate()
+            .map(|(k, r)| PolicyUpdate {
+                arm: model.arm_index(&r.arm).expect("checked when read"),
+                x: model
+                    .context(features.row(k), &r.offer_id)
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect(),
+                reward: f32::from(u8::from(r.accepted)),
+            })
+            .collect();
+        let policy = self.partition_policy(st).expect("the bundle has a policy");
+        updates.iter().for_each(|u| u.apply(policy));
+        self.stats.policy_updates += updates.len() as u64;
+        st.policy_updates.extend(updates);
+        Ok(())
     }
 
     /// The drift of the customers in `states` (their latest bins and segments); `None` without

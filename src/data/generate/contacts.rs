@@ -21,6 +21,7 @@ use super::customers::Customer;
 use super::offers::{Catalogue, WINDOW_END, WINDOW_START, accept_logit};
 use super::personas::DIGITAL;
 use super::sampling::{poisson, sigmoid};
+use crate::stream::events::Response;
 
 /// Contact channels.
 pub const CHANNELS: [&str; 4] = ["sms", "email", "app_push", "call_centre"];
@@ -110,8 +111,14 @@ pub(super) struct ContactScratch {
     times: Vec<(i64, usize, usize)>,
 }
 
+/// How long a contact waits for an answer: a contact not accepted within it is a refusal, and
+/// its `offer_response` event (accepted: false) is dated at the window's end.
+pub const RESPONSE_WINDOW_SECS: i64 = 72 * 3600;
+
 /// Samples the contacts of `c`, appends rows to `out` (contacts.csv) and `truth`
-/// (contacts_truth.csv); returns (contacts, accepts).
+/// (contacts_truth.csv), and, with `responses`, each contact's outcome as an offer response
+/// dated when it became known (those after the snapshot are unknown then, and left out);
+/// returns (contacts, accepts).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn write_contacts<R: Rng + ?Sized>(
     rng: &mut R,
@@ -121,6 +128,7 @@ pub(super) fn write_contacts<R: Rng + ?Sized>(
     scratch: &mut ContactScratch,
     out: &mut CsvBuf,
     truth: &mut CsvBuf,
+    mut responses: Option<&mut Vec<(i64, Response)>>,
 ) -> (usize, usize) {
     let probs = logging_probs(c);
     let n = 1 + poisson(rng, EXTRA_CONTACTS) as usize;
@@ -151,15 +159,33 @@ pub(super) fn write_contacts<R: Rng + ?Sized>(
         out.str(&arm_name(arm));
         out.float(probs[arm], 6);
         out.uint(u64::from(accepted));
-        if accepted {
+        let known = if accepted {
             accepts += 1;
             // Answered within hours (median ~5 h).
             let hours = -7.0 * (1.0 - rng.random::<f64>()).ln();
             out.float(hours, 2);
+            // The hours as the file writes them (two decimals), in whole seconds.
+            time + (hours * 100.0).round() as i64 * 36
         } else {
             out.empty();
-        }
+            time + RESPONSE_WINDOW_SECS
+        };
         out.end_row();
+        if let Some(list) = responses.as_deref_mut()
+            && known < super::events::SNAPSHOT
+        {
+            list.push((
+                known,
+                Response {
+                    ts: known,
+                    customer_id: id_text(b'C', customer_id.0, customer_id.1),
+                    contact_id: Some(contact.clone()),
+                    offer_id: id_text(b'O', offer as u64 + 1, offer_width),
+                    arm: arm_name(arm),
+                    accepted,
+                },
+            ));
+        }
         truth.str(&contact);
         for p in &p_true {
             truth.float(*p, 6);
@@ -167,6 +193,13 @@ pub(super) fn write_contacts<R: Rng + ?Sized>(
         truth.end_row();
     }
     (scratch.times.len(), accepts)
+}
+
+/// `prefix` and `v` zero-padded to `width` digits, as [`CsvBuf::id`] writes it.
+fn id_text(prefix: u8, v: u64, width: usize) -> String {
+    let mut out = vec![prefix];
+    crate::data::fixed::push_u64_padded(&mut out, v, width);
+    String::from_utf8(out).expect("ASCII digits")
 }
 
 /// contacts.csv's header.

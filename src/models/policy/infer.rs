@@ -18,6 +18,20 @@ use crate::data::schema::Schema;
 use crate::data::table::RawTable;
 use crate::data::writer::csv_field;
 
+/// The contact a policy makes about one offer: through which arm (channel and time), with
+/// what probability the policy plays it, and the arm's expected response.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Contact {
+    pub offer_id: String,
+    /// `channel@daytype_daypart`, as the contact log names arms.
+    pub arm: String,
+    /// The policy's probability of the arm (1 for LinUCB's choice; the share of draws for
+    /// Thompson sampling).
+    pub probability: f64,
+    /// The reward model's expected response (acceptance probability) of the arm.
+    pub expected_response: f64,
+}
+
 /// A policy ready to score.
 #[derive(Debug, Clone)]
 pub struct PolicyModel {
@@ -137,9 +151,7 @@ impl PolicyModel {
                 row.extend_from_slice(csv_field(id).as_bytes());
                 for c in &self.arch.layout.categories {
                     let x = self.arch.layout.context(features.row(i), Some(c));
-                    let probs = self.policy.probabilities(&x, &mut rng);
-                    let (arm, p) = super::linear::argmax(&probs);
-                    let expected = self.policy.models.mean(arm, &x);
+                    let (arm, p, expected) = choose(&self.policy, &x, &mut rng);
                     write!(
                         row,
                         ",{},{p:.6},{expected:.6}",
@@ -154,6 +166,48 @@ impl PolicyModel {
         rows.iter().for_each(|r| out.extend_from_slice(r));
         Ok(())
     }
+}
+
+impl PolicyModel {
+    /// The context of a customer (preprocessed `features`) contacted about `offer_id` (its
+    /// category from the checkpoint's catalogue; none for an unknown offer).
+    pub fn context(&self, features: &[f32], offer_id: &str) -> Vec<f64> {
+        let category = self.arch.offer_categories.get(offer_id).map(String::as_str);
+        self.arch.layout.context(features, category)
+    }
+
+    /// The arm index of `name`, if the policy has it.
+    pub fn arm_index(&self, name: &str) -> Option<usize> {
+        self.arch.arms.iter().position(|a| a == name)
+    }
+
+    /// The contact `policy` (this checkpoint's, or one updated online from it) makes to the
+    /// customer `customer_id` with preprocessed `features` about `offer_id`: the arm it plays
+    /// most often there. Thompson draws are seeded by the customer id, as in [`Self::rows`].
+    pub fn contact(
+        &self,
+        policy: &Policy,
+        customer_id: &str,
+        features: &[f32],
+        offer_id: &str,
+    ) -> Contact {
+        let x = self.context(features, offer_id);
+        let mut rng = StdRng::seed_from_u64(id_seed(customer_id));
+        let (arm, probability, expected_response) = choose(policy, &x, &mut rng);
+        Contact {
+            offer_id: offer_id.to_string(),
+            arm: self.arch.arms[arm].clone(),
+            probability,
+            expected_response,
+        }
+    }
+}
+
+/// The arm `policy` plays most often at `x`, its probability and its expected response.
+fn choose(policy: &Policy, x: &[f64], rng: &mut StdRng) -> (usize, f64, f64) {
+    let probs = policy.probabilities(x, rng);
+    let (arm, p) = super::linear::argmax(&probs);
+    (arm, p, policy.models.mean(arm, x))
 }
 
 /// A seed from a customer id (the split's FNV-1a, then SplitMix64): stable across runs and

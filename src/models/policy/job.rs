@@ -91,6 +91,11 @@ pub struct PolicyArch {
     pub posterior_scale: f64,
     pub samples: usize,
     pub ridge: f64,
+    /// The category of every offer in the catalogue the policy was trained with: a customer is
+    /// scored for an offer with that offer's category in the context. Empty in checkpoints
+    /// written before it (offers then score without a category).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub offer_categories: std::collections::BTreeMap<String, String>,
 }
 
 fn disjoint() -> ModelKind {
@@ -121,6 +126,8 @@ pub struct ContactData {
     pub layout: ContextLayout,
     /// `contacts_truth.csv` beside the log, aligned to it, when there is one.
     pub truth: Option<Vec<f64>>,
+    /// The catalogue's offer → category.
+    pub categories: HashMap<String, String>,
 }
 
 /// Reads the contact log, the offer catalogue and (when beside the log) the truth file, and
@@ -182,6 +189,7 @@ pub fn load_contacts(
         rows,
         layout,
         truth,
+        categories,
     })
 }
 
@@ -223,6 +231,7 @@ pub fn run_policy_job(
         rows,
         layout,
         truth,
+        categories,
     } = contact_data;
     let mut held_out = vec![false; data.table.n_rows()];
     for &r in &data.test_rows {
@@ -282,6 +291,7 @@ pub fn run_policy_job(
         posterior_scale: cfg.posterior_scale,
         samples: cfg.samples,
         ridge,
+        offer_categories: categories.into_iter().collect(),
     };
     let header = Header::new(KIND, job, &arch, &globals.backend.kind.to_string())
         .with_part(data.preprocessor.bundle(&data.schema))
