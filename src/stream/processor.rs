@@ -502,7 +502,7 @@ impl Processor {
     /// The partition's contact policy: built from the bundle's and the partition's updates when
     /// absent or built on another bundle (a hot swap drops the updates: the new bundle replaces
     /// what was learned online). `None` without a contact policy.
-    fn partition_policy<'s>(&self, st: &'s mut PartitionState) -> Option<&'s mut Policy> {
+    pub fn partition_policy<'s>(&self, st: &'s mut PartitionState) -> Option<&'s mut Policy> {
         let model = self.decider.policy.as_ref()?;
         let stale = st
             .policy

@@ -559,6 +559,9 @@ fn file_stream_decides_like_the_batch_scorer() {
     let stats: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(stats["events"].as_u64().unwrap() > 30_000, "{stats}");
     assert_eq!(stats["late"], 0);
+    // The generator's offer responses all update the contact policy.
+    assert!(stats["responses"].as_u64().unwrap() > 200, "{stats}");
+    assert_eq!(stats["policy_updates"], stats["responses"], "{stats}");
     let text = std::fs::read_to_string(&first).unwrap();
     let lines: Vec<Value> = text
         .lines()
@@ -576,6 +579,12 @@ fn file_stream_decides_like_the_batch_scorer() {
 
     let streamed = final_decisions(&lines);
     assert_eq!(streamed.len(), 300);
+    assert!(
+        lines
+            .iter()
+            .all(|d| d["contact"]["offer_id"] == d["offers"][0]["offer_id"]),
+        "every decision carries its best offer's contact"
+    );
 
     // Drift reports: one every 5 batches and one at exit (unless the last batch made one), the
     // last over all 300 customers.
@@ -632,6 +641,112 @@ fn file_stream_decides_like_the_batch_scorer() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad.jsonl:2:"), "{err}");
     assert!(!third.exists());
+}
+
+/// Offer responses update the partition's contact policy online: acceptances raise the
+/// expected response of their arm in the customer's context against the refused arm; the
+/// snapshot replays the same policy; an arm the policy does not know is an error naming the
+/// source and offset (or, with skip, a counted bad event).
+#[test]
+fn offer_responses_update_the_contact_policy_and_replay_from_the_snapshot() {
+    use teleseg::scoring::{Decider, DeciderOptions};
+    use teleseg::stream::processor::{DriftOutput, PartitionState, Processor, Profiles, Stats};
+    let run_dir = pipeline_run();
+    let data = event_data();
+    let decider = Decider::load(
+        run_dir,
+        DeciderOptions {
+            reasons: 0,
+            ..Default::default()
+        },
+        &burn::tensor::Device::flex(),
+    )
+    .unwrap();
+    let profiles = Profiles::read(&data.join("customers.csv"), &decider).unwrap();
+    let model = decider
+        .policy
+        .clone()
+        .expect("the pipeline trains a contact policy");
+    let mut p = Processor {
+        decider,
+        generation: 1,
+        profiles,
+        batch_events: 1000,
+        skip_bad: false,
+        stats: Stats::default(),
+        drift: DriftOutput::default(),
+        reported_at: 0,
+    };
+    let (good, bad_arm) = (&model.arch.arms[0], &model.arch.arms[1]);
+    let offer = model.arch.offer_categories.keys().next().unwrap().clone();
+    let response = |arm: &str, accepted: bool| {
+        json!({"ts": 1_735_000_000, "customer_id": "C0000001", "type": "offer_response",
+               "offer_id": offer, "arm": arm, "accepted": accepted})
+        .to_string()
+    };
+    let mut st = PartitionState::new(3600);
+    for offset in 0..60 {
+        let line = match offset % 2 {
+            0 => response(good, true),
+            _ => response(bad_arm, false),
+        };
+        p.feed(&mut st, offset, line.as_bytes(), "test").unwrap();
+    }
+    assert_eq!(st.responses.len(), 60);
+    p.close_batch(&mut st, 0).unwrap();
+    assert!(st.responses.is_empty());
+    assert_eq!((p.stats.responses, p.stats.policy_updates), (60, 60));
+    assert_eq!(st.policy_updates.len(), 60);
+    let x: Vec<f64> = st.policy_updates[0]
+        .x
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let learned = p.partition_policy(&mut st).unwrap().clone();
+    let (a, b) = (
+        model.arm_index(good).unwrap(),
+        model.arm_index(bad_arm).unwrap(),
+    );
+    let before = (
+        model.policy.models.mean(a, &x),
+        model.policy.models.mean(b, &x),
+    );
+    let after = (learned.models.mean(a, &x), learned.models.mean(b, &x));
+    // The model is shared by the arms (factored), so both move with the shared part; the
+    // accepted arm gains on the refused one.
+    assert!(after.0 > before.0 + 0.05, "{before:?} -> {after:?}");
+    assert!(
+        after.0 - after.1 > before.0 - before.1 + 0.1,
+        "{before:?} -> {after:?}"
+    );
+    // A snapshot round trip rebuilds exactly the same policy.
+    let mut back: PartitionState =
+        serde_json::from_slice(&serde_json::to_vec(&st).unwrap()).unwrap();
+    assert!(back.policy.is_none());
+    assert_eq!(p.partition_policy(&mut back).unwrap(), &learned);
+    // An unknown arm: an error naming the source and offset; with skip, a counted bad event.
+    let e = p
+        .feed(
+            &mut st,
+            60,
+            response("fax@never", true).as_bytes(),
+            "topic t",
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("topic t:60: ") && e.to_string().contains("fax@never"),
+        "{e}"
+    );
+    p.skip_bad = true;
+    p.feed(
+        &mut st,
+        61,
+        response("fax@never", true).as_bytes(),
+        "topic t",
+    )
+    .unwrap();
+    assert_eq!(p.stats.bad, 1);
+    assert!(st.responses.is_empty());
 }
 
 /// The Kafka-compatible broker of the Kafka tests: `TELESEG_KAFKA_BROKERS` (default
