@@ -965,10 +965,14 @@ pub fn propensity(run: &Path, out: &mut String) -> anyhow::Result<()> {
 /// wrote one), and how often the policy uses each arm.
 pub fn policy(run: &Path, out: &mut String) -> anyhow::Result<()> {
     use crate::models::policy::job::PolicyReport;
-    let path = run.join("evaluation.json");
-    if !path.is_file() {
+    // A pipeline run's policy stage, or a `train policy` run itself.
+    let Some(path) = [run.join("policy"), run.to_path_buf()]
+        .iter()
+        .map(|d| d.join("evaluation.json"))
+        .find(|p| p.is_file())
+    else {
         return Ok(());
-    }
+    };
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     // Another family's evaluation.json: not a policy run, no section.

@@ -280,6 +280,9 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         "forecast/model.safetensors",
         "forecast/forecasts.csv",
         "forecast/evaluation.json",
+        "policy/model.safetensors",
+        "policy/evaluation.json",
+        "dec/drift_reference.json",
         "summary.json",
         "report.html",
         "scores.csv",
@@ -453,7 +456,13 @@ fn scores_match_recommendations(run_dir: &Path) {
     let (offers, risk, reason) = (col("offers"), col("churn_probability"), col("reason_3"));
     let ltv = col("lifetime_value");
     assert_eq!(ltv, risk + 1);
-    let take_up: Vec<usize> = (reason + 1..header.len()).collect();
+    let (arm, arm_p, arm_r) = (
+        col("contact_arm"),
+        col("contact_probability"),
+        col("contact_expected_response"),
+    );
+    assert_eq!((arm_p, arm_r, header.len()), (arm + 1, arm + 2, arm + 3));
+    let take_up: Vec<usize> = (reason + 1..arm).collect();
     assert_eq!(
         take_up.len(),
         8,
@@ -473,6 +482,11 @@ fn scores_match_recommendations(run_dir: &Path) {
             let p: f64 = r[j].parse().unwrap();
             assert!(p > 0.0 && p < 1.0, "{r:?}");
         }
+        // The best offer's contact: a generator arm, a probability, an expected response.
+        assert!(r[arm].contains('@'), "{r:?}");
+        let p: f64 = r[arm_p].parse().unwrap();
+        assert!(p > 0.0 && p <= 1.0, "{r:?}");
+        assert!(r[arm_r].parse::<f64>().unwrap().is_finite(), "{r:?}");
         n += 1;
     }
     assert_eq!(n, 600, "every customer scored");
@@ -496,14 +510,15 @@ fn report_renders(run_dir: &Path) {
         "<h2>Offer recommendation</h2>",
         "<h3>Example offers per segment</h3>",
         "<h2>Propensity: churn</h2>",
+        "<h2>Contact policy</h2>",
         "Content-Security-Policy",
     ] {
         assert!(html.contains(needle), "report lacks `{needle}`");
     }
     // Four training curves (autoencoder, dec, vae, ncf), sizes, map, k sweep, four real vs
-    // synthetic distributions, and churn calibration, gain, SHAP drivers and lifetime value per
-    // segment.
-    assert_eq!(html.matches("<svg").count(), 15, "charts in the report");
+    // synthetic distributions, churn calibration, gain, SHAP drivers and lifetime value per
+    // segment, and the contact policy's arm shares.
+    assert_eq!(html.matches("<svg").count(), 16, "charts in the report");
     assert!(!html.contains("could not be drawn"), "a chart failed");
     std::fs::remove_file(&report).unwrap();
     let (code, out, err) = run(teleseg().arg("report").arg(run_dir));
