@@ -70,12 +70,14 @@ pub enum Command {
     /// out, plus top-K offers when the run is a pipeline run with an ncf/ model.
     Score(commands::score::ScoreArgs),
     /// HTTP scoring service over a pipeline run: POST /score (JSON customers in, segment,
-    /// offers and churn risk out), GET /health, /ready, /metadata, POST /reload (or SIGHUP).
+    /// offers, contact and churn risk out), GET /health, /ready, /metadata, /drift, /metrics,
+    /// POST /reload (or SIGHUP).
     Serve(commands::serve::ServeArgs),
     /// Streaming decisions: customer events (Kafka topic in a consumer group, or a JSON-lines
     /// file) → windowed features → re-scored customers → a decision event whenever a customer's
-    /// segment or best offer changes (docs/realtime.md).
-    Stream(commands::stream::StreamArgs),
+    /// segment or best offer changes; offer responses update the contact policy online, and
+    /// the drift of the customers held is reported (docs/realtime.md).
+    Stream(Box<commands::stream::StreamArgs>),
     /// Draw synthetic customer profiles from a `vae` checkpoint, written in the original schema
     /// (raw units, category strings in the input's spelling, integers as integers, values within
     /// the train range).

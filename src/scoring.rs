@@ -364,16 +364,19 @@ impl Decider {
             return Ok(vec![None; rows.len()]);
         };
         let features = model.preprocessor.transform_rows(table, rows)?;
-        Ok(rows
+        let with_offer: Vec<usize> = (0..rows.len()).filter(|&k| best[k].is_some()).collect();
+        let items: Vec<(&str, &[f32], &str)> = with_offer
             .iter()
-            .zip(best)
-            .enumerate()
-            .map(|(k, (&r, offer))| {
-                offer
-                    .as_deref()
-                    .map(|o| model.contact(policy, &table.ids[r], features.row(k), o))
+            .map(|&k| {
+                let offer = best[k].as_deref().expect("filtered");
+                (table.ids[rows[k]].as_str(), features.row(k), offer)
             })
-            .collect())
+            .collect();
+        let mut out = vec![None; rows.len()];
+        for (k, c) in with_offer.into_iter().zip(model.contacts(policy, &items)) {
+            out[k] = Some(c);
+        }
+        Ok(out)
     }
 
     /// Completes decisions made from [`Self::score_core`]: fills the configured number of SHAP

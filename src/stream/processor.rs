@@ -607,7 +607,10 @@ impl Processor {
         force: bool,
     ) -> anyhow::Result<()> {
         let due = self.stats.batches > 0
-            && self.stats.batches % self.drift.every_batches.max(1) == 0
+            && self
+                .stats
+                .batches
+                .is_multiple_of(self.drift.every_batches.max(1))
             && self.stats.batches != self.reported_at;
         // At exit, a report already written for these batches is not repeated.
         let fresh = self.reported_at == self.stats.batches && self.stats.drift_reports > 0;

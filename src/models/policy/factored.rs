@@ -229,7 +229,7 @@ impl FactoredModel {
         let row = |(i, out): (usize, &mut [f64])| {
             let r = &self.a_inv[i * d..(i + 1) * d];
             for (o, v) in offsets.iter().zip(out.iter_mut()) {
-                *v = dot(&r[*o..*o + dim], x);
+                *v = dot4(&r[*o..*o + dim], x);
             }
         };
         if d >= PARALLEL_ROWS {
@@ -242,10 +242,64 @@ impl FactoredModel {
 
     /// Every arm's `φ(a, x)ᵀ A⁻¹ φ(a, x)`.
     pub fn spreads(&self, x: &[f64]) -> Vec<f64> {
-        let w = self.block_products(x, None);
-        (0..self.arms)
-            .map(|a| self.phi_dot(a, x, &self.a_inv_phi(a, &w)).max(0.0))
-            .collect()
+        self.spreads_many(std::slice::from_ref(&x.to_vec()))
+            .pop()
+            .expect("one context")
+    }
+
+    /// [`Self::spreads`] for each context of `xs`. For a chunk of contexts `X` (`dim × n`),
+    /// `W_b = A⁻¹[:, block b] X` for every block is one matrix product each (ndarray's GEMM, the
+    /// blocks in parallel): about `D · blocks · dim` multiply-adds per context, at GEMM speed.
+    /// Then each arm needs `u = A⁻¹ φ(a, x)` only where `φ(a, x)` is not zero (its indicator
+    /// and its blocks): `u_j = A⁻¹[col, j] + Σ_{b ∈ blocks(a)} W_b[j, c]` (row `col` standing
+    /// for column `col`: `A⁻¹` is symmetric).
+    pub fn spreads_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        const CHUNK: usize = 256;
+        let (d, dim, layout) = (self.size(), self.dim, self.layout());
+        let offsets: Vec<usize> = std::iter::once(0)
+            .chain((0..self.factors.levels.len()).map(|l| layout.level_offset(l)))
+            .collect();
+        // Each arm's block indices into `offsets`.
+        let arm_blocks: Vec<Vec<usize>> = (0..self.arms)
+            .map(|a| {
+                self.blocks(a)
+                    .map(|o| offsets.iter().position(|&v| v == o).expect("a block"))
+                    .collect()
+            })
+            .collect();
+        let a_inv = ArrayView2::from_shape((d, d), &self.a_inv).expect("[D, D]");
+        let mut out = Vec::with_capacity(xs.len());
+        for chunk in xs.chunks(CHUNK) {
+            let nc = chunk.len();
+            let x = Array2::from_shape_fn((dim, nc), |(k, c)| chunk[c][k]);
+            let w: Vec<Array2<f64>> = offsets
+                .par_iter()
+                .map(|&o| a_inv.slice(ndarray::s![.., o..o + dim]).dot(&x))
+                .collect();
+            let spreads: Vec<Vec<f64>> = (0..nc)
+                .into_par_iter()
+                .map(|c| {
+                    let x = &chunk[c];
+                    (0..self.arms)
+                        .map(|a| {
+                            let col = layout.arm_col(a);
+                            let a_col = &self.a_inv[col * d..(col + 1) * d];
+                            let bs = &arm_blocks[a];
+                            let u =
+                                |j: usize| a_col[j] + bs.iter().map(|&b| w[b][[j, c]]).sum::<f64>();
+                            let mut s = u(col);
+                            for &b in bs {
+                                let o = offsets[b];
+                                s += (0..dim).map(|k| x[k] * u(o + k)).sum::<f64>();
+                            }
+                            s.max(0.0)
+                        })
+                        .collect()
+                })
+                .collect();
+            out.extend(spreads);
+        }
+        out
     }
 
     /// The noise variance (shared by the arms).
@@ -298,7 +352,7 @@ impl FactoredModel {
     pub fn quadratic(&self, v: &[f64]) -> f64 {
         let d = v.len();
         (0..d)
-            .map(|i| v[i] * dot(&self.a_inv[i * d..(i + 1) * d], v))
+            .map(|i| v[i] * dot4(&self.a_inv[i * d..(i + 1) * d], v))
             .sum::<f64>()
             .max(0.0)
     }
@@ -667,14 +721,21 @@ mod tests {
         for (o, b) in online.a_inv.iter().zip(&batch.a_inv) {
             assert!((o - b).abs() < 1e-9, "{o} {b}");
         }
-        // Spreads from the block products equal the dense quadratic form.
-        let x = [1.0, 0.3, 0.2];
-        let spreads = batch.spreads(&x);
-        for (a, s) in spreads.iter().enumerate() {
-            let mut phi = vec![0.0; batch.size()];
-            batch.add_phi(a, &x, 1.0, &mut phi);
-            assert!((s - batch.quadratic(&phi)).abs() < 1e-12);
-            assert!((batch.mean(a, &x) - dot(&phi, &batch.theta)).abs() < 1e-12);
+        // Spreads from the block products equal the dense quadratic form, for one context and
+        // for many (more than a chunk) at once.
+        let xs: Vec<Vec<f64>> = (0..300)
+            .map(|i| vec![1.0, 0.3 - 0.002 * i as f64, (i % 7) as f64 / 7.0])
+            .collect();
+        let many = batch.spreads_many(&xs);
+        for (x, many) in xs.iter().zip(&many).step_by(37) {
+            let spreads = batch.spreads(x);
+            for (a, s) in spreads.iter().enumerate() {
+                let mut phi = vec![0.0; batch.size()];
+                batch.add_phi(a, x, 1.0, &mut phi);
+                assert!((s - batch.quadratic(&phi)).abs() < 1e-12);
+                assert!((many[a] - s).abs() < 1e-12);
+                assert!((batch.mean(a, x) - dot(&phi, &batch.theta)).abs() < 1e-12);
+            }
         }
         // Statistics subtract: all minus the second half is the first half.
         let mut first = FactoredStats::new(3, 3);

@@ -136,34 +136,38 @@ impl PolicyModel {
 
     /// The rows of [`Self::header`] for `table`: per customer and offer category, the arm the
     /// policy plays most often there, its probability and the arm's expected response. Thompson
-    /// sampling's draws are seeded by the customer id, so a customer scores the same in any file.
+    /// sampling's draws are seeded by the customer id and the category, so a customer scores the
+    /// same in any file.
     pub fn rows(&self, out: &mut Vec<u8>, table: &RawTable) -> anyhow::Result<()> {
-        use rayon::prelude::*;
         let features = self.preprocessor.transform(table)?;
-        // Customers in parallel: each row depends only on its customer (and its id's seed).
-        let rows: Vec<Vec<u8>> = table
-            .ids
-            .par_iter()
-            .enumerate()
-            .map(|(i, id)| {
-                let mut row = Vec::with_capacity(64 * self.arch.layout.categories.len());
-                let mut rng = StdRng::seed_from_u64(id_seed(id));
-                row.extend_from_slice(csv_field(id).as_bytes());
-                for c in &self.arch.layout.categories {
-                    let x = self.arch.layout.context(features.row(i), Some(c));
-                    let (arm, p, expected) = choose(&self.policy, &x, &mut rng);
-                    write!(
-                        row,
-                        ",{},{p:.6},{expected:.6}",
-                        csv_field(&self.arch.arms[arm])
-                    )
-                    .expect("vec write");
-                }
-                row.push(b'\n');
-                row
+        let categories = &self.arch.layout.categories;
+        let per = categories.len();
+        // Every (customer, category) context at once: the spreads share passes over the model.
+        let features = &features;
+        let xs: Vec<Vec<f64>> = (0..table.ids.len())
+            .flat_map(|i| {
+                categories
+                    .iter()
+                    .map(move |c| self.arch.layout.context(features.row(i), Some(c)))
             })
             .collect();
-        rows.iter().for_each(|r| out.extend_from_slice(r));
+        let probs = self.policy.probabilities_many(&xs, |k| {
+            StdRng::seed_from_u64(draw_seed(&table.ids[k / per], Some(&categories[k % per])))
+        });
+        for (i, id) in table.ids.iter().enumerate() {
+            out.extend_from_slice(csv_field(id).as_bytes());
+            for k in i * per..(i + 1) * per {
+                let (arm, p) = super::linear::argmax(&probs[k]);
+                let expected = self.policy.models.mean(arm, &xs[k]);
+                write!(
+                    out,
+                    ",{},{p:.6},{expected:.6}",
+                    csv_field(&self.arch.arms[arm])
+                )
+                .expect("vec write");
+            }
+            out.push(b'\n');
+        }
         Ok(())
     }
 }
@@ -181,37 +185,45 @@ impl PolicyModel {
         self.arch.arms.iter().position(|a| a == name)
     }
 
-    /// The contact `policy` (this checkpoint's, or one updated online from it) makes to the
-    /// customer `customer_id` with preprocessed `features` about `offer_id`: the arm it plays
-    /// most often there. Thompson draws are seeded by the customer id, as in [`Self::rows`].
-    pub fn contact(
-        &self,
-        policy: &Policy,
-        customer_id: &str,
-        features: &[f32],
-        offer_id: &str,
-    ) -> Contact {
-        let x = self.context(features, offer_id);
-        let mut rng = StdRng::seed_from_u64(id_seed(customer_id));
-        let (arm, probability, expected_response) = choose(policy, &x, &mut rng);
-        Contact {
-            offer_id: offer_id.to_string(),
-            arm: self.arch.arms[arm].clone(),
-            probability,
-            expected_response,
-        }
+    /// The contact `policy` (this checkpoint's, or one updated online from it) makes for each
+    /// `(customer id, preprocessed features, offer id)`: the arm it plays most often there, its
+    /// probability and expected response. Thompson draws are seeded by the customer id, as in
+    /// [`Self::rows`], so a customer's contact does not depend on the others in the batch.
+    pub fn contacts(&self, policy: &Policy, items: &[(&str, &[f32], &str)]) -> Vec<Contact> {
+        let xs: Vec<Vec<f64>> = items
+            .iter()
+            .map(|(_, features, offer)| self.context(features, offer))
+            .collect();
+        let probs = policy.probabilities_many(&xs, |k| {
+            let (id, _, offer) = items[k];
+            let category = self.arch.offer_categories.get(offer).map(String::as_str);
+            StdRng::seed_from_u64(draw_seed(id, category))
+        });
+        items
+            .iter()
+            .zip(&xs)
+            .zip(probs)
+            .map(|(((_, _, offer), x), p)| {
+                let (arm, probability) = super::linear::argmax(&p);
+                Contact {
+                    offer_id: offer.to_string(),
+                    arm: self.arch.arms[arm].clone(),
+                    probability,
+                    expected_response: policy.models.mean(arm, x),
+                }
+            })
+            .collect()
     }
 }
 
-/// The arm `policy` plays most often at `x`, its probability and its expected response.
-fn choose(policy: &Policy, x: &[f64], rng: &mut StdRng) -> (usize, f64, f64) {
-    let probs = policy.probabilities(x, rng);
-    let (arm, p) = super::linear::argmax(&probs);
-    (arm, p, policy.models.mean(arm, x))
-}
-
-/// A seed from a customer id (the split's FNV-1a, then SplitMix64): stable across runs and
-/// platforms.
-fn id_seed(id: &str) -> u64 {
-    crate::seed::splitmix64(crate::data::split::fnv1a_64(id.as_bytes()))
+/// The seed of Thompson sampling's draws for a customer and an offer category (FNV-1a of
+/// each, mixed by SplitMix64): stable across runs, platforms and files, and the same for a
+/// category's column of [`PolicyModel::rows`] and a contact about an offer of that category.
+fn draw_seed(id: &str, category: Option<&str>) -> u64 {
+    use crate::data::split::fnv1a_64;
+    let s = crate::seed::splitmix64(fnv1a_64(id.as_bytes()));
+    match category {
+        Some(c) => crate::seed::splitmix64(s ^ fnv1a_64(c.as_bytes())),
+        None => s,
+    }
 }

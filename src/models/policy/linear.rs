@@ -170,6 +170,15 @@ impl RewardModel {
         }
     }
 
+    /// [`Self::spreads`] of each context of `xs` (the factored model shares its passes over
+    /// `A⁻¹` between contexts).
+    pub fn spreads_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        match self {
+            RewardModel::Disjoint(_) => xs.iter().map(|x| self.spreads(x)).collect(),
+            RewardModel::Factored(m) => m.spreads_many(xs),
+        }
+    }
+
     /// The noise variance of arm `a`.
     pub fn noise(&self, a: usize) -> f64 {
         match self {
@@ -239,7 +248,10 @@ impl Policy {
     }
 
     fn ucb(&self, x: &[f64]) -> usize {
-        let spreads = self.models.spreads(x);
+        self.ucb_with(x, &self.models.spreads(x))
+    }
+
+    fn ucb_with(&self, x: &[f64], spreads: &[f64]) -> usize {
         let scores: Vec<f64> = (0..self.models.arms())
             .map(|a| self.models.mean(a, x) + self.alpha * spreads[a].sqrt())
             .collect();
@@ -263,10 +275,12 @@ impl Policy {
 
     /// The arms' posterior means and standard deviations at `x`.
     fn thompson_params(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        self.thompson_params_with(x, &self.models.spreads(x))
+    }
+
+    fn thompson_params_with(&self, x: &[f64], spreads: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let means = self.models.means(x);
-        let sd = self
-            .models
-            .spreads(x)
+        let sd = spreads
             .iter()
             .enumerate()
             .map(|(a, s)| self.posterior_scale * (self.models.noise(a) * s).sqrt())
@@ -295,16 +309,50 @@ impl Policy {
     /// The policy's probability of every arm at `x`: exact for LinUCB and ε-greedy, the share
     /// of `samples` draws for Thompson sampling (seeded by `rng`).
     pub fn probabilities<R: Rng + ?Sized>(&self, x: &[f64], rng: &mut R) -> Vec<f64> {
+        let spreads = match self.algorithm {
+            Algorithm::EpsilonGreedy => Vec::new(),
+            _ => self.models.spreads(x),
+        };
+        self.probabilities_with(x, &spreads, rng)
+    }
+
+    /// [`Self::probabilities`] for each context of `xs`, context `k`'s draws seeded by
+    /// `rng_of(k)`: the spreads of all contexts come from [`RewardModel::spreads_many`], then
+    /// the contexts run in parallel. Equal to calling [`Self::probabilities`] per context.
+    pub fn probabilities_many<R: Rng>(
+        &self,
+        xs: &[Vec<f64>],
+        rng_of: impl Fn(usize) -> R + Sync,
+    ) -> Vec<Vec<f64>> {
+        use rayon::prelude::*;
+        let spreads = match self.algorithm {
+            Algorithm::EpsilonGreedy => vec![Vec::new(); xs.len()],
+            _ => self.models.spreads_many(xs),
+        };
+        xs.par_iter()
+            .zip(&spreads)
+            .enumerate()
+            .map(|(k, (x, s))| self.probabilities_with(x, s, &mut rng_of(k)))
+            .collect()
+    }
+
+    /// [`Self::probabilities`] given the arms' spreads at `x` (unused by ε-greedy).
+    fn probabilities_with<R: Rng + ?Sized>(
+        &self,
+        x: &[f64],
+        spreads: &[f64],
+        rng: &mut R,
+    ) -> Vec<f64> {
         let k = self.models.arms();
         let mut p = vec![0.0; k];
         match self.algorithm {
-            Algorithm::Linucb => p[self.ucb(x)] = 1.0,
+            Algorithm::Linucb => p[self.ucb_with(x, spreads)] = 1.0,
             Algorithm::EpsilonGreedy => {
                 p.iter_mut().for_each(|v| *v = self.epsilon / k as f64);
                 p[self.greedy(x)] += 1.0 - self.epsilon;
             }
             Algorithm::Thompson => {
-                let (means, sd) = self.thompson_params(x);
+                let (means, sd) = self.thompson_params_with(x, spreads);
                 for _ in 0..self.samples {
                     p[self.thompson_draw(&means, &sd, rng)] += 1.0;
                 }
