@@ -128,6 +128,8 @@ td.l,th.l{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:1em}\
 .charts svg{max-width:100%;height:auto;border:1px solid #eee}.note{color:#777}\
 .swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.4em}\
 ul.personas li{margin:.3em 0}code{background:#f5f5f5;padding:0 .2em}\
+.heat{display:flex;flex-wrap:wrap;gap:1em}.heat caption{font-weight:600;text-align:left}\
+.heat td{min-width:3.5em}\
 footer{margin-top:3em;color:#999;font-size:85%}";
 
 #[cfg(test)]

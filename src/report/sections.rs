@@ -981,13 +981,20 @@ pub fn policy(run: &Path, out: &mut String) -> anyhow::Result<()> {
     };
     let _ = writeln!(
         out,
-        "<h2>Contact policy</h2><p>A {:?} policy over {} arms (channel and time), one ridge \
-         regression per arm on {} context features (ridge {}), trained on {} contacts and \
+        "<h2>Contact policy</h2><p>A {:?} policy over {} arms (channel and time), {} on {} \
+         context features (ridge {}), trained on {} contacts and \
          evaluated off-policy on the {} contacts of held-out customers, whose logged policy \
          reached {:.4}. Largest importance weight {:.1}, effective sample size {:.0} \
          ({:.1} %).</p>",
         r.algorithm,
         r.arms.len(),
+        match r.model {
+            crate::models::policy::ModelKind::Factored => {
+                "one ridge regression shared by the arms with interactions per channel, day type \
+                 and day part"
+            }
+            crate::models::policy::ModelKind::Disjoint => "one ridge regression per arm",
+        },
         r.context_dim,
         r.ridge,
         r.fit_contacts,
@@ -1056,6 +1063,89 @@ pub fn policy(run: &Path, out: &mut String) -> anyhow::Result<()> {
         let _ = write!(out, "<li>{} ({:.1} %)</li>", escape(arm), 100.0 * share);
     }
     out.push_str("</ol>\n");
+    contact_heat_maps(run, out)
+}
+
+/// Per DEC segment, the share of customers whose best offer the policy would make through each
+/// channel (rows) at each time (columns), from `scores.csv` of a pipeline run (nothing without
+/// its `contact_arm` column). Arm names `channel@time` split into the two axes; other names are
+/// rows of one column.
+fn contact_heat_maps(run: &Path, out: &mut String) -> anyhow::Result<()> {
+    let path = run.join("scores.csv");
+    if !path.is_file() {
+        return Ok(());
+    }
+    let mut rdr =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let header = rdr.headers()?.clone();
+    let (Some(seg), Some(arm)) = (
+        header.iter().position(|h| h == "segment"),
+        header.iter().position(|h| h == "contact_arm"),
+    ) else {
+        return Ok(());
+    };
+    // counts[segment][(channel, time)]
+    let mut counts: std::collections::BTreeMap<usize, HashMap<(String, String), usize>> =
+        std::collections::BTreeMap::new();
+    let (mut channels, mut times) = (Vec::<String>::new(), Vec::<String>::new());
+    for r in rdr.records() {
+        let r = r?;
+        let (Ok(s), a) = (r[seg].parse::<usize>(), &r[arm]) else {
+            continue;
+        };
+        if a.is_empty() {
+            continue;
+        }
+        let (c, t) = a.split_once('@').unwrap_or((a, ""));
+        for (list, v) in [(&mut channels, c), (&mut times, t)] {
+            if !list.iter().any(|x| x == v) {
+                list.push(v.to_string());
+            }
+        }
+        *counts
+            .entry(s)
+            .or_default()
+            .entry((c.to_string(), t.to_string()))
+            .or_default() += 1;
+    }
+    if counts.is_empty() {
+        return Ok(());
+    }
+    channels.sort();
+    times.sort();
+    let _ = writeln!(
+        out,
+        "<h3>Contact channel and time per segment</h3><p>The share of each segment's customers \
+         whose best offer the policy would make through each channel (rows) and at each time \
+         (columns), from <code>scores.csv</code>; darker is more.</p><div class=\"heat\">"
+    );
+    for (s, cells) in &counts {
+        let n: usize = cells.values().sum();
+        let _ = write!(
+            out,
+            "<table><caption>Segment {s} ({n} customers)</caption><tr><th></th>"
+        );
+        for t in &times {
+            let _ = write!(out, "<th>{}</th>", escape(&t.replace('_', " ")));
+        }
+        out.push_str("</tr>");
+        for c in &channels {
+            let _ = write!(out, "<tr><th>{}</th>", escape(&c.replace('_', " ")));
+            for t in &times {
+                let k = cells.get(&(c.clone(), t.clone())).copied().unwrap_or(0);
+                let share = k as f64 / n as f64;
+                let _ = write!(
+                    out,
+                    "<td style=\"background:rgba(31,119,180,{:.2})\">{:.0} %</td>",
+                    share.sqrt(),
+                    100.0 * share
+                );
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("</div>\n");
     Ok(())
 }
 

@@ -511,6 +511,8 @@ fn report_renders(run_dir: &Path) {
         "<h3>Example offers per segment</h3>",
         "<h2>Propensity: churn</h2>",
         "<h2>Contact policy</h2>",
+        "<h3>Contact channel and time per segment</h3>",
+        "<caption>Segment 0 (",
         "Content-Security-Policy",
     ] {
         assert!(html.contains(needle), "report lacks `{needle}`");
