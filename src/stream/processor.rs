@@ -135,6 +135,10 @@ pub struct PartitionState {
     /// the bundle's policy when the partition is resumed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_updates: Vec<PolicyUpdate>,
+    /// The fingerprint of the trained policy `policy_updates` were made on: updates of another
+    /// policy (the bundle was replaced) are dropped, the new policy being the new prior.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_of: Option<u64>,
     /// The partition's contact policy (the bundle's with `policy_updates` applied) and the
     /// bundle generation it was built on; rebuilt when absent.
     #[serde(skip)]
@@ -167,6 +171,7 @@ impl PartitionState {
             last_offset: -1,
             responses: Vec::new(),
             policy_updates: Vec::new(),
+            policy_of: None,
             policy: None,
         }
     }
@@ -499,9 +504,10 @@ impl Processor {
         Ok(out)
     }
 
-    /// The partition's contact policy: built from the bundle's and the partition's updates when
-    /// absent or built on another bundle (a hot swap drops the updates: the new bundle replaces
-    /// what was learned online). `None` without a contact policy.
+    /// The partition's contact policy: the bundle's with the partition's updates replayed,
+    /// built when absent or built on another load of the bundle. Updates made on another trained
+    /// policy (the bundle was replaced, by a hot swap or while the process was down) are dropped:
+    /// the new policy replaces what was learned online. `None` without a contact policy.
     pub fn partition_policy<'s>(&self, st: &'s mut PartitionState) -> Option<&'s mut Policy> {
         let model = self.decider.policy.as_ref()?;
         let stale = st
@@ -509,24 +515,18 @@ impl Processor {
             .as_ref()
             .is_none_or(|(g, _)| *g != self.generation);
         if stale {
-            if st.policy.is_some() {
+            if st.policy_of != Some(model.fingerprint) {
+                if !st.policy_updates.is_empty() {
+                    tracing::info!(
+                        updates = st.policy_updates.len(),
+                        "a new contact policy: the online updates of the previous one are dropped"
+                    );
+                }
                 st.policy_updates.clear();
+                st.policy_of = Some(model.fingerprint);
             }
             let mut policy = model.policy.clone();
-            let (arms, dim) = (model.arch.arms.len(), model.arch.layout.dim());
-            let fits = st
-                .policy_updates
-                .iter()
-                .all(|u| u.arm < arms && u.x.len() == dim);
-            if fits {
-                st.policy_updates.iter().for_each(|u| u.apply(&mut policy));
-            } else {
-                tracing::warn!(
-                    updates = st.policy_updates.len(),
-                    "the snapshot's policy updates do not fit this bundle's policy: dropped"
-                );
-                st.policy_updates.clear();
-            }
+            st.policy_updates.iter().for_each(|u| u.apply(&mut policy));
             st.policy = Some((self.generation, policy));
         }
         st.policy.as_mut().map(|(_, p)| p)
@@ -599,8 +599,8 @@ impl Processor {
     }
 
     /// Reports drift when `--drift-every-batches` more batches have closed since the last
-    /// report, or with `force` (at exit) unless the last report was at this batch: appends a [`DriftLine`], warns if it alerts and
-    /// keeps the latest figures in [`Stats`].
+    /// report, or with `force` (at exit) unless the last report was at this batch: appends a
+    /// [`DriftLine`], warns if it alerts and keeps the latest figures in [`Stats`].
     pub fn maybe_report_drift<'a>(
         &mut self,
         states: impl IntoIterator<Item = (i32, &'a PartitionState)>,

@@ -724,6 +724,12 @@ fn offer_responses_update_the_contact_policy_and_replay_from_the_snapshot() {
         serde_json::from_slice(&serde_json::to_vec(&st).unwrap()).unwrap();
     assert!(back.policy.is_none());
     assert_eq!(p.partition_policy(&mut back).unwrap(), &learned);
+    // Updates made on another trained policy (the bundle was replaced) are dropped.
+    let mut other: PartitionState =
+        serde_json::from_slice(&serde_json::to_vec(&st).unwrap()).unwrap();
+    other.policy_of = Some(model.fingerprint ^ 1);
+    assert_eq!(p.partition_policy(&mut other).unwrap(), &model.policy);
+    assert!(other.policy_updates.is_empty());
     // An unknown arm: an error naming the source and offset; with skip, a counted bad event.
     let e = p
         .feed(

@@ -39,6 +39,9 @@ pub struct PolicyModel {
     pub preprocessor: Preprocessor,
     pub arch: PolicyArch,
     pub policy: Policy,
+    /// A hash of the architecture and the posterior mean: which trained policy this is (the
+    /// stream keeps online updates only on the policy they were made on).
+    pub fingerprint: u64,
 }
 
 impl PolicyModel {
@@ -113,11 +116,21 @@ impl PolicyModel {
             samples: arch.samples,
             models,
         };
+        let mut bytes = serde_json::to_vec(&arch).map_err(|e| bad(keys::MODEL, e.to_string()))?;
+        let theta = match &policy.models {
+            RewardModel::Disjoint(m) => &m.theta,
+            RewardModel::Factored(m) => &m.theta,
+        };
+        theta
+            .iter()
+            .for_each(|v| bytes.extend_from_slice(&v.to_bits().to_le_bytes()));
+        let fingerprint = crate::data::split::fnv1a_64(&bytes);
         Ok(PolicyModel {
             schema,
             preprocessor,
             arch,
             policy,
+            fingerprint,
         })
     }
 
