@@ -46,8 +46,9 @@ pub struct GenerateArgs {
     /// interactions.parquet; needs the `parquet` cargo feature).
     #[arg(long, value_enum, default_value = "csv")]
     pub format: DataFormat,
-    /// Also write events.jsonl: the usage and care events behind the table's monthly columns,
-    /// in time order (about 250 lines per customer; see docs/events.md).
+    /// Also write events.jsonl: the usage and care events behind the table's monthly columns
+    /// and the contacts' offer responses, in time order (about 250 lines per customer; see
+    /// docs/realtime.md §1).
     #[arg(long)]
     pub events: bool,
 }

@@ -13,7 +13,7 @@
 //! | `usage_history.csv` | 36 per customer         | monthly voice minutes, data GB, roaming days, 2022-01 to 2024-12 ([`history`]) |
 //! | `usage_next_month.csv` | one per customer     | the same for 2025-01: the held-out truth of a usage forecast |
 //! | `value_truth.csv`  | one per customer         | true churn probability, monthly margin and 24-month lifetime value, for evaluation only |
-//! | `events.jsonl`     | ~250 per customer (`--events` only) | usage and care events, time-ordered: the table's monthly columns are their aggregates ([`events`]) |
+//! | `events.jsonl`     | ~250 per customer (`--events` only) | usage and care events, time-ordered: the table's monthly columns are their aggregates ([`events`]); and one `offer_response` per contact whose outcome is known before the snapshot |
 //! | `schema.toml`      |                          | [`customer_schema`] as TOML                   |
 //!
 //! Customers belong to one of the planted personas of [`persona_names`] (6 %–22 % each). Each
