@@ -167,7 +167,7 @@ fn serve_answers_like_the_batch_scorer_and_rejects_bad_requests() {
     // A copy, so the test can break the bundle on disk without touching the shared run.
     let copy = tempfile::tempdir().unwrap();
     let run_dir = copy.path().join("p");
-    for sub in ["dec", "ncf", "propensity", "data"] {
+    for sub in ["dec", "ncf", "propensity", "policy", "data"] {
         std::fs::create_dir_all(run_dir.join(sub)).unwrap();
         for f in std::fs::read_dir(original.join(sub)).unwrap() {
             let f = f.unwrap();
@@ -200,6 +200,8 @@ fn serve_answers_like_the_batch_scorer_and_rejects_bad_requests() {
     assert_eq!(meta["segments"]["k"], 4);
     assert_eq!(meta["offers"]["top_k"], 10);
     assert_eq!(meta["propensity"]["output"], "churn_probability");
+    assert_eq!(meta["policy"]["arms"].as_array().unwrap().len(), 24, "{meta}");
+    assert!(meta["drift"]["features"].as_u64().unwrap() > 10, "{meta}");
     assert!(meta["schema"]["columns"].as_array().unwrap().len() > 10);
 
     // 150 customers in one request, then one alone: the batch scorer's answers, exactly.
@@ -229,6 +231,20 @@ fn serve_answers_like_the_batch_scorer_and_rejects_bad_requests() {
         let p: f64 = row["churn_probability"].parse().unwrap();
         assert_eq!(d["risk"]["value"].as_f64().unwrap(), p, "{id}");
         assert_eq!(d["risk"]["reasons"][0].as_str().unwrap(), row["reason_1"]);
+        // The best offer's contact: the batch scorer's arm and probability.
+        assert_eq!(d["contact"]["offer_id"], d["offers"][0]["offer_id"], "{id}");
+        assert_eq!(
+            d["contact"]["arm"].as_str().unwrap(),
+            row["contact_arm"],
+            "{id}"
+        );
+        let p: f64 = row["contact_probability"].parse().unwrap();
+        assert!(
+            (d["contact"]["probability"].as_f64().unwrap() - p).abs() < 1e-6,
+            "{id}"
+        );
+        let r = d["contact"]["expected_response"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&r), "{id}: {r}");
     }
 
     // Drift: the 151 customers scored are the training population; 150 customers whose voice

@@ -28,7 +28,8 @@ pub struct Contact {
     /// The policy's probability of the arm (1 for LinUCB's choice; the share of draws for
     /// Thompson sampling).
     pub probability: f64,
-    /// The reward model's expected response (acceptance probability) of the arm.
+    /// The reward model's expected response (acceptance probability) of the arm: a linear
+    /// model's prediction, clamped to [0, 1].
     pub expected_response: f64,
 }
 
@@ -171,7 +172,7 @@ impl PolicyModel {
             out.extend_from_slice(csv_field(id).as_bytes());
             for k in i * per..(i + 1) * per {
                 let (arm, p) = super::linear::argmax(&probs[k]);
-                let expected = self.policy.models.mean(arm, &xs[k]);
+                let expected = self.policy.models.mean(arm, &xs[k]).clamp(0.0, 1.0);
                 write!(
                     out,
                     ",{},{p:.6},{expected:.6}",
@@ -222,7 +223,7 @@ impl PolicyModel {
                     offer_id: offer.to_string(),
                     arm: self.arch.arms[arm].clone(),
                     probability,
-                    expected_response: policy.models.mean(arm, x),
+                    expected_response: policy.models.mean(arm, x).clamp(0.0, 1.0),
                 }
             })
             .collect()
