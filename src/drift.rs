@@ -12,7 +12,8 @@
 //! **Index.** `PSI = Σ_b (a_b − e_b) · ln(a_b / e_b)` over the bins, `e` the training shares and
 //! `a` the current ones, each floored at [`SHARE_FLOOR`] so that an empty bin counts as a large
 //! but finite shift. The usual reading: below 0.1 stable, 0.1–0.25 a moderate shift, above 0.25
-//! a significant one ([`DEFAULT_ALERT`], the alert threshold unless set).
+//! a significant one ([`DEFAULT_ALERT`], the alert threshold unless set). Nothing alerts below
+//! [`MIN_CUSTOMERS`] customers.
 //!
 //! **Counts.** [`DriftCounts`] holds the current population's bin counts and changes by one
 //! customer at a time ([`DriftCounts::add`] / [`DriftCounts::remove`]): the stream keeps each
@@ -29,6 +30,9 @@ use crate::data::table::{MISSING, RawTable};
 pub const FILE: &str = "drift_reference.json";
 /// The alert threshold unless one is set: a significant shift by the usual reading.
 pub const DEFAULT_ALERT: f64 = 0.25;
+/// No alert below this many customers: the index of a handful of rows is noise (one customer
+/// alone is "drifted" on every feature).
+pub const MIN_CUSTOMERS: u64 = 100;
 /// Shares are floored here before the logarithm.
 pub const SHARE_FLOOR: f64 = 1e-4;
 /// Numeric features are cut at these training quantiles (deciles).
@@ -290,7 +294,7 @@ impl DriftReference {
             .map(|&c| c as f64 / counts.customers.max(1) as f64)
             .collect();
         let mut alerts: Vec<String> = Vec::new();
-        if counts.customers > 0 {
+        if counts.customers >= MIN_CUSTOMERS {
             if segment_psi > alert {
                 alerts.push("segments".into());
             }
@@ -489,26 +493,33 @@ mod tests {
                 shares: vec![0.5, 0.5, 0.0],
             }],
         };
-        let mut w = DriftWindow::new(&reference, 2);
-        w.push(0, vec![0]);
-        w.push(1, vec![1]);
+        let n = MIN_CUSTOMERS as usize;
+        let mut w = DriftWindow::new(&reference, 2 * n);
+        for i in 0..2 * n {
+            w.push(i % 2, vec![(i % 2) as u16]);
+        }
         let r = reference.report(&w.counts, 0.25);
         assert!(r.alerts.is_empty(), "{r:?}");
         assert!(r.segment_psi.abs() < 1e-12);
-        // Two rows of segment 1 with x missing push the first ones out: both drift.
-        w.push(1, vec![2]);
-        w.push(1, vec![2]);
-        assert_eq!(w.counts.customers, 2);
-        assert_eq!(w.counts.segments, vec![0, 2]);
-        assert_eq!(w.counts.features[0], vec![0, 0, 2]);
+        // Rows of segment 1 with x missing push the first ones out: both drift.
+        for _ in 0..2 * n {
+            w.push(1, vec![2]);
+        }
+        assert_eq!(w.counts.customers, 2 * n as u64);
+        assert_eq!(w.counts.segments, vec![0, 2 * n as u64]);
+        assert_eq!(w.counts.features[0], vec![0, 0, 2 * n as u64]);
         let r = reference.report(&w.counts, 0.25);
         assert_eq!(r.alerts, vec!["segments".to_string(), "x".to_string()]);
         assert_eq!(r.segment_mix, vec![0.0, 1.0]);
+        // The same shift in too few customers does not alert.
+        let mut few = DriftWindow::new(&reference, n - 1);
+        (0..n).for_each(|_| few.push(1, vec![2]));
+        assert!(reference.report(&few.counts, 0.25).alerts.is_empty());
         let mut merged = reference.counts();
         merged.merge(&w.counts);
         merged.merge(&w.counts);
-        assert_eq!(merged.customers, 4);
+        assert_eq!(merged.customers, 4 * n as u64);
         merged.remove(1, &[2]);
-        assert_eq!(merged.features[0], vec![0, 0, 3]);
+        assert_eq!(merged.features[0], vec![0, 0, 4 * n as u64 - 1]);
     }
 }

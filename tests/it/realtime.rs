@@ -200,7 +200,11 @@ fn serve_answers_like_the_batch_scorer_and_rejects_bad_requests() {
     assert_eq!(meta["segments"]["k"], 4);
     assert_eq!(meta["offers"]["top_k"], 10);
     assert_eq!(meta["propensity"]["output"], "churn_probability");
-    assert_eq!(meta["policy"]["arms"].as_array().unwrap().len(), 24, "{meta}");
+    assert_eq!(
+        meta["policy"]["arms"].as_array().unwrap().len(),
+        24,
+        "{meta}"
+    );
     assert!(meta["drift"]["features"].as_u64().unwrap() > 10, "{meta}");
     assert!(meta["schema"]["columns"].as_array().unwrap().len() > 10);
 

@@ -268,14 +268,34 @@ impl FactoredModel {
             })
             .collect();
         let a_inv = ArrayView2::from_shape((d, d), &self.a_inv).expect("[D, D]");
+        const GEMM_MIN_CONTEXTS: usize = 16;
+        let nb = offsets.len();
         let mut out = Vec::with_capacity(xs.len());
         for chunk in xs.chunks(CHUNK) {
             let nc = chunk.len();
-            let x = Array2::from_shape_fn((dim, nc), |(k, c)| chunk[c][k]);
-            let w: Vec<Array2<f64>> = offsets
-                .par_iter()
-                .map(|&o| a_inv.slice(ndarray::s![.., o..o + dim]).dot(&x))
-                .collect();
+            let w: Vec<Array2<f64>> = if nc >= GEMM_MIN_CONTEXTS {
+                let x = Array2::from_shape_fn((dim, nc), |(k, c)| chunk[c][k]);
+                offsets
+                    .par_iter()
+                    .map(|&o| a_inv.slice(ndarray::s![.., o..o + dim]).dot(&x))
+                    .collect()
+            } else {
+                // A few contexts: GEMM would spend more on packing `A⁻¹` than on products.
+                let mut flat = vec![0.0; d * nb * nc]; // [row][block][context]
+                flat.par_chunks_mut(nb * nc)
+                    .enumerate()
+                    .for_each(|(i, out)| {
+                        let r = &self.a_inv[i * d..(i + 1) * d];
+                        for (b, &o) in offsets.iter().enumerate() {
+                            for (c, x) in chunk.iter().enumerate() {
+                                out[b * nc + c] = dot4(&r[o..o + dim], x);
+                            }
+                        }
+                    });
+                (0..nb)
+                    .map(|b| Array2::from_shape_fn((d, nc), |(i, c)| flat[(i * nb + b) * nc + c]))
+                    .collect()
+            };
             let spreads: Vec<Vec<f64>> = (0..nc)
                 .into_par_iter()
                 .map(|c| {
