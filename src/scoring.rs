@@ -320,8 +320,7 @@ impl Decider {
         let contacts = match (&self.policy, &offers) {
             (Some(p), Some(ranked)) if full => {
                 let rows: Vec<usize> = (0..table.n_rows()).collect();
-                let best = self.best_offers(ranked, &rows);
-                Some(self.contacts(table, &rows, &best, &p.policy)?)
+                Some(self.contacts(table, &rows, &self.best_offers(ranked), &p.policy)?)
             }
             _ => None,
         };
@@ -334,17 +333,16 @@ impl Decider {
         })
     }
 
-    /// The best offer of each of `rows` (`None` where the ranking is empty).
-    fn best_offers(&self, ranked: &[RankedOffers], rows: &[usize]) -> Vec<Option<String>> {
+    /// The best offer of each ranked row (`None` where the ranking is empty).
+    fn best_offers(&self, ranked: &[RankedOffers]) -> Vec<Option<String>> {
         let ranker = self
             .offers
             .as_ref()
             .expect("ranked offers come from the ranker");
-        rows.iter()
-            .map(|&r| {
-                ranked[r]
-                    .0
-                    .first()
+        ranked
+            .iter()
+            .map(|(list, _)| {
+                list.first()
                     .map(|&(j, _)| ranker.model.items[j as usize].clone())
             })
             .collect()

@@ -139,10 +139,10 @@ pub struct PartitionState {
     /// policy (the bundle was replaced) are dropped, the new policy being the new prior.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_of: Option<u64>,
-    /// The partition's contact policy (the bundle's with `policy_updates` applied) and the
-    /// bundle generation it was built on; rebuilt when absent.
+    /// The partition's contact policy: the trained policy `policy_of` with `policy_updates`
+    /// applied (rebuilt when absent).
     #[serde(skip)]
-    pub policy: Option<(u64, Policy)>,
+    pub policy: Option<Policy>,
 }
 
 /// One online update of a contact policy: arm `arm` was played in context `x` (stored at f32,
@@ -505,31 +505,28 @@ impl Processor {
     }
 
     /// The partition's contact policy: the bundle's with the partition's updates replayed,
-    /// built when absent or built on another load of the bundle. Updates made on another trained
-    /// policy (the bundle was replaced, by a hot swap or while the process was down) are dropped:
-    /// the new policy replaces what was learned online. `None` without a contact policy.
+    /// built when absent. Updates made on another trained policy (the bundle was replaced, by a
+    /// hot swap or while the process was down) are dropped: the new policy replaces what was
+    /// learned online. `None` without a contact policy.
     pub fn partition_policy<'s>(&self, st: &'s mut PartitionState) -> Option<&'s mut Policy> {
         let model = self.decider.policy.as_ref()?;
-        let stale = st
-            .policy
-            .as_ref()
-            .is_none_or(|(g, _)| *g != self.generation);
-        if stale {
-            if st.policy_of != Some(model.fingerprint) {
-                if !st.policy_updates.is_empty() {
-                    tracing::info!(
-                        updates = st.policy_updates.len(),
-                        "a new contact policy: the online updates of the previous one are dropped"
-                    );
-                }
-                st.policy_updates.clear();
-                st.policy_of = Some(model.fingerprint);
+        if st.policy_of != Some(model.fingerprint) {
+            if !st.policy_updates.is_empty() {
+                tracing::info!(
+                    updates = st.policy_updates.len(),
+                    "a new contact policy: the online updates of the previous one are dropped"
+                );
             }
+            st.policy_updates.clear();
+            st.policy_of = Some(model.fingerprint);
+            st.policy = None;
+        }
+        if st.policy.is_none() {
             let mut policy = model.policy.clone();
             st.policy_updates.iter().for_each(|u| u.apply(&mut policy));
-            st.policy = Some((self.generation, policy));
+            st.policy = Some(policy);
         }
-        st.policy.as_mut().map(|(_, p)| p)
+        st.policy.as_mut()
     }
 
     /// Applies the open batch's offer responses to the partition's contact policy, in offset

@@ -191,18 +191,25 @@ impl FactoredModel {
                 .sum::<f64>()
     }
 
-    /// `A⁻¹ φ(a, x)` from the block products `w` (which must include arm `a`'s blocks).
-    fn a_inv_phi(&self, a: usize, w: &BlockProducts) -> Vec<f64> {
-        let d = self.size();
+    /// `A⁻¹ φ(a, x)`: row `i` is `A⁻¹[i, col(a)] + Σ_{o ∈ blocks(a)} A⁻¹[i, o..o+dim] · x`, one
+    /// pass over `A⁻¹` (rows in parallel when it is large).
+    fn a_inv_phi(&self, a: usize, x: &[f64]) -> Vec<f64> {
+        let (d, dim) = (self.size(), self.dim);
         let col = self.layout().arm_col(a);
-        let columns: Vec<usize> = self.blocks(a).map(|o| w.column(o)).collect();
-        let nb = w.offsets.len();
-        (0..d)
-            .map(|i| {
-                let row = &w.flat[i * nb..(i + 1) * nb];
-                self.a_inv[i * d + col] + columns.iter().map(|&b| row[b]).sum::<f64>()
-            })
-            .collect()
+        let offsets: Vec<usize> = self.blocks(a).collect();
+        let row = |i: usize| {
+            let r = &self.a_inv[i * d..(i + 1) * d];
+            r[col]
+                + offsets
+                    .iter()
+                    .map(|&o| dot4(&r[o..o + dim], x))
+                    .sum::<f64>()
+        };
+        if d >= PARALLEL_ROWS {
+            (0..d).into_par_iter().map(row).collect()
+        } else {
+            (0..d).map(row).collect()
+        }
     }
 
     /// `φ(a, x)ᵀ v` for a dense `v`.
@@ -212,32 +219,6 @@ impl FactoredModel {
                 .blocks(a)
                 .map(|o| dot(&v[o..o + self.dim], x))
                 .sum::<f64>()
-    }
-
-    /// `A⁻¹[:, block] x` for the shared block and every level block (rows in parallel).
-    fn block_products(&self, x: &[f64], only: Option<usize>) -> BlockProducts {
-        let d = self.size();
-        let offsets: Vec<usize> = match only {
-            Some(a) => self.blocks(a).collect(),
-            None => std::iter::once(0)
-                .chain((0..self.factors.levels.len()).map(|l| self.layout().level_offset(l)))
-                .collect(),
-        };
-        let (dim, nb) = (self.dim, offsets.len());
-        // Row-major [D, blocks]: one pass over A⁻¹, rows in parallel.
-        let mut flat = vec![0.0; d * nb];
-        let row = |(i, out): (usize, &mut [f64])| {
-            let r = &self.a_inv[i * d..(i + 1) * d];
-            for (o, v) in offsets.iter().zip(out.iter_mut()) {
-                *v = dot4(&r[*o..*o + dim], x);
-            }
-        };
-        if d >= PARALLEL_ROWS {
-            flat.par_chunks_mut(nb).enumerate().for_each(row);
-        } else {
-            flat.chunks_mut(nb).enumerate().for_each(row);
-        }
-        BlockProducts { offsets, flat }
     }
 
     /// Every arm's `φ(a, x)ᵀ A⁻¹ φ(a, x)`.
@@ -337,8 +318,7 @@ impl FactoredModel {
         let resid = reward - self.mean(a, x);
         self.residual_ss += resid * resid;
         self.count += 1.0;
-        let w = self.block_products(x, Some(a));
-        let u = self.a_inv_phi(a, &w);
+        let u = self.a_inv_phi(a, x);
         let denom = 1.0 + self.phi_dot(a, x, &u);
         let step = resid / denom;
         self.theta
@@ -375,23 +355,6 @@ impl FactoredModel {
             .map(|i| v[i] * dot4(&self.a_inv[i * d..(i + 1) * d], v))
             .sum::<f64>()
             .max(0.0)
-    }
-}
-
-/// `A⁻¹[:, block] x` for a set of blocks: `flat[i · blocks + b]` is row `i` of block `b`'s
-/// product, the block starting at `offsets[b]`.
-struct BlockProducts {
-    offsets: Vec<usize>,
-    flat: Vec<f64>,
-}
-
-impl BlockProducts {
-    /// The column of the block starting at `o`.
-    fn column(&self, o: usize) -> usize {
-        self.offsets
-            .iter()
-            .position(|&v| v == o)
-            .expect("the products of every block the arm uses were computed")
     }
 }
 

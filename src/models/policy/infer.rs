@@ -171,8 +171,7 @@ impl PolicyModel {
         for (i, id) in table.ids.iter().enumerate() {
             out.extend_from_slice(csv_field(id).as_bytes());
             for k in i * per..(i + 1) * per {
-                let (arm, p) = super::linear::argmax(&probs[k]);
-                let expected = self.policy.models.mean(arm, &xs[k]).clamp(0.0, 1.0);
+                let (arm, p, expected) = most_played(&self.policy, &probs[k], &xs[k]);
                 write!(
                     out,
                     ",{},{p:.6},{expected:.6}",
@@ -201,8 +200,9 @@ impl PolicyModel {
 
     /// The contact `policy` (this checkpoint's, or one updated online from it) makes for each
     /// `(customer id, preprocessed features, offer id)`: the arm it plays most often there, its
-    /// probability and expected response. Thompson draws are seeded by the customer id, as in
-    /// [`Self::rows`], so a customer's contact does not depend on the others in the batch.
+    /// probability and expected response. Thompson draws are seeded by the customer id and the
+    /// offer's category, as in [`Self::rows`], so a customer's contact does not depend on the
+    /// others in the batch and equals that category's column of the policy's scores.
     pub fn contacts(&self, policy: &Policy, items: &[(&str, &[f32], &str)]) -> Vec<Contact> {
         let xs: Vec<Vec<f64>> = items
             .iter()
@@ -218,16 +218,23 @@ impl PolicyModel {
             .zip(&xs)
             .zip(probs)
             .map(|(((_, _, offer), x), p)| {
-                let (arm, probability) = super::linear::argmax(&p);
+                let (arm, probability, expected_response) = most_played(policy, &p, x);
                 Contact {
                     offer_id: offer.to_string(),
                     arm: self.arch.arms[arm].clone(),
                     probability,
-                    expected_response: policy.models.mean(arm, x).clamp(0.0, 1.0),
+                    expected_response,
                 }
             })
             .collect()
     }
+}
+
+/// The arm `policy` plays most often given its probabilities `probs` at `x`, that probability,
+/// and the arm's expected response (the linear model's prediction clamped to [0, 1]).
+fn most_played(policy: &Policy, probs: &[f64], x: &[f64]) -> (usize, f64, f64) {
+    let (arm, p) = super::linear::argmax(probs);
+    (arm, p, policy.models.mean(arm, x).clamp(0.0, 1.0))
 }
 
 /// The seed of Thompson sampling's draws for a customer and an offer category (FNV-1a of
