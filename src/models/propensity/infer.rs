@@ -151,3 +151,50 @@ impl PropensityModel {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The linear pass against Algorithm 2 (single-threaded) on a trained model: `TELESEG_SHAP_MODEL=run/propensity
+    /// cargo test --release shap_on_a_trained_model -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn shap_on_a_trained_model() {
+        let path = std::env::var("TELESEG_SHAP_MODEL").expect("TELESEG_SHAP_MODEL");
+        let t0 = std::time::Instant::now();
+        let m = PropensityModel::load(Path::new(&path)).unwrap();
+        println!("load {:?}", t0.elapsed());
+        let cols = m.model.arch.features.len();
+        let rows = 2000;
+        // Rows: deterministic pseudo-random values around each feature's split thresholds
+        // are not known here, so use small integers and fractions with some missing.
+        let mut x = vec![0.0f64; rows * cols];
+        let mut s = 12345u64;
+        for v in x.iter_mut() {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+            *v = if u < 0.05 {
+                f64::NAN
+            } else {
+                (u * 200.0).floor() / 4.0 - 10.0
+            };
+        }
+        for round in 0..3 {
+            let t = std::time::Instant::now();
+            let a = m.model.explainer.shap(&x, rows, cols);
+            let ta = t.elapsed();
+            let t = std::time::Instant::now();
+            let b = super::super::shap::algorithm2::shap(&m.model.booster, &x, rows, cols);
+            let tb = t.elapsed();
+            let gap = a
+                .iter()
+                .zip(&b)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f64::max);
+            println!("round {round}: linear {ta:?} algorithm 2 {tb:?} max gap {gap:e}");
+        }
+    }
+}

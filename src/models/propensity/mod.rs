@@ -5,7 +5,8 @@
 //! - [`features`]: the trees' raw inputs and the target, read from the customer table;
 //! - [`model`]: fitting (with cross-fitted calibration), prediction and SHAP;
 //! - [`calibrate`]: Platt scaling and isotonic regression;
-//! - [`shap`]: exact TreeSHAP over the trees;
+//! - [`forest`]: the trees on flat arrays, for predictions;
+//! - [`shap`]: exact TreeSHAP over the trees, in one pass per tree;
 //! - [`metrics`]: ROC / PR AUC, log loss, Brier, calibration and gain tables, regression errors;
 //! - [`job`]: the training job and its `evaluation.json`;
 //! - [`value`]: lifetime value from the churn probability and the monthly margin;
@@ -20,6 +21,7 @@
 pub mod calibrate;
 pub mod config;
 pub mod features;
+pub mod forest;
 pub mod infer;
 pub mod job;
 pub mod metrics;

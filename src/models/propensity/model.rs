@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::calibrate::Calibrator;
 use super::config::{Calibration, PropensityConfig};
 use super::features::{FeatureSpec, TargetSpec};
+use super::forest::Forest;
 use super::shap::Explainer;
 use super::value::LifetimeValue;
 use crate::checkpoint::{CheckpointError, keys};
@@ -42,6 +43,8 @@ pub struct PropensityArch {
 pub struct Propensity {
     pub arch: PropensityArch,
     pub booster: PerpetualBooster,
+    /// The booster's trees on flat arrays (predictions).
+    pub forest: Forest,
     /// TreeSHAP over the booster's trees.
     pub explainer: Explainer,
 }
@@ -119,8 +122,10 @@ impl Propensity {
         };
         let mut booster = fit_booster(x, rows, cols, y, &target, cfg.budget, seed)?;
         set_covers(&mut booster, x, rows, cols);
+        let forest = Forest::new(&booster);
         Ok(Propensity {
-            explainer: Explainer::new(&booster),
+            explainer: Explainer::new(&forest),
+            forest,
             arch: PropensityArch {
                 library: LIBRARY.to_string(),
                 trees: booster.get_prediction_trees().len(),
@@ -137,11 +142,7 @@ impl Propensity {
     /// The trees' raw output for every row of the column-major `x`: log-odds (binary) or the
     /// prediction (regression).
     pub fn margin(&self, x: &[f64], rows: usize) -> Vec<f64> {
-        if rows == 0 {
-            return Vec::new();
-        }
-        self.booster
-            .predict(&Matrix::new(x, rows, self.arch.features.len()), true)
+        self.forest.margin(x, rows, self.arch.features.len())
     }
 
     /// The calibrated probability (binary) or the prediction (regression) of every row.
@@ -181,8 +182,10 @@ impl Propensity {
             key: META_GBM.to_string(),
             message: e.to_string(),
         })?;
+        let forest = Forest::new(&booster);
         Ok(Propensity {
-            explainer: Explainer::new(&booster),
+            explainer: Explainer::new(&forest),
+            forest,
             arch,
             booster,
         })
@@ -335,13 +338,24 @@ mod tests {
         };
         let mut booster = fit_booster(&x, rows, cols, &y, &target, 1.0, 0).unwrap();
         set_covers(&mut booster, &x, rows, cols);
-        let ours = Explainer::new(&booster).shap(&x, rows, cols);
+        let forest = Forest::new(&booster);
+        let ours = Explainer::new(&forest).shap(&x, rows, cols);
+        // Algorithm 2 gives the same values.
+        let alg2 = super::super::shap::algorithm2::shap(&booster, &x, rows, cols);
+        let gap = ours
+            .iter()
+            .zip(&alg2)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f64, f64::max);
+        assert!(gap < 1e-12, "vs Algorithm 2: {gap}");
         let theirs = booster.predict_contributions(
             &Matrix::new(&x, rows, cols),
             ContributionsMethod::Shapley,
             false,
         );
         let margin = booster.predict(&Matrix::new(&x, rows, cols), false);
+        // The flat-array prediction is perpetual's, bit for bit.
+        assert_eq!(forest.margin(&x, rows, cols), margin);
         let (mut diff, mut sum_err) = (0.0f64, 0.0f64);
         for r in 0..rows {
             let o = &ours[r * (cols + 1)..(r + 1) * (cols + 1)];

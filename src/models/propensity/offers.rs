@@ -18,6 +18,7 @@ use perpetual::{Matrix, PerpetualBooster};
 use serde::{Deserialize, Serialize};
 
 use super::features::FeatureSpec;
+use super::forest::Forest;
 use crate::config::{Check, ConfigError, OutputConfig, Seed, at_least};
 use crate::data::table::RawTable;
 use crate::error::UsageError;
@@ -234,6 +235,8 @@ pub struct OfferPropensityArch {
 pub struct OfferPropensity {
     pub arch: OfferPropensityArch,
     pub booster: PerpetualBooster,
+    /// The trees on flat arrays (predictions).
+    pub forest: Forest,
 }
 
 impl OfferPropensity {
@@ -266,6 +269,7 @@ impl OfferPropensity {
                 offers,
                 budget,
             },
+            forest: Forest::new(&booster),
             booster,
         })
     }
@@ -283,8 +287,8 @@ impl OfferPropensity {
         }
         let cols = self.arch.customer_features.len() + self.arch.offers.width();
         let x = pair_matrix(x_customers, n_customers, &self.arch.offers, pairs);
-        self.booster
-            .predict(&Matrix::new(&x, n, cols), true)
+        self.forest
+            .margin(&x, n, cols)
             .into_iter()
             .map(|m| 1.0 / (1.0 + (-m).exp()))
             .collect()
@@ -437,7 +441,11 @@ impl OfferPropensityModel {
         Ok(OfferPropensityModel {
             schema,
             categories: arch.offers.category_names(),
-            model: OfferPropensity { arch, booster },
+            model: OfferPropensity {
+                arch,
+                forest: Forest::new(&booster),
+                booster,
+            },
             k: job.offers.k,
         })
     }
