@@ -1063,7 +1063,71 @@ pub fn policy(run: &Path, out: &mut String) -> anyhow::Result<()> {
         let _ = write!(out, "<li>{} ({:.1} %)</li>", escape(arm), 100.0 * share);
     }
     out.push_str("</ol>\n");
+    if let Some(dir) = path.parent() {
+        regret_curves(&dir.join(crate::models::policy::job::SIMULATION_FILE), out)?;
+    }
     contact_heat_maps(run, out)
+}
+
+/// The online-learning section of a policy run: cumulative regret against the oracle of each
+/// policy and baseline over the rounds of `simulation.json` (nothing without the file).
+fn regret_curves(path: &Path, out: &mut String) -> anyhow::Result<()> {
+    use crate::models::policy::simulate::SimulationReport;
+    if !path.is_file() {
+        return Ok(());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let sim: SimulationReport = match serde_json::from_str(&text) {
+        Ok(sim) => sim,
+        Err(e) => {
+            tracing::warn!("report: {} is not a simulation report: {e}", path.display());
+            return Ok(());
+        }
+    };
+    let _ = writeln!(
+        out,
+        "<h3>Learning online</h3><p>Each policy starts from scratch and learns from the responses          of {} contacts drawn from the log, answered by the generator's known response model          (the same contacts and draws for every policy). Regret is the acceptances lost against          the oracle, which knows every contact's best arm ({:.4} per contact); uniform reaches          {:.4}, the best fixed arm {:.4}. <code>teleseg simulate --rounds</code> runs longer          simulations.</p>",
+        sim.rounds, sim.oracle_rate, sim.uniform_rate, sim.best_fixed_arm_rate
+    );
+    let series: Vec<(String, Vec<(f64, f64)>)> = sim
+        .policies
+        .iter()
+        .chain(&sim.baselines)
+        .map(|r| {
+            (
+                r.policy.clone(),
+                r.regret_curve.iter().map(|&(t, g)| (t as f64, g)).collect(),
+            )
+        })
+        .collect();
+    chart(
+        out,
+        plots::line_chart(
+            "Cumulative regret against the oracle",
+            "rounds (contacts)",
+            "acceptances lost",
+            &series,
+        ),
+        "the regret curves",
+    );
+    out.push_str(
+        "<table><tr><th>policy</th><th>acceptances</th><th>regret</th>\
+         <th>rate, last 10 % of rounds</th><th>share of the oracle</th></tr>\n",
+    );
+    for r in sim.policies.iter().chain(&sim.baselines) {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.4}</td><td>{:.1} %</td></tr>",
+            escape(&r.policy),
+            r.cumulative_reward,
+            r.regret,
+            r.final_rate,
+            100.0 * r.final_share_of_oracle
+        );
+    }
+    out.push_str("</table>\n");
+    Ok(())
 }
 
 /// Per DEC segment, the share of customers whose best offer the policy would make through each

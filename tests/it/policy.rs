@@ -291,6 +291,44 @@ fn train_policy_learns_from_contacts_and_estimates_its_value_off_policy() {
         let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
         assert!(html.contains("Contact policy") && html.contains("covers the truth"));
         assert!(html.contains("<svg"), "the arm-share chart");
+        // With the generator's truth, the run also learns online from scratch: regret curves
+        // for Thompson sampling, LinUCB and the baselines, in simulation.json and the report.
+        let sim: Value = serde_json::from_str(
+            &std::fs::read_to_string(run_dir.join("simulation.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(sim["rounds"], 2000);
+        let names: Vec<&str> = sim["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(sim["baselines"].as_array().unwrap())
+            .map(|r| r["policy"].as_str().unwrap())
+            .collect();
+        assert_eq!(names[..3], ["thompson", "linucb", "uniform"], "{names:?}");
+        assert!(names[3].starts_with("best fixed arm ("), "{names:?}");
+        for r in sim["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(sim["baselines"].as_array().unwrap())
+        {
+            // Regret against the oracle (the best arm of every contact) never decreases and
+            // ends at the run's regret.
+            let curve: Vec<f64> = r["regret_curve"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p[1].as_f64().unwrap())
+                .collect();
+            assert_eq!(curve.len(), 50, "{r}");
+            assert!(curve.windows(2).all(|w| w[1] >= w[0] - 1e-9), "{r}");
+            assert!(
+                (curve[49] - r["regret"].as_f64().unwrap()).abs() < 1e-6,
+                "{r}"
+            );
+        }
+        assert!(html.contains("Cumulative regret against the oracle"));
         // `teleseg score` gives every customer the policy's arm per offer category.
         let scores = out.path().join(format!("{algorithm}.csv"));
         let (code, _, err) = run(teleseg()
@@ -383,6 +421,13 @@ fn simulated_bandits_beat_uniform_and_the_best_fixed_arm() {
             p["policy"]
         );
         assert!(p["regret"].as_f64().unwrap() > 0.0);
+        // Learning pays within the run: less regret than choosing at random.
+        let uniform_regret = report["baselines"][0]["regret"].as_f64().unwrap();
+        assert!(
+            p["regret"].as_f64().unwrap() < uniform_regret,
+            "{} vs uniform {uniform_regret}",
+            p["regret"]
+        );
     }
     let (code, _, err) = run(teleseg()
         .args([

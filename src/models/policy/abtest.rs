@@ -18,7 +18,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Beta, Distribution};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How the A/B tests run.
 #[derive(Debug, Clone)]
@@ -39,14 +39,14 @@ pub struct AbOptions {
 }
 
 /// One design's results over the replications.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AbDesign {
-    pub design: &'static str,
+    pub design: String,
     pub median_customers: f64,
     pub mean_customers: f64,
     /// Share of tests that stopped with the truly best variant as the winner (`null` for the
     /// classical design, which is not simulated: it is right with probability ≥ its power).
-    pub correct: f64,
+    pub correct: Option<f64>,
     /// Share of tests that hit `max_customers` without a winner.
     pub undecided: f64,
     /// Mean acceptances lost during the test against always offering the best variant.
@@ -54,7 +54,7 @@ pub struct AbDesign {
 }
 
 /// What `simulate --ab-variants` adds to the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AbReport {
     pub variants: Vec<String>,
     /// Each variant's true acceptance rate over the generated contacts.
@@ -148,10 +148,10 @@ pub fn ab_test(truth: &[f64], arms: usize, names: &[String], opts: &AbOptions) -
             }
             let reps = opts.replications as f64;
             AbDesign {
-                design,
+                design: design.to_string(),
                 median_customers: median(&mut customers.clone()),
                 mean_customers: customers.iter().sum::<f64>() / reps,
-                correct: correct as f64 / reps,
+                correct: Some(correct as f64 / reps),
                 undecided: undecided as f64 / reps,
                 mean_lost_acceptances: lost / reps,
             }
@@ -162,10 +162,10 @@ pub fn ab_test(truth: &[f64], arms: usize, names: &[String], opts: &AbOptions) -
     let horizon = classical_customers(&true_rates, 1.0 - opts.threshold, 0.8);
     let mean_rate = true_rates.iter().sum::<f64>() / k as f64;
     designs.push(AbDesign {
-        design: "fixed_split_classical",
+        design: "fixed_split_classical".to_string(),
         median_customers: horizon,
         mean_customers: horizon,
-        correct: f64::NAN,
+        correct: None,
         undecided: 0.0,
         mean_lost_acceptances: horizon * (true_rates[best] - mean_rate),
     });
@@ -244,7 +244,10 @@ mod tests {
         );
         let (ts, sequential, classical) =
             (&report.designs[0], &report.designs[1], &report.designs[2]);
-        assert!(ts.correct >= 0.9 && sequential.correct >= 0.9, "{report:?}");
+        assert!(
+            ts.correct >= Some(0.9) && sequential.correct >= Some(0.9),
+            "{report:?}"
+        );
         // Thompson sampling gives up fewer acceptances than the equal split under the same
         // rule, and needs fewer customers than the classical fixed-horizon design.
         assert!(

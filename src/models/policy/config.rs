@@ -87,6 +87,12 @@ pub struct PolicyConfig {
     pub bootstrap: usize,
     /// Clip importance weights at this value (default: none, unbiased).
     pub clip: Option<f64>,
+    /// With the generator's `contacts_truth.csv` beside the log: Thompson sampling and LinUCB
+    /// (and the configured algorithm) learn online from scratch for this many rounds against
+    /// the known response, beside uniform, the best fixed arm and the oracle
+    /// (`simulation.json`, the report's regret curves). 0: no simulation. Default 2000, the
+    /// early part of the curve; `teleseg simulate --rounds` runs longer ones.
+    pub simulation_rounds: usize,
 }
 
 impl Algorithm {
@@ -114,6 +120,7 @@ impl Default for PolicyConfig {
             samples: 1000,
             bootstrap: 1000,
             clip: None,
+            simulation_rounds: 2000,
         }
     }
 }
@@ -142,6 +149,13 @@ impl Check for PolicyConfig {
             && !(c > 0.0 && c.is_finite())
         {
             return Err(ConfigError::Policy("policy.clip must be a positive number"));
+        }
+        if self.simulation_rounds != 0 {
+            at_least(
+                "policy.simulation_rounds (or 0)",
+                100,
+                self.simulation_rounds,
+            )?;
         }
         at_least("policy.samples", 10, self.samples)?;
         at_least("policy.bootstrap", 1, self.bootstrap)

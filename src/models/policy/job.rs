@@ -232,7 +232,7 @@ pub fn run_policy_job(
         layout,
         truth,
         categories,
-    } = contact_data;
+    } = &contact_data;
     let mut held_out = vec![false; data.table.n_rows()];
     for &r in &data.test_rows {
         held_out[r] = true;
@@ -251,8 +251,8 @@ pub fn run_policy_job(
 
     let arms = log.arms.len();
     let samples = Samples {
-        log: &log,
-        contexts: &contexts,
+        log,
+        contexts,
         dim: layout.dim(),
     };
     let (ridge, ridge_cv) = match cfg.ridge {
@@ -260,6 +260,15 @@ pub fn run_policy_job(
         None => samples.choose_ridge(cfg.model, Criterion::GreedyValue, &fit, seed),
     };
     let models = samples.fit(cfg.model, ridge, &fit);
+    let simulation = match (truth, cfg.simulation_rounds) {
+        (Some(_), rounds) if rounds > 0 => Some(simulate_learning(
+            job,
+            &contact_data,
+            &contacts_path,
+            ridge,
+        )?),
+        _ => None,
+    };
     let policy = Policy {
         algorithm: cfg.algorithm,
         alpha: cfg.alpha,
@@ -291,7 +300,7 @@ pub fn run_policy_job(
         posterior_scale: cfg.posterior_scale,
         samples: cfg.samples,
         ridge,
-        offer_categories: categories.into_iter().collect(),
+        offer_categories: categories.clone().into_iter().collect(),
     };
     let header = Header::new(KIND, job, &arch, &globals.backend.kind.to_string())
         .with_part(data.preprocessor.bundle(&data.schema))
@@ -322,7 +331,49 @@ pub fn run_policy_job(
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )
     .context("writing evaluation.json")?;
+    if let Some(sim) = simulation {
+        checkpoint::write_atomic(
+            &run.root.join(SIMULATION_FILE),
+            serde_json::to_string_pretty(&sim)?.as_bytes(),
+        )
+        .context("writing simulation.json")?;
+    }
     Ok(report)
+}
+
+/// The online-learning curves a `train policy` run writes beside its evaluation.
+pub const SIMULATION_FILE: &str = "simulation.json";
+
+/// Thompson sampling, LinUCB and the configured algorithm learning online from scratch
+/// against the generator's known response ([`super::simulate`]), with the job's reward model,
+/// its ridge (given or chosen) and exploration settings.
+fn simulate_learning(
+    job: &PolicyJob,
+    data: &ContactData,
+    contacts: &Path,
+    ridge: f64,
+) -> anyhow::Result<super::simulate::SimulationReport> {
+    let cfg = &job.policy;
+    let mut algorithms = vec![Algorithm::Thompson, Algorithm::Linucb];
+    if !algorithms.contains(&cfg.algorithm) {
+        algorithms.push(cfg.algorithm);
+    }
+    let opts = super::simulate::SimulateOptions {
+        data: contacts.parent().map(Path::to_path_buf).unwrap_or_default(),
+        rounds: cfg.simulation_rounds,
+        algorithms,
+        model: cfg.model,
+        ridge,
+        alpha: cfg.alpha,
+        epsilon: cfg.epsilon,
+        posterior_scale: cfg.posterior_scale,
+        checkpoints: 50,
+        ab_variants: Vec::new(),
+        ab_threshold: 0.95,
+        ab_replications: 0,
+        seed: job.seed.0,
+    };
+    super::simulate::simulate_on(data, contacts, &opts)
 }
 
 /// Folds of the ridge's cross-validation.

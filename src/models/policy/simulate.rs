@@ -11,11 +11,11 @@ use std::path::PathBuf;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{Algorithm, ModelKind};
 use super::factored::{ArmFactors, FactoredModel};
-use super::job::{ContactFiles, beside, load_contacts};
+use super::job::{ContactData, ContactFiles, beside, load_contacts};
 use super::linear::{ArmModels, Policy, RewardModel};
 use crate::data::preprocess::Preprocessor;
 use crate::data::reader::{ReadOptions, read_csv};
@@ -44,7 +44,7 @@ pub struct SimulateOptions {
 }
 
 /// One policy's run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyRun {
     pub policy: String,
     /// Expected reward (the true acceptance probability of the chosen arm) summed over rounds.
@@ -56,10 +56,12 @@ pub struct PolicyRun {
     pub final_share_of_oracle: f64,
     /// `(round, mean expected reward so far)` at evenly spaced rounds.
     pub curve: Vec<(usize, f64)>,
+    /// `(round, cumulative regret against the oracle)` at the same rounds.
+    pub regret_curve: Vec<(usize, f64)>,
 }
 
-/// What `teleseg simulate` prints (as JSON).
-#[derive(Debug, Clone, Serialize)]
+/// What `teleseg simulate` prints (as JSON), and `simulation.json` of a `train policy` run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimulationReport {
     pub data: String,
     pub rounds: usize,
@@ -73,6 +75,9 @@ pub struct SimulationReport {
     pub best_fixed_arm: String,
     pub oracle_rate: f64,
     pub policies: Vec<PolicyRun>,
+    /// Uniform and the best fixed arm on the same rounds, as runs (their curves and regret).
+    #[serde(default)]
+    pub baselines: Vec<PolicyRun>,
     /// With `--ab-variants`: Thompson sampling against a fixed split.
     pub ab_test: Option<super::abtest::AbReport>,
 }
@@ -115,10 +120,25 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
         &features,
         pre.layout().names.clone(),
     )?;
-    let truth = data
-        .truth
-        .as_ref()
-        .ok_or_else(|| UsageError(format!("{}: no contact_id column", contacts.display())))?;
+    if data.truth.is_none() {
+        anyhow::bail!(UsageError(format!(
+            "{}: no contact_id column",
+            contacts.display()
+        )));
+    }
+    simulate_on(&data, &contacts, opts)
+}
+
+/// Runs the simulation on contacts already loaded (`data.truth` must be set); `contacts` names
+/// the log in the report and in errors.
+pub fn simulate_on(
+    data: &ContactData,
+    contacts: &std::path::Path,
+    opts: &SimulateOptions,
+) -> anyhow::Result<SimulationReport> {
+    let truth = data.truth.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("{}: no true acceptance probabilities", contacts.display())
+    })?;
     let k = data.log.arms.len();
     let n = data.log.rounds();
     let p = |i: usize, a: usize| truth[i * k + a];
@@ -152,6 +172,50 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
         .iter()
         .map(|&(i, _)| (0..k).map(|a| p(i, a)).fold(0.0, f64::max))
         .sum();
+    let checkpoint = |t: usize| (t + 1).is_multiple_of(every) || t + 1 == opts.rounds;
+    // The oracle's cumulative reward at every checkpoint, for the regret curves.
+    let mut oracle_cum = Vec::new();
+    let mut sum = 0.0;
+    for (t, &(i, _)) in sequence.iter().enumerate() {
+        sum += (0..k).map(|a| p(i, a)).fold(0.0, f64::max);
+        if checkpoint(t) {
+            oracle_cum.push(sum);
+        }
+    }
+    // A run from the expected reward of each round.
+    let run = |name: String, expected: &mut dyn FnMut(usize, usize) -> f64| {
+        let (mut total, mut tail) = (0.0, 0.0);
+        let (mut curve, mut regret_curve) = (Vec::new(), Vec::new());
+        for (t, &(i, _)) in sequence.iter().enumerate() {
+            let e = expected(t, i);
+            total += e;
+            if t >= tail_start {
+                tail += e;
+            }
+            if checkpoint(t) {
+                curve.push((t + 1, total / (t + 1) as f64));
+                regret_curve.push((t + 1, oracle_cum[curve.len() - 1] - total));
+            }
+        }
+        PolicyRun {
+            policy: name,
+            cumulative_reward: total,
+            regret: oracle_total - total,
+            final_rate: tail / tail_rounds,
+            final_share_of_oracle: tail / tail_rounds / tail_oracle,
+            curve,
+            regret_curve,
+        }
+    };
+    let baselines = vec![
+        run("uniform".to_string(), &mut |_, i| {
+            (0..k).map(|a| p(i, a)).sum::<f64>() / k as f64
+        }),
+        run(
+            format!("best fixed arm ({})", data.log.arms[best_arm]),
+            &mut |_, i| p(i, best_arm),
+        ),
+    ];
     let dim = data.layout.dim();
     let policies = opts
         .algorithms
@@ -175,31 +239,14 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
                 },
             };
             let mut choice_rng = StdRng::seed_from_u64(opts.seed ^ 0x5349_4d55);
-            let mut total = 0.0;
-            let mut tail = 0.0;
-            let mut curve = Vec::new();
-            for (t, &(i, u)) in sequence.iter().enumerate() {
+            run(algorithm.name().to_string(), &mut |t, i| {
                 let x = &data.contexts[i];
                 let a = policy.choose(x, &mut choice_rng);
                 let expected = p(i, a);
-                let reward = f64::from(u8::from(u < expected));
+                let reward = f64::from(u8::from(sequence[t].1 < expected));
                 policy.models.update(a, x, reward);
-                total += expected;
-                if t >= tail_start {
-                    tail += expected;
-                }
-                if (t + 1) % every == 0 || t + 1 == opts.rounds {
-                    curve.push((t + 1, total / (t + 1) as f64));
-                }
-            }
-            PolicyRun {
-                policy: algorithm.name().to_string(),
-                cumulative_reward: total,
-                regret: oracle_total - total,
-                final_rate: tail / tail_rounds,
-                final_share_of_oracle: tail / tail_rounds / tail_oracle,
-                curve,
-            }
+                expected
+            })
         })
         .collect();
     let ab_test = if opts.ab_variants.is_empty() {
@@ -234,7 +281,7 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
         ))
     };
     Ok(SimulationReport {
-        data: dir.display().to_string(),
+        data: contacts.display().to_string(),
         rounds: opts.rounds,
         arms: data.log.arms.clone(),
         context_dim: dim,
@@ -245,6 +292,7 @@ pub fn simulate(opts: &SimulateOptions) -> anyhow::Result<SimulationReport> {
         best_fixed_arm: data.log.arms[best_arm].clone(),
         oracle_rate,
         policies,
+        baselines,
         ab_test,
     })
 }
