@@ -118,7 +118,7 @@ impl ProfileConfig {
 }
 
 /// Population statistics of one feature (missing values skipped).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeatureSummary {
     /// Feature name.
     pub name: String,
@@ -137,7 +137,7 @@ pub struct FeatureSummary {
 }
 
 /// One feature within one segment.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SegmentFeature {
     /// Feature name.
     pub name: String,
@@ -154,7 +154,7 @@ pub struct SegmentFeature {
 }
 
 /// A feature that sets a segment apart.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Distinguishing {
     /// Feature name.
     pub name: String,
@@ -165,7 +165,7 @@ pub struct Distinguishing {
 }
 
 /// The profile of one segment.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SegmentProfile {
     /// Segment id, `0..k`.
     pub segment: usize,
@@ -182,7 +182,7 @@ pub struct SegmentProfile {
 }
 
 /// Everything [`profile_segments`] computes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SegmentProfiles {
     /// Rows profiled.
     pub rows: usize,

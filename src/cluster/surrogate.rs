@@ -17,14 +17,14 @@ use linfa::DatasetBase;
 use linfa::prelude::*;
 use linfa_trees::{DecisionTree, TreeNode};
 use ndarray::{Array1, Array2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::table::FeatureTable;
 use super::{ClusterError, sample_rows};
 
 /// One condition of a rule: `lower <= feature < upper` (either bound may be absent), in the
 /// feature's raw unit.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Condition {
     /// Feature name.
     pub feature: String,
@@ -35,7 +35,7 @@ pub struct Condition {
 }
 
 /// The rule of one leaf.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LeafRule {
     /// Conditions, all of which hold for the leaf's rows (empty for a one-leaf tree).
     pub conditions: Vec<Condition>,
@@ -50,7 +50,7 @@ pub struct LeafRule {
 }
 
 /// The fitted surrogate tree.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SurrogateTree {
     /// Depth limit used.
     pub max_depth: usize,

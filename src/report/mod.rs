@@ -59,8 +59,8 @@ pub fn render(run: &Path) -> anyhow::Result<String> {
     if let Some(path) = find(run, "segments.json") {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let seg: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not valid JSON", path.display()))?;
+        let seg: crate::models::dec::segments::SegmentsFile = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a segments file", path.display()))?;
         sections::segments(run, &seg, &mut body)?;
     }
     sections::synthetic(run, &mut body)?;

@@ -9,6 +9,10 @@ use serde_json::Value;
 
 use super::plots::{self, css_color};
 use super::{STAGES, escape};
+use crate::cluster::SurrogateTree;
+use crate::cluster::profile::SegmentProfile;
+use crate::eval::attribution::Attributions;
+use crate::models::dec::segments::SegmentsFile;
 
 /// Points of the embedding map at most (an even stride over the customers, so deterministic).
 const MAP_POINTS: usize = 4000;
@@ -28,10 +32,6 @@ fn chart(out: &mut String, svg: Result<String, Box<dyn std::error::Error>>, what
             );
         }
     }
-}
-
-fn number(v: &Value) -> Option<f64> {
-    v.as_f64()
 }
 
 fn fmt3(v: Option<f64>) -> String {
@@ -122,29 +122,25 @@ pub fn training(run: &Path, out: &mut String) -> anyhow::Result<()> {
 
 /// Segment sizes, the embedding map, method comparison, k sweep, lift heatmap, personas and
 /// rules, from `segments.json` (and `embeddings.csv` for the map).
-pub fn segments(run: &Path, seg: &Value, out: &mut String) -> anyhow::Result<()> {
-    let k = seg["k"].as_u64().unwrap_or(0) as usize;
+pub fn segments(run: &Path, seg: &SegmentsFile, out: &mut String) -> anyhow::Result<()> {
+    let k = seg.k;
     let _ = writeln!(
         out,
         "<h2>Segments</h2>\n<p>{k} segments by {} (stop: {}).{}</p>",
-        escape(seg["mode"].as_str().unwrap_or("dec")),
-        escape(seg["stop"]["reason"].as_str().unwrap_or("?")),
-        if seg["collapsed"].as_bool() == Some(true) {
+        escape(&seg.mode),
+        escape(seg.stop.name()),
+        if seg.collapsed {
             " <strong>Warning: the clustering collapsed into few segments; see the log.</strong>"
         } else {
             ""
         }
     );
-    let profiles = &seg["profiles"];
-    let segs = profiles["segments"].as_array().cloned().unwrap_or_default();
+    let segs: &[SegmentProfile] = seg.profiles.as_ref().map_or(&[], |p| &p.segments);
     let names: Vec<String> = (0..k).map(|s| format!("segment {s}")).collect();
     let mut charts = String::new();
     if !segs.is_empty() {
         let labels: Vec<String> = (0..segs.len()).map(|s| s.to_string()).collect();
-        let sizes: Vec<f64> = segs
-            .iter()
-            .map(|s| s["size"].as_f64().unwrap_or(0.0))
-            .collect();
+        let sizes: Vec<f64> = segs.iter().map(|s| s.size as f64).collect();
         chart(
             &mut charts,
             plots::bar_chart("Segment sizes", "customers", &labels, &sizes),
@@ -164,55 +160,61 @@ pub fn segments(run: &Path, seg: &Value, out: &mut String) -> anyhow::Result<()>
             "embedding map",
         );
     }
-    if let Some(rows) = seg["sweep"]["rows"].as_array() {
-        let series: Vec<(String, Vec<(f64, f64)>)> = ["silhouette", "davies_bouldin"]
-            .iter()
-            .map(|m| {
-                (
-                    m.replace('_', "–"),
-                    rows.iter()
-                        .filter_map(|r| Some((r["k"].as_f64()?, r[m].as_f64()?)))
-                        .collect(),
-                )
-            })
-            .collect();
-        let caption = match seg["sweep"]["recommended_k"].as_u64() {
-            Some(r) => format!("k sweep (recommended k = {r})"),
-            None => "k sweep".to_string(),
-        };
+    if let Some(sweep) = &seg.sweep {
+        let series: Vec<(String, Vec<(f64, f64)>)> = vec![
+            (
+                "silhouette".to_string(),
+                sweep
+                    .rows
+                    .iter()
+                    .map(|r| (r.k as f64, r.silhouette))
+                    .collect(),
+            ),
+            (
+                "davies–bouldin".to_string(),
+                sweep
+                    .rows
+                    .iter()
+                    .map(|r| (r.k as f64, r.davies_bouldin))
+                    .collect(),
+            ),
+        ];
         chart(
             &mut charts,
-            plots::line_chart(&caption, "k", "score", &series),
+            plots::line_chart(
+                &format!("k sweep (recommended k = {})", sweep.recommended_k),
+                "k",
+                "score",
+                &series,
+            ),
             "k sweep",
         );
     }
     let _ = writeln!(out, "<div class=\"charts\">{charts}</div>");
     methods_table(seg, out);
     if !segs.is_empty() {
-        personas(&segs, out);
-        heatmap(&segs, out);
+        personas(segs, out);
+        heatmap(segs, out);
     }
-    drivers(&seg["attributions"], out);
-    rules(&profiles["surrogate"], out);
+    if let Some(a) = &seg.attributions {
+        drivers(a, out);
+    }
+    if let Some(p) = &seg.profiles {
+        rules(&p.surrogate, out);
+    }
     Ok(())
 }
 
 /// Columns that drive the assignment (permutation importance), overall and per segment.
-fn drivers(a: &Value, out: &mut String) {
-    let Some(cols) = a["columns"].as_array() else {
-        return;
-    };
-    let k = cols
-        .first()
-        .and_then(|c| c["per_segment"].as_array())
-        .map_or(0, Vec::len);
+fn drivers(a: &Attributions, out: &mut String) {
+    let k = a.columns.first().map_or(0, |c| c.per_segment.len());
     let _ = write!(
         out,
         "<h3>What drives the segment assignment</h3><p class=\"note\">Share of customers whose \
          segment changes when one column is shuffled across {} customers (permutation \
          importance), overall and per segment; correlated columns share the credit.</p>\
          <div style=\"overflow-x:auto\"><table><tr><th class=\"l\">column</th><th>overall</th>",
-        a["rows"].as_u64().unwrap_or(0)
+        a.rows
     );
     for s in 0..k {
         let _ = write!(
@@ -222,22 +224,19 @@ fn drivers(a: &Value, out: &mut String) {
         );
     }
     out.push_str("</tr>");
-    for c in cols.iter().take(10) {
+    for c in a.columns.iter().take(10) {
         let _ = write!(
             out,
             "<tr><td class=\"l\">{}</td><td>{:.1} %</td>",
-            escape(c["column"].as_str().unwrap_or("")),
-            c["changed"].as_f64().unwrap_or(0.0) * 100.0
+            escape(&c.column),
+            c.changed * 100.0
         );
-        for v in c["per_segment"].as_array().into_iter().flatten() {
-            let cell = v
-                .as_f64()
-                .map_or("–".to_string(), |x| format!("{:.0} %", x * 100.0));
-            let heat = v.as_f64().unwrap_or(0.0);
+        for v in &c.per_segment {
+            let cell = v.map_or("–".to_string(), |x| format!("{:.0} %", x * 100.0));
             let _ = write!(
                 out,
                 "<td style=\"background:{}\">{cell}</td>",
-                heat_color(heat)
+                heat_color(v.unwrap_or(0.0))
             );
         }
         out.push_str("</tr>");
@@ -246,24 +245,24 @@ fn drivers(a: &Value, out: &mut String) {
 }
 
 /// Every method's agreement with the known labels (when there were some).
-fn methods_table(seg: &Value, out: &mut String) {
-    let Some(methods) = seg["methods"].as_object() else {
+fn methods_table(seg: &SegmentsFile, out: &mut String) {
+    if seg.methods.is_empty() {
         return;
-    };
+    }
     out.push_str(
         "<h3>Methods compared</h3><table><tr><th class=\"l\">method</th>\
          <th>Calinski–Harabasz</th><th>ACC</th><th>NMI</th><th>ARI</th></tr>",
     );
-    for (name, m) in methods {
-        let ext = &m["external"];
+    for (name, m) in &seg.methods {
+        let ext = m.external.as_ref();
         let _ = write!(
             out,
             "<tr><td class=\"l\">{}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(name),
-            m["calinski_harabasz"].as_f64().unwrap_or(f64::NAN),
-            fmt3(number(&ext["acc"])),
-            fmt3(number(&ext["nmi"])),
-            fmt3(number(&ext["ari"])),
+            m.calinski_harabasz.unwrap_or(f64::NAN),
+            fmt3(ext.map(|e| e.acc)),
+            fmt3(ext.map(|e| e.nmi)),
+            fmt3(ext.map(|e| e.ari)),
         );
     }
     out.push_str(
@@ -272,14 +271,14 @@ fn methods_table(seg: &Value, out: &mut String) {
     );
 }
 
-fn personas(segs: &[Value], out: &mut String) {
+fn personas(segs: &[SegmentProfile], out: &mut String) {
     out.push_str("<h3>Personas</h3><ul class=\"personas\">");
     for (s, p) in segs.iter().enumerate() {
         let _ = write!(
             out,
             "<li><span class=\"swatch\" style=\"background:{}\"></span>{}</li>",
             css_color(s),
-            escape(p["persona"].as_str().unwrap_or(""))
+            escape(&p.persona)
         );
     }
     out.push_str("</ul>\n");
@@ -287,15 +286,13 @@ fn personas(segs: &[Value], out: &mut String) {
 
 /// Segments × the most distinguishing features: lift (segment mean / population mean), or the
 /// standardized mean difference for signed features, coloured red (above) to blue (below).
-fn heatmap(segs: &[Value], out: &mut String) {
-    let Some(first) = segs[0]["features"].as_array() else {
-        return;
-    };
+fn heatmap(segs: &[SegmentProfile], out: &mut String) {
+    let first = &segs[0].features;
     let mut strength: Vec<(usize, f64)> = (0..first.len())
         .map(|j| {
             let best = segs
                 .iter()
-                .filter_map(|s| s["features"][j]["smd"].as_f64())
+                .filter_map(|s| s.features.get(j).and_then(|f| f.smd))
                 .fold(0.0f64, |a, d| a.max(d.abs()));
             (j, best)
         })
@@ -312,11 +309,7 @@ fn heatmap(segs: &[Value], out: &mut String) {
          between segments.</p><div style=\"overflow-x:auto\"><table><tr><th>segment</th>",
     );
     for &j in &cols {
-        let _ = write!(
-            out,
-            "<th class=\"l\">{}</th>",
-            escape(first[j]["name"].as_str().unwrap_or(""))
-        );
+        let _ = write!(out, "<th class=\"l\">{}</th>", escape(&first[j].name));
     }
     out.push_str("</tr>");
     for (s, seg) in segs.iter().enumerate() {
@@ -326,8 +319,8 @@ fn heatmap(segs: &[Value], out: &mut String) {
             css_color(s)
         );
         for &j in &cols {
-            let f = &seg["features"][j];
-            let (text, heat) = match (f["lift"].as_f64(), f["smd"].as_f64()) {
+            let f = seg.features.get(j);
+            let (text, heat) = match (f.and_then(|f| f.lift), f.and_then(|f| f.smd)) {
                 (Some(l), _) => (format!("{l:.2}×"), (l.max(1e-3)).log2() / 2.0),
                 (None, Some(d)) => (format!("{d:+.1} sd"), d / 2.0),
                 _ => ("–".to_string(), 0.0),
@@ -355,43 +348,34 @@ fn heat_color(x: f64) -> String {
     format!("#{r:02x}{g:02x}{b:02x}")
 }
 
-fn rules(surrogate: &Value, out: &mut String) {
-    let Some(leaves) = surrogate["leaves"].as_array() else {
-        return;
-    };
+fn rules(surrogate: &SurrogateTree, out: &mut String) {
     let _ = write!(
         out,
         "<h3>Rules</h3><p>A decision tree that predicts the segment from raw columns agrees with \
          it for {:.1} % of customers. Its leaves:</p><ul>",
-        surrogate["fidelity"].as_f64().unwrap_or(0.0) * 100.0
+        surrogate.fidelity * 100.0
     );
-    for leaf in leaves {
-        let _ = write!(
-            out,
-            "<li>{}</li>",
-            escape(leaf["text"].as_str().unwrap_or(""))
-        );
+    for leaf in &surrogate.leaves {
+        let _ = write!(out, "<li>{}</li>", escape(&leaf.text));
     }
     out.push_str("</ul>\n");
 }
 
 /// `(pc1, pc2, segment)` of an even sample of `embeddings.csv`, joined to the DEC labels of
 /// `segments.json` by customer id. `None` when either is missing.
-fn embedding_map(run: &Path, seg: &Value) -> anyhow::Result<Option<Vec<(f64, f64, usize)>>> {
+fn embedding_map(run: &Path, seg: &SegmentsFile) -> anyhow::Result<Option<Vec<(f64, f64, usize)>>> {
     let path = run.join("embeddings.csv");
-    let (Some(ids), Some(labels)) = (
-        seg["ids"].as_array(),
-        seg["methods"]["dec"]["labels"].as_array(),
-    ) else {
+    let Some(dec) = seg.methods.get("dec") else {
         return Ok(None);
     };
     if !path.is_file() {
         return Ok(None);
     }
-    let label: HashMap<&str, usize> = ids
+    let label: HashMap<&str, usize> = seg
+        .ids
         .iter()
-        .zip(labels)
-        .filter_map(|(i, l)| Some((i.as_str()?, l.as_u64()? as usize)))
+        .map(String::as_str)
+        .zip(dec.labels.iter().copied())
         .collect();
     let mut reader =
         csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;

@@ -116,6 +116,17 @@ pub enum StopReason {
     Converged { step: u64, changed: f64 },
 }
 
+impl StopReason {
+    /// The reason's name, as `reason` spells it in JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StopReason::Completed => "completed",
+            StopReason::EarlyStopped { .. } => "early_stopped",
+            StopReason::Converged { .. } => "converged",
+        }
+    }
+}
+
 /// Errors of the training loop.
 #[derive(Debug, Error)]
 pub enum TrainError {
@@ -833,6 +844,21 @@ mod tests {
     use std::cell::RefCell;
 
     use burn::nn::{Linear, LinearConfig};
+
+    #[test]
+    fn stop_reason_names_are_their_json_tags() {
+        for r in [
+            StopReason::Completed,
+            StopReason::EarlyStopped { epoch: 3 },
+            StopReason::Converged {
+                step: 7,
+                changed: 0.001,
+            },
+        ] {
+            let json = serde_json::to_value(&r).unwrap();
+            assert_eq!(json["reason"], r.name());
+        }
+    }
 
     /// Fits `y = Σ x` with a linear model and records the training rows of every batch.
     struct Recorder {

@@ -61,7 +61,7 @@ pub struct SegmentsFile {
     /// [`cluster::profile_segments`] of the DEC segments on the raw numeric columns (raw
     /// units): per-segment statistics, lifts, surrogate-tree rules and persona texts. `None`
     /// when profiling failed (logged).
-    pub profiles: Option<serde_json::Value>,
+    pub profiles: Option<cluster::SegmentProfiles>,
     /// Which raw columns drive the DEC assignment: permutation importance on a sample of at
     /// most 4000 customers ([`crate::eval::attribution`]). `None` when it failed (logged).
     #[serde(default)]
@@ -134,7 +134,7 @@ fn profiles(
     labels: &[usize],
     k: usize,
     seed: u64,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<cluster::SegmentProfiles> {
     let table = &data.table;
     let rows = table.n_rows();
     let unit_of = |name: &str| {
@@ -179,8 +179,13 @@ fn profiles(
         }
     }
     let x = cluster::FeatureTable::new(&x, rows, cols, &names, &units)?;
-    let p = cluster::profile_segments(x, labels, k, &cluster::ProfileConfig::default(), seed)?;
-    Ok(serde_json::to_value(p)?)
+    Ok(cluster::profile_segments(
+        x,
+        labels,
+        k,
+        &cluster::ProfileConfig::default(),
+        seed,
+    )?)
 }
 
 /// Permutation importance of every raw column for the run's final DEC model (scored on the CPU).
