@@ -282,6 +282,7 @@ fn pipeline_writes_a_bundle_that_inspect_embed_and_python_read() {
         "forecast/evaluation.json",
         "policy/model.safetensors",
         "policy/evaluation.json",
+        "policy/simulation.json",
         "dec/drift_reference.json",
         "summary.json",
         "report.html",
@@ -512,6 +513,7 @@ fn report_renders(run_dir: &Path) {
         "<h2>Propensity: churn</h2>",
         "<h2>Contact policy</h2>",
         "<h3>Contact channel and time per segment</h3>",
+        "Cumulative regret against the oracle",
         "<caption>Segment 0 (",
         "Content-Security-Policy",
     ] {
@@ -519,8 +521,8 @@ fn report_renders(run_dir: &Path) {
     }
     // Four training curves (autoencoder, dec, vae, ncf), sizes, map, k sweep, four real vs
     // synthetic distributions, churn calibration, gain, SHAP drivers and lifetime value per
-    // segment, and the contact policy's arm shares.
-    assert_eq!(html.matches("<svg").count(), 16, "charts in the report");
+    // segment, and the contact policy's arm shares and regret curves.
+    assert_eq!(html.matches("<svg").count(), 17, "charts in the report");
     assert!(!html.contains("could not be drawn"), "a chart failed");
     std::fs::remove_file(&report).unwrap();
     let (code, out, err) = run(teleseg().arg("report").arg(run_dir));

@@ -218,6 +218,97 @@ impl ContextLayout {
     }
 }
 
+/// Where a file "beside the customers" is.
+pub fn beside(customers: &Path, name: &str) -> PathBuf {
+    customers
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(name)
+}
+
+/// The files a contact log is read with.
+pub struct ContactFiles<'a> {
+    pub customers: &'a Path,
+    pub contacts: &'a Path,
+    pub offers: &'a Path,
+}
+
+/// A contact log with the context of every contact.
+pub struct ContactData {
+    pub log: ContactLog,
+    pub contexts: Vec<Vec<f64>>,
+    /// The customer table row of every contact.
+    pub rows: Vec<usize>,
+    pub layout: ContextLayout,
+    /// `contacts_truth.csv` beside the log, aligned to it, when there is one.
+    pub truth: Option<Vec<f64>>,
+    /// The catalogue's offer → category.
+    pub categories: HashMap<String, String>,
+}
+
+/// Reads the contact log, the offer catalogue and (when beside the log) the truth file, and
+/// builds every contact's context from the customer features (`ids` and `features` in table
+/// order, `names` the features' names).
+pub fn load_contacts(
+    files: &ContactFiles,
+    ids: &[String],
+    features: &crate::data::preprocess::Features,
+    names: Vec<String>,
+) -> anyhow::Result<ContactData> {
+    let log = read_contacts(files.contacts, None)?;
+    let categories = read_offer_categories(files.offers)?;
+    let truth_path = beside(files.contacts, "contacts_truth.csv");
+    let truth = if truth_path.is_file() {
+        read_truth(&truth_path, &log)?
+    } else {
+        None
+    };
+    let row_of: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut sorted_categories: Vec<String> = categories.values().cloned().collect();
+    sorted_categories.sort();
+    sorted_categories.dedup();
+    let layout = ContextLayout {
+        customer_features: names,
+        categories: sorted_categories,
+    };
+    let mut contexts = Vec::with_capacity(log.rounds());
+    let mut rows = Vec::with_capacity(log.rounds());
+    for i in 0..log.rounds() {
+        let Some(&row) = row_of.get(log.customer[i].as_str()) else {
+            anyhow::bail!(crate::error::UsageError(format!(
+                "{}: contact {} names customer {:?}, who is not in {}",
+                files.contacts.display(),
+                i + 1,
+                log.customer[i],
+                files.customers.display()
+            )));
+        };
+        let Some(category) = categories.get(&log.offer[i]) else {
+            anyhow::bail!(crate::error::UsageError(format!(
+                "{}: contact {} names offer {:?}, which is not in {}",
+                files.contacts.display(),
+                i + 1,
+                log.offer[i],
+                files.offers.display()
+            )));
+        };
+        contexts.push(layout.context(features.row(row), Some(category)));
+        rows.push(row);
+    }
+    Ok(ContactData {
+        log,
+        contexts,
+        rows,
+        layout,
+        truth,
+        categories,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,8 +14,8 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::config::{Algorithm, ModelKind};
+use super::contacts::{ContactData, ContactFiles, beside, load_contacts};
 use super::factored::{ArmFactors, FactoredModel};
-use super::job::{ContactData, ContactFiles, beside, load_contacts};
 use super::linear::{ArmModels, Policy, RewardModel};
 use crate::data::preprocess::Preprocessor;
 use crate::data::reader::{ReadOptions, read_csv};
