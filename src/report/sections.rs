@@ -12,7 +12,9 @@ use super::{STAGES, escape};
 use crate::cluster::SurrogateTree;
 use crate::cluster::profile::SegmentProfile;
 use crate::eval::attribution::Attributions;
+use crate::eval::synthetic::SyntheticReport;
 use crate::models::dec::segments::SegmentsFile;
+use crate::models::vae::QualityFile;
 
 /// Points of the embedding map at most (an even stride over the customers, so deterministic).
 const MAP_POINTS: usize = 4000;
@@ -494,10 +496,19 @@ fn histogram(values: &[f64], lo: f64, hi: f64) -> Vec<(f64, f64)> {
 /// floor, per-segment conditional accuracy, and real vs synthetic distributions.
 pub fn synthetic(run: &Path, out: &mut String) -> anyhow::Result<()> {
     let dir = run.join("vae");
-    let Some(q) = read_json(&dir.join("synthetic_quality.json"))? else {
+    let path = dir.join("synthetic_quality.json");
+    if !path.is_file() {
         return Ok(());
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let q: QualityFile = match serde_json::from_str(&text) {
+        Ok(q) => q,
+        Err(e) => {
+            tracing::warn!("report: {} is not a quality file: {e}", path.display());
+            return Ok(());
+        }
     };
-    let (v, b) = (&q["vae"], &q["independent_marginals"]);
     out.push_str(
         "<h2>Synthetic customers</h2><p>A conditional tabular VAE generates customers per segment \
          (<code>vae/synthetic.csv</code>, <code>vae/segments/</code>). They are compared with real \
@@ -505,70 +516,64 @@ pub fn synthetic(run: &Path, out: &mut String) -> anyhow::Result<()> {
          sampled on its own) that sets the floor.</p><table><tr><th class=\"l\">measure</th>\
          <th>VAE</th><th>independent marginals</th></tr>",
     );
-    let rows: [(&str, &[&str]); 9] = [
-        ("overall quality (0–1, SDMetrics)", &["quality", "overall"]),
-        ("column shapes", &["quality", "column_shapes"]),
-        ("column pair trends", &["quality", "column_pair_trends"]),
-        (
-            "churn model trained on synthetic: F1",
-            &["utility", "tstr", "f1"],
-        ),
-        ("… ROC AUC", &["utility", "tstr", "roc_auc"]),
-        ("… ROC AUC ÷ trained on real", &["utility", "roc_auc_ratio"]),
-        (
-            "median distance to closest real record",
-            &["privacy", "dcr_synthetic_median"],
-        ),
-        (
-            "… of real holdout rows (reference)",
-            &["privacy", "dcr_holdout_median"],
-        ),
-        ("exact copies of real records", &["privacy", "exact_copies"]),
+    let labels = [
+        "overall quality (0–1, SDMetrics)",
+        "column shapes",
+        "column pair trends",
+        "churn model trained on synthetic: F1",
+        "… ROC AUC",
+        "… ROC AUC ÷ trained on real",
+        "median distance to closest real record",
+        "… of real holdout rows (reference)",
+        "exact copies of real records",
     ];
-    for (label, path) in rows {
-        let get = |root: &Value| {
-            let x = path.iter().fold(root, |x, k| &x[*k]);
-            x.as_u64()
-                .map_or_else(|| fmt3(x.as_f64()), |n| n.to_string())
-        };
+    let cells = |r: &SyntheticReport| -> [String; 9] {
+        let (u, p) = (r.utility.as_ref(), r.privacy.as_ref());
+        [
+            fmt3(Some(r.quality.overall)),
+            fmt3(Some(r.quality.column_shapes)),
+            fmt3(Some(r.quality.column_pair_trends)),
+            fmt3(u.map(|u| u.tstr.f1)),
+            fmt3(u.map(|u| u.tstr.roc_auc)),
+            fmt3(u.and_then(|u| u.roc_auc_ratio)),
+            fmt3(p.map(|p| p.dcr_synthetic_median)),
+            fmt3(p.map(|p| p.dcr_holdout_median)),
+            p.map_or_else(|| fmt3(None), |p| p.exact_copies.to_string()),
+        ]
+    };
+    let (v, b) = (cells(&q.vae), cells(&q.independent_marginals));
+    for ((label, v), b) in labels.iter().zip(&v).zip(&b) {
         let _ = write!(
             out,
-            "<tr><td class=\"l\">{label}</td><td>{}</td><td>{}</td></tr>",
-            get(v),
-            get(b)
+            "<tr><td class=\"l\">{label}</td><td>{v}</td><td>{b}</td></tr>"
         );
     }
     out.push_str("</table>\n");
-    if let Some(segs) = q["segments"].as_array() {
+    let _ = write!(
+        out,
+        "<p>Synthetic customers of a segment that the clustering model assigns back to it: \
+         <strong>{}</strong> on average.</p><table><tr><th>segment</th><th>rows</th>\
+         <th>assigned to their segment</th></tr>",
+        fmt3(q.conditional_accuracy)
+    );
+    for s in &q.segments {
         let _ = write!(
             out,
-            "<p>Synthetic customers of a segment that the clustering model assigns back to it: \
-             <strong>{}</strong> on average.</p><table><tr><th>segment</th><th>rows</th>\
-             <th>assigned to their segment</th></tr>",
-            fmt3(q["conditional_accuracy"].as_f64())
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&s.segment),
+            s.rows,
+            fmt3(s.assigned_to_segment)
         );
-        for s in segs {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(
-                    &s["segment"]
-                        .as_str()
-                        .map_or_else(|| s["segment"].to_string(), String::from)
-                ),
-                s["rows"].as_u64().unwrap_or(0),
-                fmt3(s["assigned_to_segment"].as_f64())
-            );
-        }
-        out.push_str("</table>\n");
     }
+    out.push_str("</table>\n");
     // Real vs synthetic: the numeric columns the VAE matches worst (lowest KS complement).
-    let mut ks: Vec<(String, f64)> = v["quality"]["columns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["metric"] == "KSComplement")
-        .filter_map(|c| Some((c["column"].as_str()?.to_string(), c["score"].as_f64()?)))
+    let mut ks: Vec<(String, f64)> = q
+        .vae
+        .quality
+        .columns
+        .iter()
+        .filter(|c| c.metric == "KSComplement")
+        .map(|c| (c.column.clone(), c.score))
         .collect();
     ks.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     ks.truncate(DISTRIBUTION_CHARTS);
