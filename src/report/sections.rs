@@ -14,6 +14,7 @@ use crate::cluster::profile::SegmentProfile;
 use crate::eval::attribution::Attributions;
 use crate::eval::synthetic::SyntheticReport;
 use crate::models::dec::segments::SegmentsFile;
+use crate::models::ncf::job::EvaluationReport;
 use crate::models::vae::QualityFile;
 
 /// Points of the embedding map at most (an even stride over the customers, so deterministic).
@@ -444,16 +445,24 @@ const DISTRIBUTION_CHARTS: usize = 4;
 /// Bins of each distribution chart.
 const BINS: usize = 30;
 
-/// Reads a JSON file of the run, `None` when absent.
-fn read_json(path: &Path) -> anyhow::Result<Option<Value>> {
+/// Reads a JSON artefact of the run as `T`: `None` when the file is absent, or (with a
+/// warning naming `what` it should be) when it does not read as `T`.
+fn read_artefact<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> anyhow::Result<Option<T>> {
     if !path.is_file() {
         return Ok(None);
     }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(serde_json::from_str(&text).with_context(|| {
-        format!("{}: not valid JSON", path.display())
-    })?))
+    match serde_json::from_str(&text) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            tracing::warn!("report: {} is not {what}: {e}", path.display());
+            Ok(None)
+        }
+    }
 }
 
 /// One column of a CSV as text cells, by header name.
@@ -496,18 +505,12 @@ fn histogram(values: &[f64], lo: f64, hi: f64) -> Vec<(f64, f64)> {
 /// floor, per-segment conditional accuracy, and real vs synthetic distributions.
 pub fn synthetic(run: &Path, out: &mut String) -> anyhow::Result<()> {
     let dir = run.join("vae");
-    let path = dir.join("synthetic_quality.json");
-    if !path.is_file() {
+    let Some(q) = read_artefact::<QualityFile>(
+        &dir.join("synthetic_quality.json"),
+        "a synthetic-quality file",
+    )?
+    else {
         return Ok(());
-    }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let q: QualityFile = match serde_json::from_str(&text) {
-        Ok(q) => q,
-        Err(e) => {
-            tracing::warn!("report: {} is not a quality file: {e}", path.display());
-            return Ok(());
-        }
     };
     out.push_str(
         "<h2>Synthetic customers</h2><p>A conditional tabular VAE generates customers per segment \
@@ -619,11 +622,14 @@ pub fn synthetic(run: &Path, out: &mut String) -> anyhow::Result<()> {
 /// Offer recommendation: the model against popularity under both protocols, and the offers
 /// recommended most often to each segment.
 pub fn offers(run: &Path, out: &mut String) -> anyhow::Result<()> {
-    let dir = run.join("ncf");
-    let Some(e) = read_json(&dir.join("evaluation.json"))? else {
+    let Some(e) = read_artefact::<EvaluationReport>(
+        &run.join("ncf").join("evaluation.json"),
+        "an NCF evaluation",
+    )?
+    else {
         return Ok(());
     };
-    let k = e["k"].as_u64().unwrap_or(10);
+    let k = e.k;
     let _ = write!(
         out,
         "<h2>Offer recommendation</h2><p>{}{} ({} customers, {} offers), evaluated on each \
@@ -633,35 +639,32 @@ pub fn offers(run: &Path, out: &mut String) -> anyhow::Result<()> {
          accepted (RecBole). The two are not comparable with each other.</p>\
          <table><tr><th class=\"l\">model</th><th class=\"l\">protocol</th><th>HR@{k}</th>\
          <th>NDCG@{k}</th><th>MRR</th><th>catalogue coverage</th></tr>",
-        escape(e["model"].as_str().unwrap_or("ncf")),
-        match e["user_features"].as_u64().unwrap_or(0) {
+        escape(&e.model),
+        match e.user_features {
             0 => String::new(),
             n => format!(
                 " on each customer's id and {n} features of their profile (new customers: \
                  their features and their segment)"
             ),
         },
-        e["users"].as_u64().unwrap_or(0),
-        e["items"].as_u64().unwrap_or(0),
-        e["model_metrics"]["sampled_candidates_mean"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
+        e.users,
+        e.items,
+        e.model_metrics.sampled_candidates_mean,
     );
     for (name, m) in [
-        (e["model"].as_str().unwrap_or("model"), &e["model_metrics"]),
-        ("popularity", &e["popularity"]),
+        (e.model.as_str(), &e.model_metrics),
+        ("popularity", &e.popularity),
     ] {
-        for protocol in ["sampled", "full"] {
-            let p = &m[protocol];
+        for (protocol, p) in [("sampled", &m.sampled), ("full", &m.full)] {
             let _ = write!(
                 out,
                 "<tr><td class=\"l\">{}</td><td class=\"l\">{protocol}</td><td>{}</td><td>{}</td>\
                  <td>{}</td><td>{}</td></tr>",
                 escape(name),
-                fmt3(p["hr"].as_f64()),
-                fmt3(p["ndcg"].as_f64()),
-                fmt3(p["mrr"].as_f64()),
-                fmt3(m["coverage"].as_f64()),
+                fmt3(Some(p.hr)),
+                fmt3(Some(p.ndcg)),
+                fmt3(Some(p.mrr)),
+                fmt3(Some(m.coverage)),
             );
         }
     }
@@ -1062,17 +1065,8 @@ pub fn policy(run: &Path, out: &mut String) -> anyhow::Result<()> {
 /// policy and baseline over the rounds of `simulation.json` (nothing without the file).
 fn regret_curves(path: &Path, out: &mut String) -> anyhow::Result<()> {
     use crate::models::policy::simulate::SimulationReport;
-    if !path.is_file() {
+    let Some(sim) = read_artefact::<SimulationReport>(path, "a simulation report")? else {
         return Ok(());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let sim: SimulationReport = match serde_json::from_str(&text) {
-        Ok(sim) => sim,
-        Err(e) => {
-            tracing::warn!("report: {} is not a simulation report: {e}", path.display());
-            return Ok(());
-        }
     };
     let _ = writeln!(
         out,
