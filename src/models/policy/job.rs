@@ -301,6 +301,16 @@ enum Criterion<'a> {
     WeightedSquaredError(&'a [f64]),
 }
 
+impl Criterion<'_> {
+    /// The criterion's name, for logs (the weights are one per contact).
+    fn name(&self) -> &'static str {
+        match self {
+            Criterion::GreedyValue => "greedy policy value",
+            Criterion::WeightedSquaredError(_) => "importance-weighted squared error",
+        }
+    }
+}
+
 /// A contact log with its contexts: what the reward models are fitted on.
 struct Samples<'a> {
     log: &'a ContactLog,
@@ -433,7 +443,7 @@ impl Samples<'_> {
         tracing::info!(
             ridge = best.0,
             score = best.1,
-            criterion = ?criterion,
+            criterion = criterion.name(),
             model = kind.name(),
             "ridge chosen by cross-validation"
         );
