@@ -196,3 +196,17 @@ impl PipelineJob {
 }
 
 crate::job_config!(PipelineJob, "pipeline", PIPELINE_DEFAULT);
+
+/// `summary.json` of a pipeline run: the customers and each stage's wall time, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub customers: usize,
+    pub stages: Vec<StageTime>,
+}
+
+/// One stage of [`RunSummary`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageTime {
+    pub name: String,
+    pub seconds: f64,
+}

@@ -583,13 +583,16 @@ fn schema_has_target(data: &crate::config::DataConfig, target: &str) -> anyhow::
 
 /// `summary.json`: customers and `(stage, seconds)` in order, for the report.
 fn write_summary(run: &RunDir, customers: usize, stages: &[(String, f64)]) -> anyhow::Result<()> {
-    let summary = serde_json::json!({
-        "customers": customers,
-        "stages": stages
+    let summary = crate::pipeline::RunSummary {
+        customers,
+        stages: stages
             .iter()
-            .map(|(name, seconds)| serde_json::json!({"name": name, "seconds": seconds}))
-            .collect::<Vec<_>>(),
-    });
+            .map(|(name, seconds)| crate::pipeline::StageTime {
+                name: name.clone(),
+                seconds: *seconds,
+            })
+            .collect(),
+    };
     checkpoint::write_atomic(
         &run.root.join("summary.json"),
         serde_json::to_string_pretty(&summary)?.as_bytes(),

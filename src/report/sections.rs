@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
-use serde_json::Value;
 
 use super::plots::{self, css_color};
 use super::{STAGES, escape};
@@ -16,6 +15,7 @@ use crate::eval::synthetic::SyntheticReport;
 use crate::models::dec::segments::SegmentsFile;
 use crate::models::ncf::job::EvaluationReport;
 use crate::models::vae::QualityFile;
+use crate::pipeline::RunSummary;
 
 /// Points of the embedding map at most (an even stride over the customers, so deterministic).
 const MAP_POINTS: usize = 4000;
@@ -43,35 +43,26 @@ fn fmt3(v: Option<f64>) -> String {
 
 /// Pipeline stages with their wall times (`summary.json`, written by `teleseg pipeline`).
 pub fn summary(run: &Path, out: &mut String) -> anyhow::Result<()> {
-    let path = run.join("summary.json");
-    if !path.is_file() {
+    let Some(s) = read_artefact::<RunSummary>(&run.join("summary.json"), "a run summary")? else {
         return Ok(());
-    }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let s: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not valid JSON", path.display()))?;
+    };
     out.push_str("<h2>Run summary</h2>\n");
-    if let Some(n) = s["customers"].as_u64() {
-        let _ = writeln!(out, "<p>{n} customers.</p>");
-    }
-    if let Some(stages) = s["stages"].as_array() {
-        out.push_str("<table><tr><th class=\"l\">stage</th><th>wall time (s)</th></tr>");
-        let mut total = 0.0;
-        for st in stages {
-            let secs = st["seconds"].as_f64().unwrap_or(0.0);
-            total += secs;
-            let _ = write!(
-                out,
-                "<tr><td class=\"l\">{}</td><td>{secs:.1}</td></tr>",
-                escape(st["name"].as_str().unwrap_or("?"))
-            );
-        }
-        let _ = writeln!(
+    let _ = writeln!(out, "<p>{} customers.</p>", s.customers);
+    out.push_str("<table><tr><th class=\"l\">stage</th><th>wall time (s)</th></tr>");
+    let mut total = 0.0;
+    for st in &s.stages {
+        total += st.seconds;
+        let _ = write!(
             out,
-            "<tr><th class=\"l\">total</th><th>{total:.1}</th></tr></table>"
+            "<tr><td class=\"l\">{}</td><td>{:.1}</td></tr>",
+            escape(&st.name),
+            st.seconds
         );
     }
+    let _ = writeln!(
+        out,
+        "<tr><th class=\"l\">total</th><th>{total:.1}</th></tr></table>"
+    );
     Ok(())
 }
 
