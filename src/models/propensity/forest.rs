@@ -1,6 +1,6 @@
 //! A fitted booster's trees on flat node arrays: predictions without perpetual's per-node
 //! hash lookups (its `Tree::predict_row` and the hashing were 22 % of `teleseg stream`'s CPU),
-//! and the layout [`super::shap`] walks.
+//! and the layout [`super::shap`] walks (its explainer owns the forest).
 
 use perpetual::PerpetualBooster;
 use rayon::prelude::*;

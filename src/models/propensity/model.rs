@@ -43,9 +43,7 @@ pub struct PropensityArch {
 pub struct Propensity {
     pub arch: PropensityArch,
     pub booster: PerpetualBooster,
-    /// The booster's trees on flat arrays (predictions).
-    pub forest: Forest,
-    /// TreeSHAP over the booster's trees.
+    /// The booster's trees on flat arrays: predictions and TreeSHAP.
     pub explainer: Explainer,
 }
 
@@ -122,10 +120,8 @@ impl Propensity {
         };
         let mut booster = fit_booster(x, rows, cols, y, &target, cfg.budget, seed)?;
         set_covers(&mut booster, x, rows, cols);
-        let forest = Forest::new(&booster);
         Ok(Propensity {
-            explainer: Explainer::new(&forest),
-            forest,
+            explainer: Explainer::new(Forest::new(&booster)),
             arch: PropensityArch {
                 library: LIBRARY.to_string(),
                 trees: booster.get_prediction_trees().len(),
@@ -142,7 +138,9 @@ impl Propensity {
     /// The trees' raw output for every row of the column-major `x`: log-odds (binary) or the
     /// prediction (regression).
     pub fn margin(&self, x: &[f64], rows: usize) -> Vec<f64> {
-        self.forest.margin(x, rows, self.arch.features.len())
+        self.explainer
+            .forest
+            .margin(x, rows, self.arch.features.len())
     }
 
     /// The calibrated probability (binary) or the prediction (regression) of every row.
@@ -182,10 +180,8 @@ impl Propensity {
             key: META_GBM.to_string(),
             message: e.to_string(),
         })?;
-        let forest = Forest::new(&booster);
         Ok(Propensity {
-            explainer: Explainer::new(&forest),
-            forest,
+            explainer: Explainer::new(Forest::new(&booster)),
             arch,
             booster,
         })
@@ -338,8 +334,8 @@ mod tests {
         };
         let mut booster = fit_booster(&x, rows, cols, &y, &target, 1.0, 0).unwrap();
         set_covers(&mut booster, &x, rows, cols);
-        let forest = Forest::new(&booster);
-        let ours = Explainer::new(&forest).shap(&x, rows, cols);
+        let explainer = Explainer::new(Forest::new(&booster));
+        let ours = explainer.shap(&x, rows, cols);
         // Algorithm 2 gives the same values.
         let alg2 = super::super::shap::algorithm2::shap(&booster, &x, rows, cols);
         let gap = ours
@@ -355,7 +351,7 @@ mod tests {
         );
         let margin = booster.predict(&Matrix::new(&x, rows, cols), false);
         // The flat-array prediction is perpetual's, bit for bit.
-        assert_eq!(forest.margin(&x, rows, cols), margin);
+        assert_eq!(explainer.forest.margin(&x, rows, cols), margin);
         let (mut diff, mut sum_err) = (0.0f64, 0.0f64);
         for r in 0..rows {
             let o = &ours[r * (cols + 1)..(r + 1) * (cols + 1)];

@@ -62,23 +62,22 @@ fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
     (nodes, weights)
 }
 
-/// One tree with the quadrature its longest path needs.
+/// The quadrature one tree's longest merged path needs.
 #[derive(Debug, Clone)]
-struct Tree {
-    flat: FlatTree,
-    /// Quadrature nodes and weights on `[0, 1]`.
+struct Quadrature {
+    /// Nodes and weights on `[0, 1]`.
     t: Vec<f64>,
     w: Vec<f64>,
     /// `w / (1 − t)`.
     w_cold: Vec<f64>,
 }
 
-impl Tree {
-    fn new(flat: FlatTree) -> Tree {
+impl Quadrature {
+    fn for_tree(flat: &FlatTree) -> Quadrature {
         let points = flat.longest_merged_path().div_ceil(2).max(1);
         let (t, w) = gauss_legendre(points);
         let w_cold = t.iter().zip(&w).map(|(t, w)| w / (1.0 - t)).collect();
-        Tree { flat, t, w, w_cold }
+        Quadrature { t, w, w_cold }
     }
 }
 
@@ -120,8 +119,14 @@ impl Work {
 
 /// Adds the SHAP values of the subtree at `node` (at `level` on the path) to `phi` and leaves the
 /// subtree's leaf sum in `work.sum[level]`.
-fn visit(tree: &Tree, work: &mut Work, phi: &mut [f64], node: usize, level: usize) {
-    let t = &tree.flat;
+fn visit(
+    t: &FlatTree,
+    tree: &Quadrature,
+    work: &mut Work,
+    phi: &mut [f64],
+    node: usize,
+    level: usize,
+) {
     let (m, n) = (work.m, tree.t.len());
     let here = level * m;
     let next = here + m;
@@ -174,7 +179,7 @@ fn visit(tree: &Tree, work: &mut Work, phi: &mut [f64], node: usize, level: usiz
             work.saved[here + p] = work.below[bi + p];
             work.below[bi + p] = 0.0;
         }
-        visit(tree, work, phi, c, level + 1);
+        visit(t, tree, work, phi, c, level + 1);
         let mut contribution = 0.0;
         for p in 0..n {
             let own = work.sum[next + p] - work.below[bi + p];
@@ -191,11 +196,13 @@ fn visit(tree: &Tree, work: &mut Work, phi: &mut [f64], node: usize, level: usiz
     (work.zero[i], work.one[i]) = (z0, o0);
 }
 
-/// TreeSHAP values of a fitted booster, ready to evaluate many rows.
+/// A fitted booster's trees with what their TreeSHAP values need: predictions and explanations
+/// from one copy of the trees.
 #[derive(Debug, Clone)]
 pub struct Explainer {
-    /// The trees with more than one leaf.
-    trees: Vec<Tree>,
+    pub forest: Forest,
+    /// Per tree of the forest: its quadrature (`None` for a single leaf, which explains nothing).
+    quadratures: Vec<Option<Quadrature>>,
     /// `base_score` plus every tree's expected output: the value the SHAP values start from.
     pub bias: f64,
     max_depth: usize,
@@ -204,19 +211,23 @@ pub struct Explainer {
 }
 
 impl Explainer {
-    pub fn new(forest: &Forest) -> Explainer {
-        let trees: Vec<Tree> = forest
+    pub fn new(forest: Forest) -> Explainer {
+        let quadratures: Vec<Option<Quadrature>> = forest
             .trees
             .iter()
-            .filter(|t| !t.leaf[0])
-            .cloned()
-            .map(Tree::new)
+            .map(|t| (!t.leaf[0]).then(|| Quadrature::for_tree(t)))
             .collect();
         Explainer {
-            max_depth: trees.iter().map(|t| t.flat.depth).max().unwrap_or(0),
-            points: trees.iter().map(|t| t.t.len()).max().unwrap_or(1),
-            trees,
+            max_depth: forest.trees.iter().map(|t| t.depth).max().unwrap_or(0),
+            points: quadratures
+                .iter()
+                .flatten()
+                .map(|q| q.t.len())
+                .max()
+                .unwrap_or(1),
+            quadratures,
             bias: forest.expected(),
+            forest,
         }
     }
 
@@ -230,9 +241,11 @@ impl Explainer {
                 for (j, v) in work.row.iter_mut().enumerate() {
                     *v = x[j * rows + r];
                 }
-                for tree in &self.trees {
-                    work.product[..tree.t.len()].fill(1.0);
-                    visit(tree, work, &mut phi[..cols], 0, 0);
+                for (t, q) in self.forest.trees.iter().zip(&self.quadratures) {
+                    if let Some(q) = q {
+                        work.product[..q.t.len()].fill(1.0);
+                        visit(t, q, work, &mut phi[..cols], 0, 0);
+                    }
                 }
                 phi[cols] = self.bias;
             },
