@@ -56,55 +56,8 @@ pub const CHECKPOINT_SOURCE: &str = "fuzz.safetensors";
 
 /// The schema [`csv_reader`] reads against: every role, both missing policies, bounds, clipping,
 /// log1p, a rare-level threshold and a derived ratio.
-pub const CSV_SCHEMA: &str = r#"
-name = "fuzz"
-
-[[columns]]
-name = "id"
-role = "id"
-
-[[columns]]
-name = "age"
-role = "numeric"
-integer = true
-min = 18
-max = 100
-missing = "error"
-
-[[columns]]
-name = "data_gb"
-role = "numeric"
-log1p = true
-clip = [0.01, 0.99]
-min = 0
-
-[[columns]]
-name = "spend"
-role = "numeric"
-
-[[columns]]
-name = "plan"
-role = "categorical"
-min_frequency = 0.2
-
-[[columns]]
-name = "roaming"
-role = "binary"
-
-[[columns]]
-name = "churn"
-role = "target"
-
-[[columns]]
-name = "note"
-role = "ignore"
-
-[[derived]]
-name = "gb_per_spend"
-numerator = "data_gb"
-denominator = "spend"
-floor = 1.0
-"#;
+pub const CSV_SCHEMA: &str =
+    include_str!("../tests/fixtures/fuzz/schema_toml/csv_reader_schema.toml");
 
 fn csv_schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();

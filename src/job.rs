@@ -11,7 +11,7 @@ use crate::checkpoint::{CheckpointError, RunDir};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::{Check, DataConfig, OutputConfig, Seed};
+use crate::config::{Check, Checked, DataConfig, OutputConfig, Seed};
 use crate::data::check::summarize;
 use crate::data::generate::generate;
 use crate::data::preprocess::{Features, Preprocessor};
@@ -79,27 +79,35 @@ macro_rules! job_config {
     };
 }
 
-/// Loads a job's config: `config` (else the embedded default) with the `--set` overrides, checked,
-/// then `--seed` when given.
+/// Loads a job's config: `config` (else the embedded default) with the `--set` overrides and
+/// `--seed` when given, checked.
 pub fn load_config<J: JobConfig>(
     config: Option<&Path>,
     overrides: &[String],
     globals: &Globals,
-) -> anyhow::Result<J> {
-    let mut job: J = crate::config::load(config, J::DEFAULT, overrides)?;
-    job.output()
-        .check()
-        .map_err(|rule| crate::config::ConfigError::Invalid {
-            origin: config.map_or_else(
-                || format!("{} defaults with --set", J::KIND),
-                |p| p.display().to_string(),
-            ),
-            rule: Box::new(rule),
-        })?;
-    if let Some(seed) = globals.seed {
-        *job.seed_mut() = Seed(seed);
-    }
-    Ok(job)
+) -> anyhow::Result<Checked<J>> {
+    Ok(crate::config::load_with(
+        config,
+        J::DEFAULT,
+        overrides,
+        |job: &mut J| {
+            if let Some(seed) = globals.seed {
+                *job.seed_mut() = Seed(seed);
+            }
+        },
+    )?)
+}
+
+/// Tests: `J`'s embedded default with `overrides`, as `--set` gives them, checked; the broken
+/// rule itself on failure.
+#[cfg(test)]
+pub(crate) fn parse_default<J: JobConfig>(
+    overrides: &[&str],
+) -> Result<J, crate::config::ConfigError> {
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    crate::config::parse(J::DEFAULT, J::KIND, &o)
+        .map(Checked::into_inner)
+        .map_err(crate::config::ConfigError::into_rule)
 }
 
 /// Starts a fresh job of `verb` (e.g. `train dec`): its config loaded and checked and a new run
@@ -109,13 +117,13 @@ pub fn start<J: JobConfig>(
     verb: &str,
     args: &TrainArgs,
     globals: &Globals,
-) -> anyhow::Result<(J, NewRun)> {
+) -> anyhow::Result<(Checked<J>, NewRun)> {
     if args.resume.is_some() {
         anyhow::bail!(crate::error::UsageError(format!(
             "--resume is not supported for `{verb}` yet: start a fresh run"
         )));
     }
-    let job: J = load_config(args.config.as_deref(), &args.overrides, globals)?;
+    let job: Checked<J> = load_config(args.config.as_deref(), &args.overrides, globals)?;
     let run = new_run_dir(job.output(), J::KIND, args.force)?;
     Ok((job, run))
 }
@@ -536,5 +544,36 @@ mod tests {
             b"older"
         );
         assert!(run.is_dir());
+    }
+}
+
+#[cfg(test)]
+mod default_tests {
+    use super::*;
+
+    /// `configs/<kind>.toml` (the embedded default) and the code's `Default` give the same job:
+    /// a default is written in both places, and they must not drift apart.
+    fn embedded_is_code_default<J: JobConfig + Default + PartialEq + std::fmt::Debug>() {
+        let parsed: J = parse_default(&[]).unwrap();
+        assert_eq!(
+            parsed,
+            J::default(),
+            "configs/{}.toml and the code's Default differ",
+            J::KIND
+        );
+    }
+
+    #[test]
+    fn every_embedded_default_is_the_code_default() {
+        use crate::models::{autoencoder, dec, forecast, ncf, policy, propensity, vae};
+        embedded_is_code_default::<autoencoder::AutoencoderJob>();
+        embedded_is_code_default::<dec::DecJob>();
+        embedded_is_code_default::<vae::VaeJob>();
+        embedded_is_code_default::<ncf::NcfJob>();
+        embedded_is_code_default::<propensity::PropensityJob>();
+        embedded_is_code_default::<propensity::offers::OfferPropensityJob>();
+        embedded_is_code_default::<forecast::ForecastJob>();
+        embedded_is_code_default::<policy::PolicyJob>();
+        embedded_is_code_default::<crate::pipeline::PipelineJob>();
     }
 }

@@ -14,7 +14,7 @@ use anyhow::Context;
 
 use crate::checkpoint::{self, RunDir};
 use crate::commands::embed::embeddings_csv;
-use crate::config;
+use crate::config::{self, Checked};
 use crate::data::labels::write_labels;
 use crate::data::reader::ReadOptions;
 use crate::job::{self, Globals, ensure_data, new_run_dir};
@@ -272,11 +272,12 @@ pub fn run(
                     expected: "the config.toml of an earlier `teleseg pipeline` run".into(),
                 });
             }
-            let job: PipelineJob = job::load_config(Some(&path), &args.overrides, globals)?;
+            let job: Checked<PipelineJob> =
+                job::load_config(Some(&path), &args.overrides, globals)?;
             (job, job::NewRun::existing(root), true)
         }
         None => {
-            let job: PipelineJob =
+            let job: Checked<PipelineJob> =
                 job::load_config(args.config.as_deref(), &args.overrides, globals)?;
             let run = new_run_dir(&job.output, "pipeline", args.force)?;
             checkpoint::write_atomic(&run.config(), config::to_toml(&job).as_bytes())?;
@@ -298,6 +299,7 @@ pub fn run(
             resume,
             stop_after_epochs: None,
         };
+        let ae_job = Checked::named(ae_job, "the pipeline's autoencoder stage")?;
         let report = run_autoencoder_job(&ae_job, &ae_run, &control, globals)?;
         Ok((data, report))
     })?;
@@ -324,6 +326,7 @@ pub fn run(
         let mut dec_job = job.dec_job();
         dec_job.data = data.clone();
         dec_job.dec.autoencoder = Some(ae_run.root.clone());
+        let dec_job = Checked::named(dec_job, "the pipeline's dec stage")?;
         let dec = run_dec_job(&dec_job, &dec_run, globals, resume)?;
         write_segments(&dec_job, &dec)?;
         write_labels(
@@ -346,6 +349,7 @@ pub fn run(
                     vae_job.data = data.clone();
                     vae_job.vae.segments = Some(dec_run.root.join("segments.csv"));
                     vae_job.vae.segment_model = Some(dec_run.root.clone());
+                    let vae_job = Checked::named(vae_job, "the pipeline's vae stage")?;
                     run_vae_job(&vae_job, &vae_run, globals, resume)
                 },
             )?)
@@ -361,6 +365,7 @@ pub fn run(
                 let mut p_job = job.propensity_job();
                 p_job.data = data.clone();
                 p_job.propensity.segments = Some(dec_run.root.join("segments.csv"));
+                let p_job = Checked::named(p_job, "the pipeline's propensity stage")?;
                 crate::models::propensity::run_propensity_job(&p_job, &prop_run, globals)
             })?)
         }
@@ -388,7 +393,7 @@ pub fn run(
         let ncf_run = stages.folder("ncf")?;
         let ncf_root = ncf_run.root.clone();
         let (report, recs) = stages.run("ncf", "offer recommendation", || {
-            let mut ncf_job: NcfJob = config::parse(ncf::NCF_DEFAULT, "ncf", &[])?;
+            let mut ncf_job = config::parse::<NcfJob>(ncf::NCF_DEFAULT, "ncf", &[])?.into_inner();
             ncf_job.seed = job.seed;
             ncf_job.data.interactions = Some(interactions_file.clone());
             ncf_job.data.offers = Some(data_dir.join("offers.csv")).filter(|p| p.is_file());
@@ -396,6 +401,7 @@ pub fn run(
             ncf_job.data.customers = Some(customers.clone());
             ncf_job.data.schema = data.schema.clone();
             ncf_job.data.on_bad_row = data.on_bad_row;
+            let ncf_job = Checked::named(ncf_job, "the pipeline's ncf stage")?;
             let report = ncf::run_ncf_job(&ncf_job, &ncf_run, globals, resume)?;
             // The customers' features come from `table` (known and new alike), so the model
             // is loaded without re-reading its training customers.
@@ -450,6 +456,7 @@ pub fn run(
                     o_job.data.customers = Some(customers.clone());
                     o_job.data.schema = data.schema.clone();
                     o_job.data.on_bad_row = data.on_bad_row;
+                    let o_job = Checked::named(o_job, "the pipeline's offer_propensity stage")?;
                     crate::models::propensity::offers_job::run_offer_propensity_job(
                         &o_job, &o_run, globals,
                     )
@@ -477,6 +484,7 @@ pub fn run(
                         forecast: job.forecast.model.clone(),
                         output: job.output.clone(),
                     };
+                    let f_job = Checked::named(f_job, "the pipeline's forecast stage")?;
                     run_forecast_job(&f_job, &f_run, globals)
                 })?,
             )
@@ -501,6 +509,7 @@ pub fn run(
                     let mut p_job = job.policy_job();
                     p_job.data = data.clone();
                     p_job.policy.contacts = Some(contacts_file.clone());
+                    let p_job = Checked::named(p_job, "the pipeline's policy stage")?;
                     crate::models::policy::job::run_policy_job(&p_job, &p_run, globals)
                 },
             )?)

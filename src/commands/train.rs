@@ -3,6 +3,7 @@
 use anyhow::bail;
 
 use crate::checkpoint::{self, RunDir};
+use crate::config::Checked;
 use crate::job::{self, Globals, RunControl};
 use crate::models::autoencoder::{AutoencoderJob, TrainReport, run_autoencoder_job};
 use crate::models::dec::{DecJob, DecReport, run_dec_job, write_segments};
@@ -13,7 +14,7 @@ pub use crate::job::TrainArgs;
 pub(crate) fn load_job<J: job::JobConfig>(
     args: &TrainArgs,
     globals: &Globals,
-) -> anyhow::Result<J> {
+) -> anyhow::Result<Checked<J>> {
     match &args.resume {
         Some(run) => {
             if args.config.is_some() {
@@ -54,13 +55,13 @@ pub(crate) fn run_or_resume<J: job::JobConfig, R>(
     args: &TrainArgs,
     globals: &Globals,
     phases: &[&str],
-    run: impl FnOnce(&J, &RunDir, &Globals, bool) -> anyhow::Result<R>,
+    run: impl FnOnce(&Checked<J>, &RunDir, &Globals, bool) -> anyhow::Result<R>,
 ) -> anyhow::Result<R> {
     if let Some(dir) = resumable_run(args, phases)? {
-        let job: J = load_job(args, globals)?;
+        let job: Checked<J> = load_job(args, globals)?;
         return run(&job, &dir, globals, true);
     }
-    fresh_run(verb, args, globals, |job: &J, dir, g| {
+    fresh_run(verb, args, globals, |job: &Checked<J>, dir, g| {
         run(job, dir, g, false)
     })
 }
@@ -97,7 +98,7 @@ pub(crate) fn fresh_run<J: job::JobConfig, R>(
     verb: &str,
     args: &TrainArgs,
     globals: &Globals,
-    run: impl FnOnce(&J, &RunDir, &Globals) -> anyhow::Result<R>,
+    run: impl FnOnce(&Checked<J>, &RunDir, &Globals) -> anyhow::Result<R>,
 ) -> anyhow::Result<R> {
     let (job, dir) = job::start::<J>(verb, args, globals)?;
     let report = run(&job, &dir, globals)?;

@@ -80,13 +80,70 @@ pub trait Check {
     fn check(&self) -> Result<(), ConfigError>;
 }
 
+/// A configuration that has passed its [`Check`]. The only way to make one is [`Checked::new`]
+/// (which [`load`] and [`parse`] call), so a job that takes `&Checked<T>` never runs on an
+/// unchecked value and no code below the loader needs to check the same rules again: linfa's
+/// split of `ParamsBuilder` (unchecked) and `Params` (checked), for TOML sections. It gives read
+/// access only (`Deref`); to change a value, take it out with [`Checked::into_inner`], change it
+/// and check it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked<T>(T);
+
+impl<T: Check> Checked<T> {
+    /// Checks `value`: the first broken rule, or the value as checked.
+    pub fn new(value: T) -> Result<Self, ConfigError> {
+        value.check()?;
+        Ok(Self(value))
+    }
+
+    /// [`Checked::new`], with a broken rule wrapped in [`ConfigError::Invalid`] naming `origin`
+    /// (a config built in code, such as a pipeline stage's job).
+    pub fn named(value: T, origin: &str) -> Result<Self, ConfigError> {
+        Self::new(value).map_err(|rule| ConfigError::Invalid {
+            origin: origin.to_string(),
+            rule: Box::new(rule),
+        })
+    }
+}
+
+impl<T> Checked<T> {
+    /// The value, to change and check again.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Checked<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Serialize> Serialize for Checked<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
 /// Loads a config file (or the given default text), applies `--set` overrides, deserializes
 /// strictly and checks it.
 pub fn load<T: DeserializeOwned + Check>(
     path: Option<&Path>,
     default_text: &str,
     overrides: &[String],
-) -> Result<T, ConfigError> {
+) -> Result<Checked<T>, ConfigError> {
+    load_with(path, default_text, overrides, |_| {})
+}
+
+/// [`load`], with `adjust` applied to the value before it is checked (a command-line flag that
+/// overrides a config value, such as `--seed`).
+pub fn load_with<T: DeserializeOwned + Check>(
+    path: Option<&Path>,
+    default_text: &str,
+    overrides: &[String],
+    adjust: impl FnOnce(&mut T),
+) -> Result<Checked<T>, ConfigError> {
     let (text, origin) = match path {
         Some(p) => (
             std::fs::read_to_string(p).map_err(|e| ConfigError::Io {
@@ -97,7 +154,7 @@ pub fn load<T: DeserializeOwned + Check>(
         ),
         None => (default_text.to_string(), "<embedded default>".to_string()),
     };
-    parse(&text, &origin, overrides)
+    parse_with(&text, &origin, overrides, adjust)
 }
 
 /// Parses config text, applies overrides, deserializes strictly and checks.
@@ -105,7 +162,17 @@ pub fn parse<T: DeserializeOwned + Check>(
     text: &str,
     origin: &str,
     overrides: &[String],
-) -> Result<T, ConfigError> {
+) -> Result<Checked<T>, ConfigError> {
+    parse_with(text, origin, overrides, |_| {})
+}
+
+/// [`parse`], with `adjust` applied to the value before it is checked.
+pub fn parse_with<T: DeserializeOwned + Check>(
+    text: &str,
+    origin: &str,
+    overrides: &[String],
+    adjust: impl FnOnce(&mut T),
+) -> Result<Checked<T>, ConfigError> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
         origin: origin.to_string(),
         message: e.to_string(),
@@ -118,17 +185,17 @@ pub fn parse<T: DeserializeOwned + Check>(
     } else {
         format!("{origin} with --set {}", overrides.join(" "))
     };
-    let value: T = toml::Value::Table(table)
+    let mut value: T = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Parse {
             origin: origin.clone(),
             message: e.to_string(),
         })?;
-    value.check().map_err(|rule| ConfigError::Invalid {
+    adjust(&mut value);
+    Checked::new(value).map_err(|rule| ConfigError::Invalid {
         origin,
         rule: Box::new(rule),
-    })?;
-    Ok(value)
+    })
 }
 
 /// Applies one `section.key=value` override. The value is read as a TOML literal
@@ -476,24 +543,10 @@ pub fn to_toml<T: Serialize>(config: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::autoencoder::{
-        AUTOENCODER_DEFAULT, AutoencoderConfig, AutoencoderJob, Noise,
-    };
+    use crate::models::autoencoder::{AutoencoderJob, Noise};
 
     fn job(overrides: &[&str]) -> Result<AutoencoderJob, ConfigError> {
-        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        parse(AUTOENCODER_DEFAULT, "default", &o).map_err(ConfigError::into_rule)
-    }
-
-    #[test]
-    fn embedded_defaults_parse_and_match_code_defaults() {
-        let j = job(&[]).unwrap();
-        assert_eq!(j.train, TrainConfig::default());
-        assert_eq!(j.model, AutoencoderConfig::default());
-        assert_eq!(j.seed, Seed(42));
-        let p: crate::pipeline::PipelineJob =
-            parse(crate::pipeline::PIPELINE_DEFAULT, "pipeline", &[]).unwrap();
-        assert_eq!(p.seed, Seed(42));
+        crate::job::parse_default(overrides)
     }
 
     #[test]
@@ -683,7 +736,9 @@ mod tests {
     #[test]
     fn resolved_config_round_trips() {
         let j = job(&["train.epochs=3"]).unwrap();
-        let again: AutoencoderJob = parse(&to_toml(&j), "resolved", &[]).unwrap();
+        let again = parse::<AutoencoderJob>(&to_toml(&j), "resolved", &[])
+            .unwrap()
+            .into_inner();
         assert_eq!(j, again);
     }
 }

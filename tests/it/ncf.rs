@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use teleseg::backend::BackendChoice;
 use teleseg::checkpoint::RunDir;
-use teleseg::config;
+use teleseg::config::{self, Checked};
 use teleseg::data::interactions::load_teleseg;
 use teleseg::eval::ranking::{Scorer, rank_of};
 use teleseg::models::ncf::infer::{ColdStart, NcfModel};
@@ -27,7 +27,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The job on `interactions` (+ `offers`) with `extra` overrides.
-fn job(interactions: &Path, offers: Option<&Path>, extra: &[&str]) -> NcfJob {
+fn job(interactions: &Path, offers: Option<&Path>, extra: &[&str]) -> Checked<NcfJob> {
     let mut o = vec![format!(
         "data.interactions={:?}",
         interactions.display().to_string()
@@ -39,7 +39,7 @@ fn job(interactions: &Path, offers: Option<&Path>, extra: &[&str]) -> NcfJob {
     config::parse(NCF_DEFAULT, "test", &o).unwrap()
 }
 
-fn train(job: &NcfJob) -> (tempfile::TempDir, RunDir, NcfReport) {
+fn train(job: &Checked<NcfJob>) -> (tempfile::TempDir, RunDir, NcfReport) {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir {
         root: dir.path().join("run"),
@@ -190,7 +190,7 @@ fn same_seed_same_model_and_evaluation() {
 
 /// Trains `job` twice; both runs must give the same evaluation and a byte-identical
 /// `model.safetensors`. Returns the first run's report.
-fn train_twice(job: &NcfJob) -> NcfReport {
+fn train_twice(job: &Checked<NcfJob>) -> NcfReport {
     let (_a, run_a, ra) = train(job);
     let (_b, run_b, rb) = train(job);
     assert_eq!(ra.evaluation, rb.evaluation);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Int, Tensor};
 use teleseg::backend::{self, BackendChoice};
 use teleseg::checkpoint::{Checkpoint, RunDir};
-use teleseg::config;
+use teleseg::config::{self, Checked};
 use teleseg::data::reader::ReadOptions;
 use teleseg::job::RunControl;
 use teleseg::models::autoencoder::run_autoencoder_job;
@@ -17,7 +17,7 @@ use teleseg::train::{StopReason, Task, TrainError};
 use crate::common::{SMALL, TRAINING, dataset, globals, serial};
 
 /// A job on the shared data set with the small overrides plus `extra`.
-fn job(extra: &[&str]) -> AutoencoderJob {
+fn job(extra: &[&str]) -> Checked<AutoencoderJob> {
     let data = dataset();
     let mut o: Vec<String> = SMALL.iter().map(|s| s.to_string()).collect();
     o.push(format!(
@@ -42,7 +42,7 @@ fn fresh_run() -> (tempfile::TempDir, RunDir) {
 }
 
 fn train(
-    job: &AutoencoderJob,
+    job: &Checked<AutoencoderJob>,
     run: &RunDir,
     control: RunControl,
 ) -> anyhow::Result<teleseg::models::autoencoder::TrainReport> {
@@ -279,7 +279,7 @@ fn batch_loss_on(choice: BackendChoice) -> f64 {
         .read(&dataset().join("customers.csv"), &ReadOptions::default())
         .unwrap();
     let f = m.features(&table).unwrap();
-    let cfg = job(&[]).model;
+    let cfg = job(&[]).model.clone();
     let task = AutoencoderTask::new(&f, &f, m.preprocessor.layout(), &cfg, &b.device);
     let rows = Tensor::<1, Int>::arange(0..256, &b.device);
     let loss = task.valid_loss(&m.model, rows);

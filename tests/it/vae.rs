@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use teleseg::backend::BackendChoice;
 use teleseg::checkpoint::RunDir;
-use teleseg::config;
+use teleseg::config::{self, Checked};
 use teleseg::data::reader::{ReadOptions, read_csv};
 use teleseg::data::schema::{Role, Schema};
 use teleseg::data::table::RawTable;
@@ -47,7 +47,7 @@ fn trained() -> &'static (PathBuf, VaeReport) {
         let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap().keep();
         let o = overrides(&dir);
-        let job: VaeJob = config::parse(vae::VAE_DEFAULT, "test", &o).unwrap();
+        let job: Checked<VaeJob> = config::parse(vae::VAE_DEFAULT, "test", &o).unwrap();
         let run_dir = RunDir {
             root: dir.join("vae"),
         };
@@ -409,7 +409,7 @@ fn same_seed_same_checkpoint() {
         "train.min_steps=0".to_string(),
         "sample.rows=50".to_string(),
     ]);
-    let job: VaeJob = config::parse(vae::VAE_DEFAULT, "test", &o).unwrap();
+    let job: Checked<VaeJob> = config::parse(vae::VAE_DEFAULT, "test", &o).unwrap();
     let train = |name: &str| {
         let run_dir = RunDir {
             root: dir.path().join(name),

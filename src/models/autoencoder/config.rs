@@ -89,6 +89,7 @@ pub struct AutoencoderJob {
 
 impl Check for AutoencoderJob {
     fn check(&self) -> Result<(), ConfigError> {
+        self.output.check()?;
         self.data.check()?;
         self.model.check()?;
         self.train.check()

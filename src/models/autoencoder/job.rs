@@ -43,7 +43,7 @@ pub fn autoencoder_header(
 /// Trains an autoencoder for `job` into `run` (fresh, or with `control.resume` continued from
 /// `run/last` when it holds a resume state).
 pub fn run_autoencoder_job(
-    job: &AutoencoderJob,
+    job: &crate::config::Checked<AutoencoderJob>,
     run: &RunDir,
     control: &RunControl,
     globals: &Globals,

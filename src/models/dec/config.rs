@@ -197,6 +197,7 @@ pub struct DecJob {
 
 impl Check for DecJob {
     fn check(&self) -> Result<(), ConfigError> {
+        self.output.check()?;
         self.data.check()?;
         self.autoencoder.model.check()?;
         self.autoencoder.train.check()?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::checkpoint::{self, RunDir};
-use crate::config;
+use crate::config::{self, Checked};
 use crate::data::preprocess::Preprocessor;
 use crate::job::{Globals, PreparedData, RunControl, ensure_data, prepare_data};
 use crate::models::autoencoder::{
@@ -55,7 +55,7 @@ pub struct DecReport {
 /// (a finished one is kept as it is), the clustering phase from `run/last` with the target
 /// distribution it was training against.
 pub fn run_dec_job(
-    job: &DecJob,
+    job: &crate::config::Checked<DecJob>,
     run: &RunDir,
     globals: &Globals,
     resume: bool,
@@ -81,6 +81,7 @@ pub fn run_dec_job(
                 resume,
                 stop_after_epochs: None,
             };
+            let ae_job = Checked::named(ae_job, "the dec job's pretraining")?;
             let r = run_autoencoder_job(&ae_job, &ae_run, &control, globals)?;
             (ae_run.root, Some(r))
         }

@@ -94,6 +94,7 @@ pub struct ForecastJob {
 
 impl Check for ForecastJob {
     fn check(&self) -> Result<(), ConfigError> {
+        self.output.check()?;
         at_least("data.generate_customers", 10, self.data.generate_customers)?;
         self.forecast.check()
     }
@@ -109,8 +110,7 @@ mod tests {
     use super::*;
 
     fn parse(overrides: &[&str]) -> Result<ForecastJob, ConfigError> {
-        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        crate::config::parse(FORECAST_DEFAULT, "test", &o).map_err(ConfigError::into_rule)
+        crate::job::parse_default(overrides)
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub fn gbm_key(name: &str) -> String {
 
 /// Runs `teleseg train forecast` into `run`.
 pub fn run_forecast_job(
-    job: &ForecastJob,
+    job: &crate::config::Checked<ForecastJob>,
     run: &RunDir,
     globals: &Globals,
 ) -> anyhow::Result<ForecastReport> {

@@ -341,6 +341,7 @@ impl Default for NcfJob {
 
 impl Check for NcfJob {
     fn check(&self) -> Result<(), ConfigError> {
+        self.output.check()?;
         self.data.check()?;
         self.model.check()?;
         self.sampling.check()?;
@@ -360,16 +361,9 @@ crate::job_config!(NcfJob, crate::models::ncf::KIND, NCF_DEFAULT);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse;
 
     fn job(o: &[&str]) -> Result<NcfJob, ConfigError> {
-        let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
-        parse(NCF_DEFAULT, "ncf", &o).map_err(ConfigError::into_rule)
-    }
-
-    #[test]
-    fn embedded_default_matches_code_default() {
-        assert_eq!(job(&[]).unwrap(), NcfJob::default());
+        crate::job::parse_default(o)
     }
 
     #[test]

@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, Checkpoint, Header, NamedTensor, RunDir};
-use crate::config;
+use crate::config::{self, Checked};
 use crate::data::generate::{GenerateOptions, generate};
 use crate::data::impressions::load_declined;
 use crate::data::interactions::{
@@ -217,14 +217,14 @@ pub fn evaluate_split(
 
 /// Trains the configured NCF model into `run` and evaluates it (see the module docs).
 pub fn run_ncf_job(
-    job: &NcfJob,
+    job: &crate::config::Checked<NcfJob>,
     run: &RunDir,
     globals: &Globals,
     resume: bool,
 ) -> anyhow::Result<NcfReport> {
     let started = Instant::now();
     let seed = job.seed.0;
-    let mut job = job.clone();
+    let mut job = job.clone().into_inner();
     job.data = ensure_ncf_data(&job.data, seed, run)?;
     let resolved = config::to_toml(&job);
     tracing::info!(run = %run.root.display(), "resolved config:\n{resolved}");
@@ -306,7 +306,7 @@ pub fn run_ncf_job(
                 .with_context(|| format!("creating {}", sub_run.root.display()))?;
             // Resuming: a pretraining with a resume state continues (a finished one trains no
             // further), one without starts afresh.
-            run_ncf_job(&sub, &sub_run, globals, resume)
+            run_ncf_job(&Checked::named(sub, name)?, &sub_run, globals, resume)
                 .with_context(|| format!("pretraining {name}"))?;
             parts.push(Checkpoint::read(&sub_run.model(), Some(KIND))?);
         }

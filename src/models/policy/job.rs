@@ -105,7 +105,7 @@ fn disjoint() -> ModelKind {
 
 /// Runs `teleseg train policy` into `run`.
 pub fn run_policy_job(
-    job: &PolicyJob,
+    job: &crate::config::Checked<PolicyJob>,
     run: &RunDir,
     globals: &Globals,
 ) -> anyhow::Result<PolicyReport> {

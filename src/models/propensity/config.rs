@@ -120,6 +120,7 @@ pub struct PropensityJob {
 
 impl Check for PropensityJob {
     fn check(&self) -> Result<(), ConfigError> {
+        self.output.check()?;
         self.data.check()?;
         self.propensity.check()
     }
@@ -135,8 +136,7 @@ mod tests {
     use super::*;
 
     fn parse(overrides: &[&str]) -> Result<PropensityJob, ConfigError> {
-        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        crate::config::parse(PROPENSITY_DEFAULT, "test", &o).map_err(ConfigError::into_rule)
+        crate::job::parse_default(overrides)
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub struct ValueSummary {
 
 /// Runs `teleseg train propensity` into `run`.
 pub fn run_propensity_job(
-    job: &PropensityJob,
+    job: &crate::config::Checked<PropensityJob>,
     run: &RunDir,
     globals: &Globals,
 ) -> anyhow::Result<PropensityReport> {

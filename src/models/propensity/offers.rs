@@ -93,6 +93,7 @@ pub struct OfferPropensityJob {
 
 impl Check for OfferPropensityJob {
     fn check(&self) -> Result<(), ConfigError> {
+        self.output.check()?;
         self.data.check()?;
         self.offers.check()
     }
@@ -553,8 +554,7 @@ mod tests {
 
     #[test]
     fn the_default_file_is_the_default() {
-        let job: OfferPropensityJob =
-            crate::config::parse(OFFER_PROPENSITY_DEFAULT, "test", &[]).unwrap();
+        let job: OfferPropensityJob = crate::job::parse_default(&[]).unwrap();
         assert_eq!(job, OfferPropensityJob::default());
     }
 

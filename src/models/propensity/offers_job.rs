@@ -60,13 +60,13 @@ pub struct OfferPropensityReport {
 
 /// Runs `teleseg train offer-propensity` into `run`.
 pub fn run_offer_propensity_job(
-    job: &OfferPropensityJob,
+    job: &crate::config::Checked<OfferPropensityJob>,
     run: &RunDir,
     globals: &Globals,
 ) -> anyhow::Result<OfferPropensityReport> {
     let started = std::time::Instant::now();
     let seed = job.seed.0;
-    let mut job = job.clone();
+    let mut job = job.clone().into_inner();
     job.data = ensure_ncf_data(&job.data, seed, run)?;
     checkpoint::write_atomic(&run.config(), config::to_toml(&job).as_bytes())?;
     let data = &job.data;

@@ -171,6 +171,7 @@ impl Default for VaeJob {
 
 impl Check for VaeJob {
     fn check(&self) -> Result<(), ConfigError> {
+        self.output.check()?;
         self.data.check()?;
         self.vae.check()?;
         self.train.check()?;
@@ -230,13 +231,7 @@ mod tests {
     use super::*;
 
     fn job(o: &[&str]) -> Result<VaeJob, ConfigError> {
-        let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
-        crate::config::parse(VAE_DEFAULT, "test", &o).map_err(ConfigError::into_rule)
-    }
-
-    #[test]
-    fn embedded_default_matches_code_default() {
-        assert_eq!(job(&[]).unwrap(), VaeJob::default());
+        crate::job::parse_default(o)
     }
 
     #[test]

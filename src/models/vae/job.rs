@@ -151,7 +151,7 @@ fn target_condition(
 /// samples `synthetic.csv` (and per-segment files) from the best checkpoint and writes
 /// `synthetic_quality.json`.
 pub fn run_vae_job(
-    job: &VaeJob,
+    job: &crate::config::Checked<VaeJob>,
     run: &RunDir,
     globals: &Globals,
     resume: bool,
@@ -167,7 +167,7 @@ pub fn run_vae_job(
     };
     // A resumed run keeps the conditioning its model was trained with (a run started before
     // target conditioning existed has none, whatever today's default says).
-    let mut job = job.clone();
+    let mut job = job.clone().into_inner();
     if resume && let Some(last) = run.last_complete() {
         let ck = checkpoint::Checkpoint::read(&last.join("model.safetensors"), Some(KIND))?;
         let arch: VaeArch = ck.meta_json(keys::MODEL)?;
