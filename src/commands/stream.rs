@@ -58,6 +58,12 @@ pub struct StreamArgs {
     /// re-emits at most this long's decisions, with their ids.
     #[arg(long, default_value_t = 5.0)]
     pub snapshot_every_secs: f64,
+    /// With Kafka: a snapshot folds a partition's contact-policy updates (one per offer
+    /// response) into a base file of the policy's state once this many have accumulated, so
+    /// snapshots and resumes stay bounded.
+    #[arg(long, default_value_t = crate::stream::processor::POLICY_COMPACT_AFTER,
+          value_parser = crate::commands::at_least_one)]
+    pub policy_compact_after: usize,
     /// With Kafka: stop after this many seconds without a record (default: run until stopped).
     #[arg(long)]
     pub idle_exit_secs: Option<f64>,
@@ -165,6 +171,7 @@ pub fn run(args: &StreamArgs, device: &burn::tensor::Device) -> anyhow::Result<S
                 reload_every: Duration::from_secs(5),
                 snapshot_every: Duration::from_secs_f64(args.snapshot_every_secs.max(0.0)),
                 properties,
+                policy_compact_after: args.policy_compact_after,
             },
             device,
         ),

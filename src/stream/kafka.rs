@@ -59,6 +59,9 @@ pub struct KafkaStream {
     pub snapshot_every: Duration,
     /// Extra librdkafka properties (`key=value`), for both clients.
     pub properties: Vec<(String, String)>,
+    /// A snapshot folds a partition's contact-policy updates into a base file once this many
+    /// have accumulated ([`super::processor::PartitionState::save`]).
+    pub policy_compact_after: usize,
 }
 
 /// The consumer's context: it owns the states of the assigned partitions, so a rebalance can
@@ -337,10 +340,15 @@ fn checkpoint(
             k.output_topic
         );
     }
-    let states = consumer.context().states.lock().expect("lock");
+    let mut states = consumer.context().states.lock().expect("lock");
     let mut tpl = TopicPartitionList::new();
-    for (&partition, st) in states.iter() {
-        st.save(&k.state_dir, &k.input_topic, partition)?;
+    for (&partition, st) in states.iter_mut() {
+        st.save(
+            &k.state_dir,
+            &k.input_topic,
+            partition,
+            k.policy_compact_after,
+        )?;
         tpl.add_partition_offset(&k.input_topic, partition, Offset::Offset(st.next_offset))?;
     }
     drop(states);

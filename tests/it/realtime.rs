@@ -722,7 +722,7 @@ fn offer_responses_update_the_contact_policy_and_replay_from_the_snapshot() {
         .iter()
         .map(|&v| f64::from(v))
         .collect();
-    let learned = p.partition_policy(&mut st).unwrap().clone();
+    let learned = p.partition_policy(&mut st).unwrap().unwrap().clone();
     let (a, b) = (
         model.arm_index(good).unwrap(),
         model.arm_index(bad_arm).unwrap(),
@@ -743,12 +743,25 @@ fn offer_responses_update_the_contact_policy_and_replay_from_the_snapshot() {
     let mut back: PartitionState =
         serde_json::from_slice(&serde_json::to_vec(&st).unwrap()).unwrap();
     assert!(back.policy.is_none());
-    assert_eq!(p.partition_policy(&mut back).unwrap(), &learned);
+    assert_eq!(p.partition_policy(&mut back).unwrap().unwrap(), &learned);
+    // So does a snapshot that folded the updates into a base file.
+    let dir = tempfile::tempdir().unwrap();
+    let mut folded = st.clone();
+    folded.save(dir.path(), "t", 0, 10).unwrap();
+    assert_eq!(
+        (folded.policy_folded, folded.policy_updates.len()),
+        (Some(60), 0)
+    );
+    let mut back = PartitionState::load(dir.path(), "t", 0, 3600).unwrap();
+    assert_eq!(p.partition_policy(&mut back).unwrap().unwrap(), &learned);
     // Updates made on another trained policy (the bundle was replaced) are dropped.
     let mut other: PartitionState =
         serde_json::from_slice(&serde_json::to_vec(&st).unwrap()).unwrap();
     other.policy_of = Some(model.fingerprint ^ 1);
-    assert_eq!(p.partition_policy(&mut other).unwrap(), &model.policy);
+    assert_eq!(
+        p.partition_policy(&mut other).unwrap().unwrap(),
+        &model.policy
+    );
     assert!(other.policy_updates.is_empty());
     // An unknown arm: an error naming the source and offset; with skip, a counted bad event.
     let e = p
@@ -958,9 +971,11 @@ fn kafka_stream_survives_a_kill_and_scales_out_in_a_group() {
 
     // 2. Killed mid-stream (SIGKILL once some decisions are out), then restarted.
     create_topic(&brokers, &format!("{tag}-killed"), 1);
+    // Policy updates are folded into base files every 3 (not 1,000), so the resume goes
+    // through a base file and the updates after it.
     let mut child = stream("killed", "4")
         .args(["--kafka-property", "session.timeout.ms=6000"])
-        .args(["--snapshot-every-secs", "0"])
+        .args(["--snapshot-every-secs", "0", "--policy-compact-after", "3"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -989,9 +1004,31 @@ fn kafka_stream_survives_a_kill_and_scales_out_in_a_group() {
     child.wait().unwrap();
     // The killed member holds its partitions until its session times out (6 s here): wait
     // longer than that before calling the restarted process idle.
-    let (code, out, err) =
-        run(stream("killed", "15").args(["--kafka-property", "session.timeout.ms=6000"]));
+    let (code, out, err) = run(stream("killed", "15")
+        .args(["--kafka-property", "session.timeout.ms=6000"])
+        .args(["--policy-compact-after", "3"]));
     assert_eq!(code, 0, "{err}");
+    // Every snapshot that folded its policy updates names a base file that is there, and keeps
+    // fewer updates than the threshold.
+    let mut folded = 0;
+    for f in std::fs::read_dir(&snapshots)
+        .unwrap()
+        .filter_map(Result::ok)
+    {
+        let name = f.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".json") {
+            continue;
+        }
+        let snap: Value = serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
+        if let Some(n) = snap["policy_folded"].as_u64() {
+            folded += 1;
+            let base = name.replace(".json", &format!(".policy-{n}.safetensors"));
+            assert!(snapshots.join(&base).is_file(), "{name} names {base}");
+            let kept = snap["policy_updates"].as_array().map_or(0, Vec::len);
+            assert!(kept < 3, "{name}: {kept} updates kept");
+        }
+    }
+    assert!(folded > 0, "no partition folded its policy updates");
     let resumed = stats(&out)["events"].as_u64().unwrap() as usize;
     assert!(
         resumed < total,

@@ -8,6 +8,8 @@
 //! `Λ` is `λ` on every feature and `λ · 10⁻³` on the intercept (the context's first entry, a
 //! constant 1), so an arm with few rounds shrinks towards its own mean, not towards 0.
 
+use std::collections::HashMap;
+
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -142,6 +144,63 @@ pub enum RewardModel {
 }
 
 impl RewardModel {
+    /// What online updates change (everything but the structure), by name: what a stream
+    /// snapshot stores to resume a policy without replaying its updates
+    /// ([`RewardModel::set_state`] puts it back, bit for bit).
+    pub fn state(&self) -> Vec<(&'static str, Vec<f64>)> {
+        match self {
+            RewardModel::Disjoint(m) => vec![
+                ("a_inv", m.a_inv.clone()),
+                ("b", m.b.clone()),
+                ("theta", m.theta.clone()),
+                ("count", m.count.clone()),
+                ("residual_ss", m.residual_ss.clone()),
+            ],
+            RewardModel::Factored(m) => vec![
+                ("a_inv", m.a_inv.clone()),
+                ("theta", m.theta.clone()),
+                ("count", vec![m.count]),
+                ("residual_ss", vec![m.residual_ss]),
+            ],
+        }
+    }
+
+    /// Replaces what online updates change by `state` (as [`RewardModel::state`] gives it for a
+    /// model of this structure). On a missing or wrongly sized array: the rule broken, and the
+    /// model unchanged.
+    pub fn set_state(&mut self, state: &HashMap<String, Vec<f64>>) -> Result<(), String> {
+        for (name, now) in self.state() {
+            match state.get(name) {
+                Some(v) if v.len() == now.len() => {}
+                Some(v) => {
+                    return Err(format!(
+                        "`{name}` has {} values where this policy has {}",
+                        v.len(),
+                        now.len()
+                    ));
+                }
+                None => return Err(format!("`{name}` is missing")),
+            }
+        }
+        let get = |name: &str| state[name].clone();
+        match self {
+            RewardModel::Disjoint(m) => {
+                m.a_inv = get("a_inv");
+                m.b = get("b");
+                m.theta = get("theta");
+                m.count = get("count");
+                m.residual_ss = get("residual_ss");
+            }
+            RewardModel::Factored(m) => {
+                m.a_inv = get("a_inv");
+                m.theta = get("theta");
+                m.count = state["count"][0];
+                m.residual_ss = state["residual_ss"][0];
+            }
+        }
+        Ok(())
+    }
+
     pub fn arms(&self) -> usize {
         match self {
             RewardModel::Disjoint(m) => m.arms,
