@@ -671,48 +671,57 @@ fn numpy_reference_scorer_reproduces_scores() {
 }
 
 /// With `sampling.valid_metric = "hr"` the run's validation loss is `1 − HR@k` of the validation
-/// items in full ranking (training positives excluded), recomputed here from the best model.
+/// items in full ranking (training positives excluded), and with `"rank"` the mean share of those
+/// candidates that score at least as high as the item; both recomputed here from the best model.
 #[test]
-fn valid_metric_hr_reports_one_minus_validation_hit_rate() {
+fn ranking_valid_metrics_report_what_they_name() {
     use teleseg::data::interactions::{PositiveSet, leave_last_out};
     let data = ranking_data();
     let inter = data.join("interactions.csv");
     let offers = data.join("offers.csv");
-    let extra = [
-        "sampling.valid_metric=\"hr\"",
-        "sampling.k=5",
-        "train.epochs=3",
-        "train.min_steps=0",
-    ];
-    let (_d, run, r) = train(&job(&inter, Some(&offers), &extra));
-    let m =
-        serial(|| NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap());
-    let ix = load_teleseg(&inter, Some(&offers)).unwrap();
-    let split = leave_last_out(&ix);
-    let known = PositiveSet::new(ix.users.len(), ix.items.len(), &split.train);
-    let users: Vec<u32> = split.valid.iter().map(|p| p.0).collect();
-    let scores = m.score_users(&users);
-    let n = m.n_items();
-    let hits = split
-        .valid
-        .iter()
-        .enumerate()
-        .filter(|(b, (u, t))| {
+    for metric in ["hr", "rank"] {
+        let set = format!("sampling.valid_metric={metric:?}");
+        let extra = [
+            set.as_str(),
+            "sampling.k=5",
+            "train.epochs=3",
+            "train.min_steps=0",
+        ];
+        let (_d, run, r) = train(&job(&inter, Some(&offers), &extra));
+        let m = serial(|| {
+            NcfModel::load(&run.root, &globals(BackendChoice::Flex).backend.device).unwrap()
+        });
+        let ix = load_teleseg(&inter, Some(&offers)).unwrap();
+        let split = leave_last_out(&ix);
+        let known = PositiveSet::new(ix.users.len(), ix.items.len(), &split.train);
+        let users: Vec<u32> = split.valid.iter().map(|p| p.0).collect();
+        let scores = m.score_users(&users);
+        let n = m.n_items();
+        let (mut hits, mut share) = (0usize, 0.0f64);
+        for (b, &(u, t)) in split.valid.iter().enumerate() {
             let s = &scores[b * n..(b + 1) * n];
-            let above = (0..n as u32)
-                .filter(|&j| j != *t && !known.contains(*u, j) && s[j as usize] > s[*t as usize])
+            let candidates: Vec<u32> = (0..n as u32)
+                .filter(|&j| j != t && !known.contains(u, j))
+                .collect();
+            let above = candidates
+                .iter()
+                .filter(|&&j| s[j as usize] >= s[t as usize])
                 .count();
-            above < 5
-        })
-        .count();
-    let hr = hits as f64 / split.valid.len() as f64;
-    assert!(hr > 0.05 && hr < 1.0, "{hr}");
-    assert!(
-        (1.0 - r.best_valid_loss - hr).abs() < 1e-4,
-        "valid loss {} vs 1 - HR@5 {}",
-        r.best_valid_loss,
-        1.0 - hr
-    );
+            hits += usize::from(above < 5);
+            share += above as f64 / candidates.len() as f64;
+        }
+        let rows = split.valid.len() as f64;
+        let expected = match metric {
+            "hr" => 1.0 - hits as f64 / rows,
+            _ => share / rows,
+        };
+        assert!(expected > 0.0 && expected < 0.95, "{metric}: {expected}");
+        assert!(
+            (r.best_valid_loss - expected).abs() < 1e-4,
+            "{metric}: valid loss {} vs {expected}",
+            r.best_valid_loss
+        );
+    }
 }
 
 /// Declined impressions as negatives train and evaluate end to end, and change the model.

@@ -256,9 +256,10 @@ pub struct NcfSamplingConfig {
     /// uniformly. Default 0 (uniform negatives only, as in He et al. 2017).
     pub impression_negatives: f64,
     /// What picks the best epoch and stops early: `bce` (the validation items with
-    /// `negatives` sampled negatives each, the loss) or `hr` (HR@`k` of the validation items
+    /// `negatives` sampled negatives each, the loss), `hr` (HR@`k` of the validation items
     /// ranked among every item that is not a training positive; the run's `valid_loss` is then
-    /// `1 − HR@k`). Default bce.
+    /// `1 − HR@k`) or `rank` (the mean share of those candidates ranked above the validation
+    /// item). Default bce.
     pub valid_metric: ValidMetric,
 }
 
@@ -270,6 +271,9 @@ pub enum ValidMetric {
     Bce,
     /// `1 − HR@k` in full ranking.
     Hr,
+    /// The mean share of candidates ranked above the validation item, in full ranking (one
+    /// minus its AUC): a ranking criterion that, unlike HR@k, moves with every item's rank.
+    Rank,
 }
 
 impl Default for NcfSamplingConfig {

@@ -386,8 +386,8 @@ pub fn run_ncf_job(
         );
         task = task.with_declined(declined.items, job.sampling.impression_negatives);
     }
-    if job.sampling.valid_metric == ValidMetric::Hr && !split.valid.is_empty() {
-        task = task.with_valid_hr(&split.valid, job.sampling.k);
+    if job.sampling.valid_metric != ValidMetric::Bce && !split.valid.is_empty() {
+        task = task.with_valid_rank(&split.valid, job.sampling.k, job.sampling.valid_metric);
     }
     let opts = FitOptions {
         train: &job.train,

@@ -583,19 +583,22 @@ fn pair_loss(
     }
 }
 
-/// The validation items for [`NcfTask::with_valid_hr`].
+/// The validation items for [`NcfTask::with_valid_rank`].
 struct ValidRank {
     users: Vec<i64>,
     items: Vec<u32>,
     k: usize,
+    /// [`ValidMetric::Hr`] or [`ValidMetric::Rank`].
+    metric: ValidMetric,
 }
 
 impl ValidRank {
-    /// `1 − HR@k` over validation rows `rows` (`[1]`, part `miss`): an item is a hit when fewer
-    /// than `k` candidates (items that are not training positives of the user, the item itself
-    /// excluded) score at least as high — pessimistic on ties, as `eval::ranking` ranks the test
-    /// items (an optimistic count once picked an epoch whose scores were all tied: valid HR 0.25,
-    /// test HR 0).
+    /// The validation items of rows `rows` ranked among their candidates (items that are not
+    /// training positives of the user, the item itself excluded), pessimistic on ties, as
+    /// `eval::ranking` ranks the test items (an optimistic count once picked an epoch whose
+    /// scores were all tied: valid HR 0.25, test HR 0). The loss (`[1]`) is, by `metric`,
+    /// `1 − HR@k` (part `miss`) or the mean share of candidates ranked above the item (part
+    /// `rank`: 0 first, 1 last; one minus the item's AUC).
     fn loss(
         &self,
         model: &Ncf,
@@ -613,24 +616,28 @@ impl ValidRank {
             .try_into_vec::<f32>()
             .expect("f32 scores");
         let n = model.n_items();
-        let mut hits = 0usize;
+        let (mut hits, mut rank_share) = (0usize, 0.0f64);
         for (b, &r) in rows.iter().enumerate() {
             let (u, target) = (self.users[r as usize] as u32, self.items[r as usize]);
             let s = &scores[b * n..(b + 1) * n];
             let t = s[target as usize];
-            let above = (0..n as u32)
+            let (mut above, mut candidates) = (0usize, 0usize);
+            for j in (0..n as u32).filter(|&j| j != target && !known.contains(u, j)) {
+                candidates += 1;
                 // `!(s < t)`: ties and NaN count as ranked above.
-                .filter(|&j| {
-                    j != target
-                        && !known.contains(u, j)
-                        && s[j as usize].partial_cmp(&t) != Some(std::cmp::Ordering::Less)
-                })
-                .count();
+                above +=
+                    usize::from(s[j as usize].partial_cmp(&t) != Some(std::cmp::Ordering::Less));
+            }
             hits += usize::from(above < self.k);
+            rank_share += above as f64 / candidates.max(1) as f64;
         }
-        let miss = 1.0 - hits as f32 / rows.len().max(1) as f32;
-        let t = float_tensor(&[miss], device);
-        BatchLoss::new(t.clone(), vec![("miss", t)])
+        let rows_n = rows.len().max(1);
+        let (value, part) = match self.metric {
+            ValidMetric::Rank => ((rank_share / rows_n as f64) as f32, "rank"),
+            _ => (1.0 - hits as f32 / rows_n as f32, "miss"),
+        };
+        let t = float_tensor(&[value], device);
+        BatchLoss::new(t.clone(), vec![(part, t)])
     }
 }
 
@@ -652,8 +659,8 @@ pub struct NcfTask {
     epoch: DeviceSamples,
     valid: DeviceSamples,
     valid_len: usize,
-    /// `Some`: validation reports `1 − HR@K` of the validation items in full ranking instead of
-    /// the BCE (see [`NcfTask::with_valid_hr`]).
+    /// `Some`: validation ranks the validation items in full ranking instead of reporting the
+    /// BCE (see [`NcfTask::with_valid_rank`]).
     valid_rank: Option<ValidRank>,
     /// `[users, features]`: every user row's preprocessed customer features, for a model with
     /// customer features ([`NcfTask::with_user_features`]).
@@ -726,15 +733,18 @@ impl NcfTask {
     }
 
     /// Makes validation rank each validation item among every item that is not a training
-    /// positive of its user (full ranking) and report `1 − HR@k` as the validation loss (so the
-    /// loop keeps the epoch with the best validation HR@k and stops early on it). Validation
-    /// then needs no sampled negatives.
-    pub fn with_valid_hr(mut self, valid: &[(u32, u32)], k: usize) -> Self {
+    /// positive of its user (full ranking) and report `metric` (`Hr`: `1 − HR@k`; `Rank`: the
+    /// mean share of candidates ranked above the item) as the validation loss, so the loop
+    /// keeps the epoch that ranks best and stops early on it. Validation then needs no sampled
+    /// negatives.
+    pub fn with_valid_rank(mut self, valid: &[(u32, u32)], k: usize, metric: ValidMetric) -> Self {
+        assert!(metric != ValidMetric::Bce, "a ranking criterion");
         self.valid_len = valid.len();
         self.valid_rank = Some(ValidRank {
             users: valid.iter().map(|p| p.0 as i64).collect(),
             items: valid.iter().map(|p| p.1).collect(),
             k,
+            metric,
         });
         self
     }
