@@ -3,6 +3,7 @@
 
     python3 scripts/bench_vs_torch.py [--teleseg target/release/teleseg] [--rows ae,vae,dec,ncf,score]
         [--rounds 5] [--seconds 5] [--quick] [--cuda [--no-cpu]] [--backend flex] [--batch-size B]
+        [--against OTHER_TELESEG]   # the peer is another teleseg build (a before/after), not torch
 
 How it measures (issue #19): each side runs in its own loop on the same architecture, batch,
 optimizer (Adam, lr 1e-3), data and data feed (the same seeded permutation of the rows, gathered
@@ -350,6 +351,9 @@ def main():
     ap.add_argument("--no-cpu", action="store_true", help="with --cuda: skip the CPU rows")
     ap.add_argument("--batch-size", type=int, default=None,
                     help="override every row's batch size (GPU rows at 256 are launch-bound)")
+    ap.add_argument("--against", default=None, metavar="BIN",
+                    help="the peer is this other teleseg binary instead of torch (a before/after "
+                         "of a change, same rows, rounds and alternation)")
     a = ap.parse_args()
     rows = [r.strip() for r in a.rows.split(",") if r.strip()]
     bad = [r for r in rows if r not in ROWS]
@@ -359,6 +363,12 @@ def main():
         sys.exit(f"{a.teleseg} not found: build with `cargo test --release --no-run` or pass --teleseg")
     if a.quick:
         a.seconds, a.rounds = min(a.seconds, 0.2), min(a.rounds, 2)
+    peer_name = "torch eager" if a.against is None else a.against
+
+    def run_peer(row, p, dev, backend):
+        if a.against is not None:
+            return run_teleseg(a.against, row, p, backend)
+        return run_torch(row, p, dev)
     torch.set_num_threads(os.cpu_count())
     targets = [] if a.no_cpu and a.cuda else [("cpu", torch.device("cpu"), a.backend)]
     if a.cuda:
@@ -375,16 +385,16 @@ def main():
         for name, dev, backend in targets:
             # Calibration (untimed for the table): each side's rate sizes its timed runs.
             cal_t = run_teleseg(a.teleseg, row, p, backend)
-            cal_o = run_torch(row, p, dev)
+            cal_o = run_peer(row, p, dev, backend)
             pt = dict(p, steps=timed_steps(p, cal_t, a.seconds))
             po = dict(p, steps=timed_steps(p, cal_o, a.seconds))
             print(f"  {row}/{name} calibration: teleseg {cal_t:.0f}/s → {pt['steps']} steps, "
-                  f"torch {cal_o:.0f}/s → {po['steps']} steps per round", file=sys.stderr)
+                  f"{peer_name} {cal_o:.0f}/s → {po['steps']} steps per round", file=sys.stderr)
             ts, tt = [], []
             for r in range(a.rounds):
                 ts.append(run_teleseg(a.teleseg, row, pt, backend))
-                tt.append(run_torch(row, po, dev))
-                print(f"  {row}/{name} round {r + 1}: teleseg {ts[-1]:.0f}/s, torch {tt[-1]:.0f}/s",
+                tt.append(run_peer(row, po, dev, backend))
+                print(f"  {row}/{name} round {r + 1}: teleseg {ts[-1]:.0f}/s, {peer_name} {tt[-1]:.0f}/s",
                       file=sys.stderr)
             ratios = [x / y for x, y in zip(ts, tt)]
             results.append((row, name, ts, tt, ratios, p["batch"], pt["steps"], po["steps"]))
@@ -392,7 +402,8 @@ def main():
     spread = lambda v, f: f"{f(min(v))}–{f(max(v))}"  # noqa: E731
     k = lambda x: f"{x / 1000:,.1f}k"  # noqa: E731
     print(f"\n{a.rounds} alternating rounds per row; median (min–max); timed steps per round in brackets")
-    print(f"\n| row | device | teleseg | torch eager | teleseg ÷ torch |")
+    ratio_name = "torch" if a.against is None else "peer"
+    print(f"\n| row | device | teleseg | {peer_name} | teleseg ÷ {ratio_name} |")
     print("|---|---|---:|---:|---:|")
     for row, name, ts, tt, ratios, batch, st, so in results:
         what = DESCRIPTION[row] + (f" (batch overridden: {batch})" if a.batch_size else "")

@@ -17,6 +17,11 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, DataCommand, EvaluateCommand, Family, GlobalArgs};
 
+/// mimalloc keeps freed tensor buffers for reuse where glibc malloc unmaps them and page-faults
+/// them back in on the next step (docs/benchmarks.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
