@@ -149,6 +149,10 @@ pub struct PartitionState {
     /// The base file's state, read with the snapshot.
     #[serde(skip)]
     pub policy_base: Option<HashMap<String, Vec<f64>>>,
+    /// A base file dropped with its policy (a new bundle): removed by the next snapshot, which
+    /// no longer names it.
+    #[serde(skip)]
+    pub stale_base: Option<u64>,
     /// The partition's contact policy: the trained policy `policy_of` with the base state and
     /// `policy_updates` applied (rebuilt when absent).
     #[serde(skip)]
@@ -190,6 +194,7 @@ impl PartitionState {
             policy_of: None,
             policy_folded: None,
             policy_base: None,
+            stale_base: None,
             policy: None,
         }
     }
@@ -259,10 +264,10 @@ impl PartitionState {
         }
         let bytes = serde_json::to_vec(self)?;
         crate::checkpoint::write_atomic(&Self::path(dir, topic, partition), &bytes)?;
-        if let Some(old) = previous
-            && self.policy_folded != previous
-        {
-            let _ = std::fs::remove_file(Self::policy_path(dir, topic, partition, old));
+        for old in [previous, self.stale_base.take()].into_iter().flatten() {
+            if self.policy_folded != Some(old) {
+                let _ = std::fs::remove_file(Self::policy_path(dir, topic, partition, old));
+            }
         }
         Ok(())
     }
@@ -280,7 +285,9 @@ impl PartitionState {
                 );
             }
             self.policy_updates.clear();
-            self.policy_folded = None;
+            if let Some(folded) = self.policy_folded.take() {
+                self.stale_base = Some(folded);
+            }
             self.policy_base = None;
             self.policy_of = Some(fingerprint);
             self.policy = None;
@@ -888,10 +895,13 @@ mod tests {
             learn(&mut replayed, &trained, 0, 37);
             assert_eq!(replayed.policy, st.policy);
 
-            // Another trained policy: base and updates dropped.
+            // Another trained policy: base and updates dropped, and the next snapshot removes
+            // the base file it no longer names.
             let mut back = PartitionState::load(dir.path(), "t", 0, 3600).unwrap();
             assert_eq!(back.policy_on(&trained, 8).unwrap(), &trained);
             assert_eq!((back.policy_folded, back.policy_updates.len()), (None, 0));
+            back.save(dir.path(), "t", 0, 10).unwrap();
+            assert_eq!(files(dir.path()), ["t-0.json"]);
         }
     }
 
