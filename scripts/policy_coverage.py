@@ -23,6 +23,8 @@ def main():
     ap.add_argument("--seeds", default="1,2,3,4,5,6,7,8,9,10")
     ap.add_argument("--customers", type=int, default=20000)
     ap.add_argument("--algorithms", default="thompson,linucb")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="an extra `teleseg train policy --set` (repeatable), e.g. policy.posterior_scale=0.5")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     algorithms = args.algorithms.split(",")
@@ -43,6 +45,8 @@ def main():
                 cmd = [args.teleseg, "-q", "--no-progress", "--seed", str(seed), "train", "policy"]
                 for k, v in sets.items():
                     cmd += ["--set", f"{k}={v}"]
+                for extra in args.sets:
+                    cmd += ["--set", extra]
                 subprocess.run(cmd, check=True)
                 ev = json.loads((Path(tmp) / f"{alg}{seed}" / "evaluation.json").read_text())
                 rows[alg].append(ev)
