@@ -393,8 +393,11 @@ pub fn run(
         let ncf_run = stages.folder("ncf")?;
         let ncf_root = ncf_run.root.clone();
         let (report, recs) = stages.run("ncf", "offer recommendation", || {
-            let mut ncf_job = config::parse::<NcfJob>(ncf::NCF_DEFAULT, "ncf", &[])?.into_inner();
-            ncf_job.seed = job.seed;
+            // `NcfJob::default()` is configs/ncf.toml (`job::default_tests`).
+            let mut ncf_job = NcfJob {
+                seed: job.seed,
+                ..NcfJob::default()
+            };
             ncf_job.data.interactions = Some(interactions_file.clone());
             ncf_job.data.offers = Some(data_dir.join("offers.csv")).filter(|p| p.is_file());
             // The customer table gives each user's features (model.user_features).

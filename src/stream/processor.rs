@@ -146,7 +146,8 @@ pub struct PartitionState {
     /// policy's state after them), which `policy_updates` continue: see [`PartitionState::save`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_folded: Option<u64>,
-    /// The base file's state, read with the snapshot.
+    /// The base file's state, read with the snapshot and consumed when the policy is built from
+    /// it (a running partition's policy holds it already: no second copy is kept).
     #[serde(skip)]
     pub policy_base: Option<HashMap<String, Vec<f64>>>,
     /// A base file dropped with its policy (a new bundle): removed by the next snapshot, which
@@ -250,15 +251,16 @@ impl PartitionState {
             && let Some(policy) = &self.policy
         {
             let folded = previous.unwrap_or(0) + self.policy_updates.len() as u64;
-            let state = policy.models.state();
-            write_policy_base(&Self::policy_path(dir, topic, partition, folded), &state)?;
+            write_policy_base(
+                &Self::policy_path(dir, topic, partition, folded),
+                &policy.models.state(),
+            )?;
             tracing::info!(
                 partition,
                 updates = self.policy_updates.len(),
                 folded,
                 "contact-policy updates folded into a base file"
             );
-            self.policy_base = Some(state.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
             self.policy_folded = Some(folded);
             self.policy_updates.clear();
         }
@@ -294,8 +296,8 @@ impl PartitionState {
         }
         if self.policy.is_none() {
             let mut policy = trained.clone();
-            if let Some(base) = &self.policy_base {
-                policy.models.set_state(base).map_err(|rule| {
+            if let Some(base) = self.policy_base.take() {
+                policy.models.set_state(&base).map_err(|rule| {
                     anyhow::anyhow!(
                         "the snapshot's policy base file does not fit the policy: {rule}"
                     )
