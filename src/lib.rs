@@ -27,6 +27,7 @@ pub mod error;
 pub mod eval;
 pub mod fuzzing;
 pub mod job;
+pub mod logging;
 pub mod models;
 pub mod pipeline;
 pub mod progress;

@@ -5,7 +5,6 @@
 mod cli;
 
 use std::fmt::Display;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,7 +12,6 @@ use teleseg::commands::{self, Globals};
 use teleseg::error::{EXIT_USAGE, exit_code};
 use teleseg::progress::Progress;
 use teleseg::{backend, models, report};
-use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, DataCommand, EvaluateCommand, Family, GlobalArgs};
 
@@ -31,7 +29,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
-    init_logging(cli.global.verbose, cli.global.quiet);
+    teleseg::logging::init(cli.global.verbose, cli.global.quiet);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -42,24 +40,6 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code(&err) as u8)
         }
     }
-}
-
-fn init_logging(verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn,teleseg=info",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        (false, _) => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .compact()
-        .init();
 }
 
 fn globals(global: &GlobalArgs) -> anyhow::Result<Globals> {
