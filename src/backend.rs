@@ -147,6 +147,15 @@ pub fn resolve(choice: BackendChoice) -> Result<Backend, BackendError> {
     }
 }
 
+/// Whether `device` (plain or autodiff) keeps its tensors in host memory: flex and ndarray. Host
+/// code may then work on a tensor's storage directly (e.g. the fused dense Adam of
+/// [`crate::train::sparse`]); on a GPU that would be a round trip per step.
+pub fn host_memory(device: &Device) -> bool {
+    #[allow(deprecated)]
+    let ndarray = Device::ndarray();
+    *device == Device::flex() || *device == ndarray
+}
+
 fn describe(a: &WgpuAdapter) -> String {
     format!("wgpu: {} ({}, {})", a.name, a.api, a.device_type)
 }
@@ -191,6 +200,18 @@ pub fn training_pool() -> &'static rayon::ThreadPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_backends_keep_tensors_in_host_memory() {
+        for choice in [BackendChoice::Flex, BackendChoice::Ndarray] {
+            let device = resolve(choice).unwrap().device;
+            assert!(host_memory(&device), "{choice}");
+            assert!(host_memory(&device.autodiff()), "{choice} autodiff");
+        }
+        if let Ok(a) = wgpu_adapter() {
+            assert!(!host_memory(&a.device), "wgpu ({})", a.name);
+        }
+    }
 
     #[test]
     fn cpu_backends_resolve_without_hardware() {

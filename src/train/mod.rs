@@ -34,7 +34,7 @@ use crate::config::{OptimizerKind, TrainConfig};
 use crate::progress::Progress;
 
 pub use schedule::learning_rate;
-pub use sparse::{SparseAdam, SparseIndex, SparseRows};
+pub use sparse::{SparseAdam, SparseIndex, SparseRows, TableAdam};
 pub use state::StateFile;
 
 /// A batch loss: the scalar to minimise and named parts for the metrics.

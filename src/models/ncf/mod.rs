@@ -43,7 +43,7 @@ use crate::data::interactions::{
 };
 use crate::models::mlp::{Activation, Norm};
 use crate::models::mlp::{Mlp, MlpConfig};
-use crate::train::{BatchLoss, SparseIndex, Task};
+use crate::train::{BatchLoss, SparseIndex, TableAdam, Task};
 
 /// The `teleseg.kind` of NCF checkpoints.
 pub const KIND: &str = "ncf";
@@ -509,8 +509,9 @@ impl DeviceSamples {
     }
 
     /// [`DeviceSamples::loss`] with every embedding table read through a leaf of the batch's
-    /// distinct rows ([`SparseIndex::lookup`]), so that the loop updates those rows only. `host` holds
-    /// the same samples as `self`.
+    /// distinct rows ([`SparseIndex::lookup`]), so that the loop updates the tables itself with
+    /// `adam` (lazy: those rows only; dense: every row, in one fused pass). `host` holds the same
+    /// samples as `self`.
     fn sparse_loss(
         &self,
         host: &EpochSamples,
@@ -518,6 +519,7 @@ impl DeviceSamples {
         rows: Tensor<1, Int>,
         l2: f64,
         x: Option<&Tensor<2>>,
+        adam: TableAdam,
     ) -> BatchLoss {
         // One small read of the batch's row indices (the loop reads the loss back anyway).
         let picked: Vec<usize> = rows.to_data().iter::<i64>().map(|r| r as usize).collect();
@@ -526,8 +528,8 @@ impl DeviceSamples {
         let labels = self.labels.clone().select(0, rows);
         let device = labels.device();
         let (by_user, by_item) = (
-            SparseIndex::new(&users, &device),
-            SparseIndex::new(&items, &device),
+            SparseIndex::new(&users, adam, &device),
+            SparseIndex::new(&items, adam, &device),
         );
         let mut sparse = Vec::new();
         let mut read = |e: &Embedding, index: &SparseIndex| {
@@ -650,6 +652,10 @@ pub struct NcfTask {
     ratio: usize,
     /// How training updates the embedding tables (`Sparse` or `Dense`, resolved).
     updates: EmbeddingUpdates,
+    /// The device keeps tensors in host memory: dense updates of the tables run as the loop's
+    /// fused dense Adam ([`TableAdam::Dense`]) instead of the module optimizer on a dense
+    /// embedding gradient (the same math, see [`crate::train::sparse`]).
+    fused_dense: bool,
     /// Declined impressions per user row and the share of negatives drawn from them.
     declined: Option<(Vec<Vec<u32>>, f64)>,
     seed: u64,
@@ -692,6 +698,7 @@ impl NcfTask {
             known,
             ratio,
             updates: EmbeddingUpdates::Auto.resolve(all.n_users().max(all.n_items())),
+            fused_dense: crate::backend::host_memory(device),
             declined: None,
             seed,
             l2,
@@ -799,13 +806,18 @@ impl Task for NcfTask {
     }
 
     fn train_loss(&self, model: &Ncf, rows: Tensor<1, Int>) -> BatchLoss {
+        let x = self.user_x.as_ref();
+        let table = |adam| {
+            self.epoch
+                .sparse_loss(&self.host, model, rows.clone(), self.l2, x, adam)
+        };
         match self.updates {
-            EmbeddingUpdates::Sparse => {
-                let x = self.user_x.as_ref();
-                self.epoch.sparse_loss(&self.host, model, rows, self.l2, x)
+            EmbeddingUpdates::Sparse => table(TableAdam::Lazy),
+            EmbeddingUpdates::Dense | EmbeddingUpdates::Auto if self.fused_dense => {
+                table(TableAdam::Dense)
             }
             EmbeddingUpdates::Dense | EmbeddingUpdates::Auto => {
-                self.epoch.loss(model, rows, self.l2, self.user_x.as_ref())
+                self.epoch.loss(model, rows, self.l2, x)
             }
         }
     }

@@ -9,9 +9,16 @@ use crate::train::optimizer;
 /// A 6 × 3 table with fixed values (not from the device RNG, which tests running in parallel
 /// share).
 fn table(ad: &Device) -> Embedding {
-    let mut e = EmbeddingConfig::new(6, 3).init(ad);
-    let v: Vec<f32> = (0..18).map(|k| ((k * 5) % 7) as f32 * 0.3 - 0.9).collect();
-    e.weight = Param::from_data(TensorData::new(v, [6, 3]), ad);
+    table_of(6, 3, ad)
+}
+
+/// A `rows × width` table with fixed values.
+fn table_of(rows: usize, width: usize, ad: &Device) -> Embedding {
+    let mut e = EmbeddingConfig::new(rows, width).init(ad);
+    let v: Vec<f32> = (0..rows * width)
+        .map(|k| ((k * 5) % 7) as f32 * 0.3 - 0.9)
+        .collect();
+    e.weight = Param::from_data(TensorData::new(v, [rows, width]), ad);
     e
 }
 
@@ -34,18 +41,42 @@ fn loss_of(rows: Tensor<2>, step: usize) -> Tensor<1> {
     (rows * c - t).square().sum().reshape([1])
 }
 
-/// `steps` updates of the table, batch `batches[s % len]` at step `s`, dense (the module
-/// optimizer on a dense embedding gradient) or sparse (lazy Adam on the batch's rows).
-fn train(cfg: &TrainConfig, batches: &[Vec<i64>], steps: usize, sparse: bool) -> Vec<f32> {
+/// How [`train`] updates the table.
+#[derive(Clone, Copy, Debug)]
+enum Update {
+    /// The module optimizer on a dense embedding gradient.
+    Module,
+    /// [`SparseAdam`] on the batch's rows.
+    Rows(TableAdam),
+}
+use Update::{Module, Rows};
+
+/// `steps` updates of the table, batch `batches[s % len]` at step `s`.
+fn train(cfg: &TrainConfig, batches: &[Vec<i64>], steps: usize, update: Update) -> Vec<f32> {
+    train_table(
+        cfg,
+        table(&Device::flex().autodiff()),
+        batches,
+        steps,
+        update,
+    )
+}
+
+/// [`train`] from the table `e`.
+fn train_table(
+    cfg: &TrainConfig,
+    mut e: Embedding,
+    batches: &[Vec<i64>],
+    steps: usize,
+    update: Update,
+) -> Vec<f32> {
     let plain = Device::flex();
-    let ad = plain.clone().autodiff();
-    let mut e = table(&ad);
     let mut dense = optimizer(cfg);
     let mut lazy = SparseAdam::new(cfg);
     for s in 0..steps {
         let idx = &batches[s % batches.len()];
-        if sparse {
-            let (rows, record) = SparseIndex::new(idx, &plain).lookup(&e.weight);
+        if let Rows(adam) = update {
+            let (rows, record) = SparseIndex::new(idx, adam, &plain).lookup(&e.weight);
             let mut grads = loss_of(rows, s).backward();
             e = lazy.step(e, vec![record], &mut grads, 0.05);
             // The table itself got no gradient: the module optimizer has nothing to do.
@@ -95,8 +126,8 @@ fn lazy_adam_equals_adam_on_rows_every_batch_uses() {
         cfg(Adamw, 0.0, 0.0),
         cfg(Adam, 0.0, 0.7),
     ] {
-        let dense = train(&c, &batches, 7, false);
-        let sparse = train(&c, &batches, 7, true);
+        let dense = train(&c, &batches, 7, Module);
+        let sparse = train(&c, &batches, 7, Rows(TableAdam::Lazy));
         assert!(close(&dense, &sparse), "{c:?}\n{dense:?}\n{sparse:?}");
         let init = values(&table(&Device::flex().autodiff()));
         assert_ne!(&sparse[3..6], &init[3..6], "row 1 was trained");
@@ -110,8 +141,8 @@ fn weight_decay_shrinks_only_looked_up_rows() {
     let batches = vec![vec![2, 5]];
     let init = values(&table(&Device::flex().autodiff()));
     for c in [cfg(Adam, 0.01, 0.0), cfg(Adamw, 0.01, 0.0)] {
-        let dense = train(&c, &batches, 4, false);
-        let sparse = train(&c, &batches, 4, true);
+        let dense = train(&c, &batches, 4, Module);
+        let sparse = train(&c, &batches, 4, Rows(TableAdam::Lazy));
         let rows = |v: &[f32], r: usize| v[r * 3..r * 3 + 3].to_vec();
         for r in [2, 5] {
             assert!(close(&rows(&dense, r), &rows(&sparse, r)), "{c:?} row {r}");
@@ -129,11 +160,99 @@ fn rows_absent_from_a_step_keep_their_values_and_moments() {
     // Row 0 is used in step 0 only. Dense Adam keeps moving it on its momentum; lazy Adam does
     // not, and the moments it holds for row 0 stay those of step 0.
     let c = cfg(crate::config::OptimizerKind::Adam, 0.0, 0.0);
-    let one = train(&c, &[vec![0, 1]], 1, true);
-    let lazy = train(&c, &[vec![0, 1], vec![1], vec![1]], 3, true);
-    let dense = train(&c, &[vec![0, 1], vec![1], vec![1]], 3, false);
+    let one = train(&c, &[vec![0, 1]], 1, Rows(TableAdam::Lazy));
+    let lazy = train(
+        &c,
+        &[vec![0, 1], vec![1], vec![1]],
+        3,
+        Rows(TableAdam::Lazy),
+    );
+    let dense = train(&c, &[vec![0, 1], vec![1], vec![1]], 3, Module);
     assert_eq!(&lazy[0..3], &one[0..3]);
     assert_ne!(&dense[0..3], &one[0..3]);
+}
+
+#[test]
+fn fused_dense_adam_equals_the_module_optimizer_on_every_row() {
+    // Row 0 is in the first batch only, row 3 in none, rows 1 and 4 repeat within batches:
+    // dense Adam moves every row every step (momentum, decay), and the fused pass must follow
+    // the module optimizer on the dense gradient everywhere, for Adam and AdamW, with and
+    // without decay and clipping.
+    use crate::config::OptimizerKind::{Adam, Adamw};
+    let batches = vec![vec![0, 1, 4, 4], vec![4, 1, 2], vec![1, 1, 5, 1]];
+    let init = values(&table(&Device::flex().autodiff()));
+    for c in [
+        cfg(Adam, 0.0, 0.0),
+        cfg(Adamw, 0.0, 0.0),
+        cfg(Adam, 0.01, 0.0),
+        cfg(Adamw, 0.01, 0.0),
+        cfg(Adam, 0.01, 0.7),
+    ] {
+        for steps in [1, 2, 8] {
+            let module = train(&c, &batches, steps, Module);
+            let fused = train(&c, &batches, steps, Rows(TableAdam::Dense));
+            assert!(
+                close(&module, &fused),
+                "{c:?} {steps}\n{module:?}\n{fused:?}"
+            );
+            if steps == 8 {
+                assert_ne!(
+                    &fused[0..3],
+                    &init[0..3],
+                    "{c:?}: row 0 moves on its momentum"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_dense_adam_splits_large_tables_over_threads_exactly() {
+    // 3 × MIN_PART_ROWS rows: the pass splits the rows over the machine's cores (one part on a
+    // single core); rows at the ends of the parts and in between must follow the module
+    // optimizer.
+    let rows = 3 * MIN_PART_ROWS;
+    let ad = Device::flex().autodiff();
+    let batches = vec![
+        vec![0, 1, rows as i64 - 1, MIN_PART_ROWS as i64],
+        vec![MIN_PART_ROWS as i64 - 1, 17, 0],
+    ];
+    let c = cfg(crate::config::OptimizerKind::Adamw, 0.01, 0.0);
+    let module = train_table(&c, table_of(rows, 2, &ad), &batches, 3, Module);
+    let fused = train_table(
+        &c,
+        table_of(rows, 2, &ad),
+        &batches,
+        3,
+        Rows(TableAdam::Dense),
+    );
+    assert!(close(&module, &fused));
+}
+
+#[test]
+fn fused_dense_adam_restores_exactly() {
+    // Saving the moments after 3 steps and restoring them into a fresh optimizer continues
+    // exactly as if nothing had stopped.
+    let plain = Device::flex();
+    let ad = plain.clone().autodiff();
+    let c = cfg(crate::config::OptimizerKind::Adam, 0.0, 0.0);
+    let run = |stop: Option<usize>| {
+        let mut e = table(&ad);
+        let mut adam = SparseAdam::new(&c);
+        for s in 0..6 {
+            if stop == Some(s) {
+                let saved = adam.save_state();
+                adam = SparseAdam::new(&c);
+                adam.restore_state(&saved, &plain).unwrap();
+            }
+            let (rows, record) =
+                SparseIndex::new(&[s as i64 % 6, 2], TableAdam::Dense, &plain).lookup(&e.weight);
+            let mut grads = loss_of(rows, s).backward();
+            e = adam.step(e, vec![record], &mut grads, 0.05);
+        }
+        values(&e)
+    };
+    assert_eq!(run(None), run(Some(3)));
 }
 
 #[test]
@@ -142,7 +261,7 @@ fn a_leaf_without_gradient_leaves_the_model_alone() {
     let ad = plain.clone().autodiff();
     let e = table(&ad);
     let before = values(&e);
-    let (_unused, record) = SparseIndex::new(&[1, 2], &plain).lookup(&e.weight);
+    let (_unused, record) = SparseIndex::new(&[1, 2], TableAdam::Lazy, &plain).lookup(&e.weight);
     // A loss that does not depend on the looked-up rows.
     let other = Tensor::<1>::from_data(TensorData::new(vec![1.0f32], [1]), &ad).require_grad();
     let mut grads = (other.clone() * 2.0).backward();
