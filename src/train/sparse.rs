@@ -378,23 +378,18 @@ impl SparseAdam {
                 v.as_mut_slice::<f32>().expect(f32s),
             );
             let update = |first: usize, p: &mut [f32], m: &mut [f32], v: &mut [f32]| {
-                let rows = p
-                    .chunks_exact_mut(width)
-                    .zip(m.chunks_exact_mut(width))
-                    .zip(v.chunks_exact_mut(width));
-                for (r, ((p, m), v)) in rows.enumerate() {
-                    match slot[first + r] {
-                        NONE => k.row_without_gradient(p, m, v),
-                        j => {
-                            let j = j as usize * width;
-                            k.row(p, m, v, &grad[j..j + width]);
-                        }
-                    }
-                }
+                let rows = Rows {
+                    slot: &slot[first..],
+                    grad: &grad,
+                    width,
+                };
+                k.rows(&rows, p, m, v);
             };
             // Split the rows over every core: the pass is bound by memory and by sqrt/div
             // throughput, not by the hand-offs that make training keep one core free.
-            let parts = host_threads().min(n.div_ceil(MIN_PART_ROWS)).max(1);
+            let parts = host_threads()
+                .min((n * width).div_ceil(MIN_PART_ELEMENTS))
+                .max(1);
             let rows = n.div_ceil(parts);
             std::thread::scope(|scope| {
                 let parts = p
@@ -430,8 +425,9 @@ const MOMENT_FLOOR: f32 = 1e-30;
 /// No gradient row (see [`SparseAdam::dense_update`]).
 const NONE: u32 = u32::MAX;
 
-/// The dense pass gives each thread at least this many rows (a thread costs tens of µs).
-const MIN_PART_ROWS: usize = 8192;
+/// The dense pass gives each thread at least this many elements of the table (about 0.3 ms of
+/// work; starting a thread costs tens of µs).
+const MIN_PART_ELEMENTS: usize = 1 << 19;
 
 /// Threads of the dense pass: the machine's cores.
 fn host_threads() -> usize {
@@ -452,15 +448,71 @@ struct AdamCoefficients {
     shrink: f32,
 }
 
+/// The rows of a table part: for each, its position among the batch's rows (`slot`, [`NONE`]
+/// when it has no gradient), and the batch's row gradients `[u, width]`.
+struct Rows<'a> {
+    slot: &'a [u32],
+    grad: &'a [f32],
+    width: usize,
+}
+
 impl AdamCoefficients {
-    #[inline]
+    /// Updates the rows `p`, `m`, `v` (`[rows, width]` each) with the widest vectors the CPU
+    /// has. Every element is computed by the same operations in the same order, each rounded
+    /// exactly by IEEE 754 (no fused multiply-add), so the results are identical on every path.
+    fn rows(&self, rows: &Rows, p: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return unsafe { self.rows_avx512(rows, p, m, v) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { self.rows_avx2(rows, p, m, v) };
+            }
+        }
+        self.rows_portable(rows, p, m, v)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn rows_avx512(&self, rows: &Rows, p: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+        self.rows_portable(rows, p, m, v)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn rows_avx2(&self, rows: &Rows, p: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+        self.rows_portable(rows, p, m, v)
+    }
+
+    #[inline(always)]
+    fn rows_portable(&self, rows: &Rows, p: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+        let w = rows.width;
+        let parts = p
+            .chunks_exact_mut(w)
+            .zip(m.chunks_exact_mut(w))
+            .zip(v.chunks_exact_mut(w));
+        for (((p, m), v), &slot) in parts.zip(rows.slot) {
+            match slot {
+                NONE => self.row_without_gradient(p, m, v),
+                j => {
+                    let j = j as usize * w;
+                    self.row(p, m, v, &rows.grad[j..j + w]);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
     fn row(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
         for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
             self.element(p, m, v, g);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn row_without_gradient(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32]) {
         for ((p, m), v) in p.iter_mut().zip(m).zip(v) {
             self.element(p, m, v, 0.0);

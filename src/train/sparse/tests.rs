@@ -47,9 +47,9 @@ enum Update {
     /// The module optimizer on a dense embedding gradient.
     Module,
     /// [`SparseAdam`] on the batch's rows.
-    Rows(TableAdam),
+    Table(TableAdam),
 }
-use Update::{Module, Rows};
+use Update::{Module, Table};
 
 /// `steps` updates of the table, batch `batches[s % len]` at step `s`.
 fn train(cfg: &TrainConfig, batches: &[Vec<i64>], steps: usize, update: Update) -> Vec<f32> {
@@ -75,7 +75,7 @@ fn train_table(
     let mut lazy = SparseAdam::new(cfg);
     for s in 0..steps {
         let idx = &batches[s % batches.len()];
-        if let Rows(adam) = update {
+        if let Table(adam) = update {
             let (rows, record) = SparseIndex::new(idx, adam, &plain).lookup(&e.weight);
             let mut grads = loss_of(rows, s).backward();
             e = lazy.step(e, vec![record], &mut grads, 0.05);
@@ -127,7 +127,7 @@ fn lazy_adam_equals_adam_on_rows_every_batch_uses() {
         cfg(Adam, 0.0, 0.7),
     ] {
         let dense = train(&c, &batches, 7, Module);
-        let sparse = train(&c, &batches, 7, Rows(TableAdam::Lazy));
+        let sparse = train(&c, &batches, 7, Table(TableAdam::Lazy));
         assert!(close(&dense, &sparse), "{c:?}\n{dense:?}\n{sparse:?}");
         let init = values(&table(&Device::flex().autodiff()));
         assert_ne!(&sparse[3..6], &init[3..6], "row 1 was trained");
@@ -142,7 +142,7 @@ fn weight_decay_shrinks_only_looked_up_rows() {
     let init = values(&table(&Device::flex().autodiff()));
     for c in [cfg(Adam, 0.01, 0.0), cfg(Adamw, 0.01, 0.0)] {
         let dense = train(&c, &batches, 4, Module);
-        let sparse = train(&c, &batches, 4, Rows(TableAdam::Lazy));
+        let sparse = train(&c, &batches, 4, Table(TableAdam::Lazy));
         let rows = |v: &[f32], r: usize| v[r * 3..r * 3 + 3].to_vec();
         for r in [2, 5] {
             assert!(close(&rows(&dense, r), &rows(&sparse, r)), "{c:?} row {r}");
@@ -160,12 +160,12 @@ fn rows_absent_from_a_step_keep_their_values_and_moments() {
     // Row 0 is used in step 0 only. Dense Adam keeps moving it on its momentum; lazy Adam does
     // not, and the moments it holds for row 0 stay those of step 0.
     let c = cfg(crate::config::OptimizerKind::Adam, 0.0, 0.0);
-    let one = train(&c, &[vec![0, 1]], 1, Rows(TableAdam::Lazy));
+    let one = train(&c, &[vec![0, 1]], 1, Table(TableAdam::Lazy));
     let lazy = train(
         &c,
         &[vec![0, 1], vec![1], vec![1]],
         3,
-        Rows(TableAdam::Lazy),
+        Table(TableAdam::Lazy),
     );
     let dense = train(&c, &[vec![0, 1], vec![1], vec![1]], 3, Module);
     assert_eq!(&lazy[0..3], &one[0..3]);
@@ -190,7 +190,7 @@ fn fused_dense_adam_equals_the_module_optimizer_on_every_row() {
     ] {
         for steps in [1, 2, 8] {
             let module = train(&c, &batches, steps, Module);
-            let fused = train(&c, &batches, steps, Rows(TableAdam::Dense));
+            let fused = train(&c, &batches, steps, Table(TableAdam::Dense));
             assert!(
                 close(&module, &fused),
                 "{c:?} {steps}\n{module:?}\n{fused:?}"
@@ -208,23 +208,25 @@ fn fused_dense_adam_equals_the_module_optimizer_on_every_row() {
 
 #[test]
 fn fused_dense_adam_splits_large_tables_over_threads_exactly() {
-    // 3 × MIN_PART_ROWS rows: the pass splits the rows over the machine's cores (one part on a
-    // single core); rows at the ends of the parts and in between must follow the module
-    // optimizer.
-    let rows = 3 * MIN_PART_ROWS;
+    // 3 × MIN_PART_ELEMENTS elements: the pass splits the rows over the machine's cores (one
+    // part on a single core); rows at the ends of the parts and in between must follow the
+    // module optimizer.
+    let (width, rows) = (2, 3 * MIN_PART_ELEMENTS / 2);
+    let part = rows.div_ceil(host_threads().min(3));
+    let at = |r: usize| r.min(rows - 1) as i64;
     let ad = Device::flex().autodiff();
     let batches = vec![
-        vec![0, 1, rows as i64 - 1, MIN_PART_ROWS as i64],
-        vec![MIN_PART_ROWS as i64 - 1, 17, 0],
+        vec![0, 1, at(rows - 1), at(part)],
+        vec![at(part - 1), 17, 0, at(2 * part)],
     ];
     let c = cfg(crate::config::OptimizerKind::Adamw, 0.01, 0.0);
-    let module = train_table(&c, table_of(rows, 2, &ad), &batches, 3, Module);
+    let module = train_table(&c, table_of(rows, width, &ad), &batches, 3, Module);
     let fused = train_table(
         &c,
-        table_of(rows, 2, &ad),
+        table_of(rows, width, &ad),
         &batches,
         3,
-        Rows(TableAdam::Dense),
+        Table(TableAdam::Dense),
     );
     assert!(close(&module, &fused));
 }
@@ -269,4 +271,60 @@ fn a_leaf_without_gradient_leaves_the_model_alone() {
     let e = lazy.step(e, vec![record], &mut grads, 0.1);
     assert_eq!(values(&e), before);
     assert_eq!(lazy.tables(), 0);
+}
+
+#[test]
+fn every_vector_path_of_the_dense_pass_gives_the_same_bits() {
+    // 37 rows of width 13 (no multiple of a vector width), every third row with a gradient,
+    // moments around MOMENT_FLOOR among them: the AVX-512, AVX2 and portable builds of the pass
+    // must agree bit for bit (same IEEE operations per element, no fused multiply-add).
+    let k = AdamCoefficients {
+        keep_1: 0.1,
+        keep_2: 0.001,
+        step: 0.003,
+        epsilon: 1e-7,
+        l2: 0.0,
+        shrink: 2e-5,
+    };
+    let (n, w): (usize, usize) = (37, 13);
+    let slot: Vec<u32> = (0..n)
+        .map(|r| if r % 3 == 0 { (r / 3) as u32 } else { NONE })
+        .collect();
+    let grad: Vec<f32> = (0..n.div_ceil(3) * w)
+        .map(|i| ((i * 7919) % 201) as f32 / 100.0 - 1.0)
+        .collect();
+    let start = |scale: f32| -> Vec<f32> {
+        (0..n * w)
+            .map(|i| scale * (1.0 + ((i * 104_729) % 97) as f32))
+            .collect()
+    };
+    let rows = Rows {
+        slot: &slot,
+        grad: &grad,
+        width: w,
+    };
+    type Pass<'a> = &'a dyn Fn(&mut [f32], &mut [f32], &mut [f32]);
+    let run = |pass: Pass| {
+        let (mut p, mut m, mut v) = (start(0.01), start(1e-32), start(1e-31));
+        for _ in 0..5 {
+            pass(&mut p, &mut m, &mut v);
+        }
+        [p, m, v].map(|t| t.iter().map(|x| x.to_bits()).collect::<Vec<u32>>())
+    };
+    let portable = run(&|p, m, v| k.rows_portable(&rows, p, m, v));
+    assert_eq!(run(&|p, m, v| k.rows(&rows, p, m, v)), portable);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            let avx2 = run(&|p, m, v| unsafe { k.rows_avx2(&rows, p, m, v) });
+            assert_eq!(avx2, portable);
+        } else {
+            eprintln!("skipped the AVX2 pass: this CPU has no AVX2");
+        }
+    }
+    assert!(
+        portable[1].contains(&0),
+        "some moments fell below the floor"
+    );
 }
