@@ -172,7 +172,9 @@ def teleseg_version(binary):
 
 
 class Results:
-    """Raw per-seed results, appended as JSON lines to OUT/results/<family>.jsonl as they come."""
+    """Raw per-seed results, appended as JSON lines to OUT/results/<family>.jsonl as they come.
+    A record replaces any earlier one of the same data set, method and seed (a --teleseg-only
+    rerun also recomputes the cheap baselines it reports beside teleseg, e.g. popularity)."""
 
     def __init__(self, out_dir, family):
         self.path = Path(out_dir) / "results" / f"{family}.jsonl"
@@ -182,6 +184,12 @@ class Results:
         rec = {"dataset": dataset, "method": method, "seed": seed, "metrics": metrics,
                "seconds": None if seconds is None else round(seconds, 2), "error": error}
         rec.update(extra)
+        key = (dataset, method, seed)
+        if self.path.exists():
+            lines = [line for line in self.path.read_text().splitlines() if line.strip()]
+            keep = [line for line in lines if _key(json.loads(line)) != key]
+            if len(keep) != len(lines):
+                self.path.write_text("".join(line + "\n" for line in keep))
         with open(self.path, "a") as f:
             f.write(json.dumps(rec, default=_json_default) + "\n")
         status = f"ERROR {error.splitlines()[0]}" if error else \
@@ -189,6 +197,10 @@ class Results:
                       if not isinstance(v, (dict, list)))
         log(f"  {dataset} / {method} / seed {seed}: {status}" + (f" ({seconds:.1f} s)" if seconds else ""))
         return rec
+
+
+def _key(rec):
+    return (rec.get("dataset"), rec.get("method"), rec.get("seed"))
 
 
 def _json_default(o):
