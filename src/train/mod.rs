@@ -44,8 +44,8 @@ pub struct BatchLoss {
     /// Named components (e.g. `numeric`, `categorical`), each `[1]`, for logging.
     pub parts: Vec<(&'static str, Tensor<1>)>,
     /// Embedding rows the loss read through leaves ([`SparseIndex::lookup`]): the loop updates
-    /// them with lazy Adam ([`SparseAdam`]) instead of the module optimizer. Empty for dense
-    /// models.
+    /// their tables itself ([`SparseAdam`], lazy or dense per [`TableAdam`]) instead of the
+    /// module optimizer. Empty for models without embedding tables read this way.
     pub sparse: Vec<SparseRows>,
 }
 
@@ -242,7 +242,8 @@ pub struct Resumed<M> {
     pub history: Vec<EpochMetrics>,
     /// `last/task_state.safetensors`, when the task saved one.
     pub task_state: Option<StateFile>,
-    /// `last/sparse_optimizer.safetensors`: the lazy-Adam moments, when a table had any.
+    /// `last/sparse_optimizer.safetensors`: the moments of the tables the loop updates itself
+    /// ([`SparseAdam`]), when a table had any.
     pub sparse_optimizer: Option<StateFile>,
 }
 
@@ -467,8 +468,8 @@ fn scalar(t: Tensor<1>) -> f64 {
     t.into_scalar::<f64>()
 }
 
-/// The optimizers of a run: the module optimizer for every parameter with a gradient, lazy
-/// Adam for the embedding rows a task reads sparsely.
+/// The optimizers of a run: the module optimizer for every parameter with a gradient, and
+/// [`SparseAdam`] (lazy or dense) for the embedding tables a task reads through row leaves.
 pub struct Optimizers {
     pub dense: ModuleOptimizer,
     pub sparse: SparseAdam,
@@ -480,7 +481,7 @@ impl Optimizers {
         Self::with_dense(optimizer(cfg), cfg)
     }
 
-    /// `dense` (e.g. restored for resume) with a fresh lazy Adam.
+    /// `dense` (e.g. restored for resume) with a fresh [`SparseAdam`].
     pub fn with_dense(dense: ModuleOptimizer, cfg: &TrainConfig) -> Self {
         Self {
             dense,
@@ -499,8 +500,8 @@ pub struct StepResult<M> {
     pub parts: Vec<(&'static str, f64)>,
 }
 
-/// One optimizer step on training rows `rows`: the task's loss, backward, lazy Adam on its
-/// sparse rows, then the module optimizer. `Err(loss)` when the loss is NaN or infinite (then
+/// One optimizer step on training rows `rows`: the task's loss, backward, [`SparseAdam`] on the
+/// tables it read through row leaves, then the module optimizer. `Err(loss)` when the loss is NaN or infinite (then
 /// nothing is updated and the model is dropped).
 pub fn train_step<T: Task>(
     task: &T,
