@@ -170,18 +170,29 @@ fn describe(a: &WgpuAdapter) -> String {
 /// instead of two makes the autoencoder, VAE and DEC steps 20–43 % faster, NeuMF unchanged,
 /// with identical results; with many cores one worker fewer costs little.
 pub fn training_threads() -> usize {
+    threads_set_by_user().unwrap_or_else(|| cores().saturating_sub(1).max(1))
+}
+
+/// Threads of a large host pass inside a training step (the fused dense Adam of
+/// [`crate::train::sparse`]): what `TELESEG_TRAIN_THREADS` or `RAYON_NUM_THREADS` says, else every
+/// core (a pass bound by memory bandwidth gains from all of them, unlike the small kernels).
+pub fn host_pass_threads() -> usize {
+    threads_set_by_user().unwrap_or_else(cores)
+}
+
+/// `TELESEG_TRAIN_THREADS`, else `RAYON_NUM_THREADS`, when set to a positive number.
+fn threads_set_by_user() -> Option<usize> {
     let env = |k: &str| {
         std::env::var(k)
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())
             .filter(|&n| n > 0)
     };
-    env("TELESEG_TRAIN_THREADS")
-        .or_else(|| env("RAYON_NUM_THREADS"))
-        .unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            cores.saturating_sub(1).max(1)
-        })
+    env("TELESEG_TRAIN_THREADS").or_else(|| env("RAYON_NUM_THREADS"))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The thread pool training loops run their tensor work in ([`training_threads`] workers),

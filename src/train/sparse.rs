@@ -385,8 +385,9 @@ impl SparseAdam {
                 };
                 k.rows(&rows, p, m, v);
             };
-            // Split the rows over every core: the pass is bound by memory and by sqrt/div
-            // throughput, not by the hand-offs that make training keep one core free.
+            // Split the rows over every core (unless the user limited the threads): the pass is
+            // bound by memory and by sqrt/div throughput, not by the hand-offs that make
+            // training keep one core free.
             let parts = host_threads()
                 .min((n * width).div_ceil(MIN_PART_ELEMENTS))
                 .max(1);
@@ -429,9 +430,9 @@ const NONE: u32 = u32::MAX;
 /// work; starting a thread costs tens of µs).
 const MIN_PART_ELEMENTS: usize = 1 << 19;
 
-/// Threads of the dense pass: the machine's cores.
+/// Threads of the dense pass ([`crate::backend::host_pass_threads`]).
 fn host_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    crate::backend::host_pass_threads()
 }
 
 /// One dense Adam step's coefficients, for the update of a row `p` with moments `m`, `v`:
