@@ -501,8 +501,8 @@ pub struct StepResult<M> {
 }
 
 /// One optimizer step on training rows `rows`: the task's loss, backward, [`SparseAdam`] on the
-/// tables it read through row leaves, then the module optimizer. `Err(loss)` when the loss is NaN or infinite (then
-/// nothing is updated and the model is dropped).
+/// tables it read through row leaves, then the module optimizer. `Err(loss)` when the loss is NaN
+/// or infinite (then nothing is updated and the model is dropped).
 pub fn train_step<T: Task>(
     task: &T,
     model: T::Model,
