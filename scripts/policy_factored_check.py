@@ -12,8 +12,8 @@ con = pd.read_csv(f"{d}/contacts.csv")
 tru = pd.read_csv(f"{d}/contacts_truth.csv")
 off = pd.read_csv(f"{d}/offers.csv")
 arms = list(tru.columns[1:])
-num = [c for c in cust.columns if c not in ("customer_id","churn") and cust[c].dtype != object]
-cat = [c for c in cust.columns if cust[c].dtype == object and c != "customer_id"]
+num = [c for c in cust.columns if c not in ("customer_id","churn") and pd.api.types.is_numeric_dtype(cust[c])]
+cat = [c for c in cust.columns if not pd.api.types.is_numeric_dtype(cust[c]) and c != "customer_id"]
 X = cust[num].astype(float)
 X = ((X - X.mean())/X.std()).fillna(0).clip(-5,5)
 X = pd.concat([X, pd.get_dummies(cust[cat]).astype(float)], axis=1)

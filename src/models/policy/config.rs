@@ -81,7 +81,9 @@ pub struct PolicyConfig {
     pub epsilon: f64,
     /// Thompson sampling's posterior scale. Default 1.0.
     pub posterior_scale: f64,
-    /// Thompson sampling's draws per context for its action probabilities. Default 1000.
+    /// Thompson sampling's action probabilities: 0 (the default) computes them exactly by
+    /// quadrature; N ≥ 10 counts N posterior draws per context instead (the method before the
+    /// quadrature, which checkpoints written then still use).
     pub samples: usize,
     /// Bootstrap resamples of the off-policy intervals. Default 1000.
     pub bootstrap: usize,
@@ -117,7 +119,7 @@ impl Default for PolicyConfig {
             alpha: 1.0,
             epsilon: 0.1,
             posterior_scale: 1.0,
-            samples: 1000,
+            samples: 0,
             bootstrap: 1000,
             clip: None,
             simulation_rounds: 2000,
@@ -157,7 +159,9 @@ impl Check for PolicyConfig {
                 self.simulation_rounds,
             )?;
         }
-        at_least("policy.samples", 10, self.samples)?;
+        if self.samples != 0 {
+            at_least("policy.samples (or 0: exact)", 10, self.samples)?;
+        }
         at_least("policy.bootstrap", 1, self.bootstrap)
     }
 }

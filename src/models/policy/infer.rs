@@ -150,8 +150,9 @@ impl PolicyModel {
 
     /// The rows of [`Self::header`] for `table`: per customer and offer category, the arm the
     /// policy plays most often there, its probability and the arm's expected response. Thompson
-    /// sampling's draws are seeded by the customer id and the category, so a customer scores the
-    /// same in any file.
+    /// sampling's probabilities are exact (or, for a checkpoint with `samples` > 0, counted from
+    /// draws seeded by the customer id and the category), so a customer scores the same in any
+    /// file.
     pub fn rows(&self, out: &mut Vec<u8>, table: &RawTable) -> anyhow::Result<()> {
         let features = self.preprocessor.transform(table)?;
         let categories = &self.arch.layout.categories;
@@ -200,9 +201,10 @@ impl PolicyModel {
 
     /// The contact `policy` (this checkpoint's, or one updated online from it) makes for each
     /// `(customer id, preprocessed features, offer id)`: the arm it plays most often there, its
-    /// probability and expected response. Thompson draws are seeded by the customer id and the
-    /// offer's category, as in [`Self::rows`], so a customer's contact does not depend on the
-    /// others in the batch and equals that category's column of the policy's scores.
+    /// probability and expected response. Thompson sampling's probabilities are exact, or
+    /// counted from draws seeded by the customer id and the offer's category as in
+    /// [`Self::rows`], so a customer's contact does not depend on the others in the batch and
+    /// equals that category's column of the policy's scores.
     pub fn contacts(&self, policy: &Policy, items: &[(&str, &[f32], &str)]) -> Vec<Contact> {
         let xs: Vec<Vec<f64>> = items
             .iter()
