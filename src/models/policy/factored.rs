@@ -231,9 +231,10 @@ impl FactoredModel {
     /// [`Self::spreads`] for each context of `xs`. For a chunk of contexts `X` (`dim × n`),
     /// `W_b = A⁻¹[:, block b] X` for every block is one matrix product each (ndarray's GEMM, the
     /// blocks in parallel): about `D · blocks · dim` multiply-adds per context, at GEMM speed.
-    /// Then each arm needs `u = A⁻¹ φ(a, x)` only where `φ(a, x)` is not zero (its indicator
-    /// and its blocks): `u_j = A⁻¹[col, j] + Σ_{b ∈ blocks(a)} W_b[j, c]` (row `col` standing
-    /// for column `col`: `A⁻¹` is symmetric).
+    /// It is computed as `Xᵀ A⁻¹[block b, :]` (`A⁻¹` is symmetric), so each context's column
+    /// of `W_b` is one contiguous row. Then each arm needs `u = A⁻¹ φ(a, x)` only where
+    /// `φ(a, x)` is not zero (its indicator and its blocks): `u_j = A⁻¹[col, j] + Σ_{b ∈
+    /// blocks(a)} W_b[j, c]` (row `col` standing for column `col`).
     pub fn spreads_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
         const CHUNK: usize = 256;
         let (d, dim, layout) = (self.size(), self.dim, self.layout());
@@ -254,11 +255,18 @@ impl FactoredModel {
         let mut out = Vec::with_capacity(xs.len());
         for chunk in xs.chunks(CHUNK) {
             let nc = chunk.len();
-            let w: Vec<Array2<f64>> = if nc >= GEMM_MIN_CONTEXTS {
-                let x = Array2::from_shape_fn((dim, nc), |(k, c)| chunk[c][k]);
+            // Per block, `[context][row]`: context `c`'s column of `W_b` at `c * d`.
+            let w: Vec<Vec<f64>> = if nc >= GEMM_MIN_CONTEXTS {
+                let xt = Array2::from_shape_fn((nc, dim), |(c, k)| chunk[c][k]);
                 offsets
                     .par_iter()
-                    .map(|&o| a_inv.slice(ndarray::s![.., o..o + dim]).dot(&x))
+                    .map(|&o| {
+                        let wt = xt.dot(&a_inv.slice(ndarray::s![o..o + dim, ..]));
+                        wt.as_standard_layout()
+                            .into_owned()
+                            .into_raw_vec_and_offset()
+                            .0
+                    })
                     .collect()
             } else {
                 // A few contexts: GEMM would spend more on packing `A⁻¹` than on products.
@@ -274,24 +282,37 @@ impl FactoredModel {
                         }
                     });
                 (0..nb)
-                    .map(|b| Array2::from_shape_fn((d, nc), |(i, c)| flat[(i * nb + b) * nc + c]))
+                    .map(|b| {
+                        let mut wb = vec![0.0; nc * d];
+                        for (c, row) in wb.chunks_mut(d).enumerate() {
+                            for (i, v) in row.iter_mut().enumerate() {
+                                *v = flat[(i * nb + b) * nc + c];
+                            }
+                        }
+                        wb
+                    })
                     .collect()
             };
             let spreads: Vec<Vec<f64>> = (0..nc)
                 .into_par_iter()
                 .map(|c| {
-                    let x = &chunk[c];
+                    let x = &chunk[c][..dim];
+                    let rows: Vec<&[f64]> = w.iter().map(|wb| &wb[c * d..(c + 1) * d]).collect();
                     (0..self.arms)
                         .map(|a| {
                             let col = layout.arm_col(a);
                             let a_col = &self.a_inv[col * d..(col + 1) * d];
                             let bs = &arm_blocks[a];
                             let u =
-                                |j: usize| a_col[j] + bs.iter().map(|&b| w[b][[j, c]]).sum::<f64>();
+                                |j: usize| a_col[j] + bs.iter().map(|&b| rows[b][j]).sum::<f64>();
                             let mut s = u(col);
                             for &b in bs {
                                 let o = offsets[b];
-                                s += (0..dim).map(|k| x[k] * u(o + k)).sum::<f64>();
+                                s += x
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(k, xk)| xk * u(o + k))
+                                    .sum::<f64>();
                             }
                             s.max(0.0)
                         })

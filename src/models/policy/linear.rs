@@ -429,6 +429,9 @@ impl Policy {
 
 /// Beyond this many standard deviations a normal's density and tail are below 10⁻¹⁶.
 const TAIL_Z: f64 = 8.5;
+/// A quadrature panel spans at most this many standard deviations of the narrowest arm inside
+/// it: 6-point Gauss–Legendre then errs by under 10⁻⁸ (1 sd: 10⁻¹², at twice the cost).
+const PANEL_SD: f64 = 2.0;
 /// Gauss–Legendre nodes and weights of 6 points on [−1, 1] (exact for degree 11).
 const GL6: [(f64, f64); 6] = [
     (-0.932_469_514_203_152, 0.171_324_492_379_170_4),
@@ -445,9 +448,9 @@ const GL6: [(f64, f64); 6] = [
 /// `P_a = ∫ f_a(y) Π_{b≠a} F_b(y) dy` over the range where the largest lies with probability
 /// 1 − 10⁻¹⁶: from `max_b (m_b − 8.5 s_b)` to `max_b (m_b + 8.5 s_b)`. Arms whose upper tail ends
 /// below that range never win and are left out. The integral is one pass of composite 6-point
-/// Gauss–Legendre over panels no wider than the smallest standard deviation among the arms
-/// still inside their ±8.5 s range, so every factor of the integrand changes by at most one of
-/// its own standard deviations across a panel (the absolute error is below 10⁻⁹ in the tests).
+/// Gauss–Legendre over panels no wider than twice the smallest standard deviation among the
+/// arms still inside their ±8.5 s range, so every factor of the integrand changes by at most two
+/// of its own standard deviations across a panel (the absolute error is below 10⁻⁸ in the tests).
 /// An arm with `sd = 0` is a point mass: only the largest of them can win (the lowest index
 /// among ties, as a draw's strict comparison picks), when every random arm falls below it. The
 /// result is normalised to sum to 1.
@@ -494,7 +497,7 @@ pub fn argmax_probabilities(means: &[f64], sd: &[f64]) -> Vec<f64> {
             let h = random
                 .iter()
                 .filter(|&&a| y <= means[a] + TAIL_Z * sd[a])
-                .map(|&a| sd[a])
+                .map(|&a| PANEL_SD * sd[a])
                 .fold(f64::INFINITY, f64::min)
                 .min(end - y)
                 // A panel always advances `y`, whatever the ratio of the deviations.
@@ -561,7 +564,7 @@ mod tests {
             let p = argmax_probabilities(&m, &s);
             let want = normal_cdf((m[0] - m[1]) / (s[0] * s[0] + s[1] * s[1]).sqrt());
             assert!(
-                (p[0] - want).abs() < 1e-9,
+                (p[0] - want).abs() < 1e-8,
                 "{m:?} {s:?}: {} vs {want}",
                 p[0]
             );
@@ -610,7 +613,7 @@ mod tests {
         }
         assert!((exact.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         let even = argmax_probabilities(&[0.4; 5], &[0.1; 5]);
-        assert!(even.iter().all(|p| (p - 0.2).abs() < 1e-9), "{even:?}");
+        assert!(even.iter().all(|p| (p - 0.2).abs() < 1e-8), "{even:?}");
         // Point masses: the largest wins (the lowest index among ties) ...
         assert_eq!(
             argmax_probabilities(&[0.1, 0.3, 0.3], &[0.0; 3]),
@@ -618,8 +621,8 @@ mod tests {
         );
         // ... against a random arm as often as the random arm falls below it.
         let p = argmax_probabilities(&[0.3, 0.2, 0.1], &[0.0, 0.1, 0.0]);
-        assert!((p[0] - normal_cdf(1.0)).abs() < 1e-9, "{p:?}");
-        assert!((p[1] - (1.0 - normal_cdf(1.0))).abs() < 1e-9, "{p:?}");
+        assert!((p[0] - normal_cdf(1.0)).abs() < 1e-8, "{p:?}");
+        assert!((p[1] - (1.0 - normal_cdf(1.0))).abs() < 1e-8, "{p:?}");
         assert_eq!(p[2], 0.0);
     }
 
