@@ -131,11 +131,16 @@ fn batch_scores(run_dir: &Path) -> HashMap<String, HashMap<String, String>> {
         .collect()
 }
 
-/// Two answers for one customer: equal, offer scores to float rounding (a batch of one row and a
-/// batch of many sum the NCF dot products in a different order).
+/// Two answers for one customer: equal, offer scores and the contact's probability to float
+/// rounding (a batch of one row and a batch of many sum the NCF dot products, and the contact
+/// policy's `A⁻¹ φ` products, in a different order).
 fn same_decision(a: &Value, b: &Value) {
     let strip = |v: &Value| {
         let mut v = v.clone();
+        let p = v["contact"]
+            .as_object_mut()
+            .and_then(|c| c.remove("probability"))
+            .and_then(|p| p.as_f64());
         let scores: Vec<f64> = v["offers"]
             .as_array_mut()
             .unwrap()
@@ -149,12 +154,16 @@ fn same_decision(a: &Value, b: &Value) {
                     .unwrap()
             })
             .collect();
-        (v, scores)
+        (v, scores, p)
     };
-    let ((a, sa), (b, sb)) = (strip(a), strip(b));
+    let ((a, sa, pa), (b, sb, pb)) = (strip(a), strip(b));
     assert_eq!(a, b);
     for (x, y) in sa.iter().zip(&sb) {
         assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "{x} vs {y}");
+    }
+    match (pa, pb) {
+        (Some(x), Some(y)) => assert!((x - y).abs() <= 1e-12, "contact probability {x} vs {y}"),
+        (x, y) => assert_eq!(x, y, "a contact probability on one side only"),
     }
 }
 

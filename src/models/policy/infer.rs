@@ -204,7 +204,9 @@ impl PolicyModel {
     /// probability and expected response. Thompson sampling's probabilities are exact, or
     /// counted from draws seeded by the customer id and the offer's category as in
     /// [`Self::rows`], so a customer's contact does not depend on the others in the batch and
-    /// equals that category's column of the policy's scores.
+    /// equals that category's column of the policy's scores (the exact probability to float
+    /// rounding: a few contexts take dot products, many a matrix product, which sum in another
+    /// order).
     pub fn contacts(&self, policy: &Policy, items: &[(&str, &[f32], &str)]) -> Vec<Contact> {
         let xs: Vec<Vec<f64>> = items
             .iter()
