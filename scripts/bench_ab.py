@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Two teleseg binaries side by side on the real-time paths, alternating, in one invocation.
 
-    python3 scripts/bench_ab.py --binaries OLD,NEW --run RUN --data DIR [--rounds 3]
+    python3 scripts/bench_ab.py --binaries OLD,NEW --run RUN[,RUN_NEW] --data DIR [--rounds 3]
 
-RUN is a pipeline run folder; DIR a `teleseg generate --events` folder (customers.csv,
-events.jsonl). Per round and binary, in turn:
+RUN is a pipeline run folder, or one per binary (comma-separated, in the order of --binaries) when
+each must score the checkpoint it writes itself (a format change between them); DIR a `teleseg
+generate --events` folder (customers.csv, events.jsonl). Per round and binary, in turn:
 - `teleseg stream --events` over DIR's events: wall seconds (the decisions of the first round of
   every binary are compared: identical or not);
 - `teleseg serve` started alone, `POST /score` with 1 customer and with 100 (wrk, 1 thread,
@@ -52,12 +53,18 @@ def serve(binary, run, bodies, seconds, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--binaries", required=True, help="two or more teleseg binaries, comma-separated")
-    ap.add_argument("--run", required=True)
+    ap.add_argument("--run", required=True, help="a run folder, or one per binary (comma-separated)")
     ap.add_argument("--data", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     args = ap.parse_args()
     binaries = args.binaries.split(",")
+    runs = args.run.split(",")
+    if len(runs) == 1:
+        runs = runs * len(binaries)
+    if len(runs) != len(binaries):
+        ap.error(f"--run names {len(runs)} run folders for {len(binaries)} binaries")
+    run_of = dict(zip(binaries, runs))
     tmp = tempfile.mkdtemp(prefix="bench-ab-")
     with open(os.path.join(args.data, "customers.csv")) as fh:
         rows = list(csv.DictReader(fh))[:100]
@@ -70,7 +77,7 @@ def main():
         for b in binaries:
             dest = os.path.join(tmp, f"{len(results)}-{r}-{os.path.basename(b)}.jsonl")
             t0 = time.perf_counter()
-            subprocess.run([b, "--no-progress", "stream", "--checkpoint", args.run,
+            subprocess.run([b, "--no-progress", "stream", "--checkpoint", run_of[b],
                             "--customers", os.path.join(args.data, "customers.csv"),
                             "--events", os.path.join(args.data, "events.jsonl"),
                             "--output", dest], capture_output=True, check=True)
@@ -78,7 +85,7 @@ def main():
             first.setdefault(b, dest)
             results.setdefault((b, "stream_s"), []).append(wall)
             print(f"{b} stream {wall:.2f} s", flush=True)
-            for name, (rps, p99) in serve(b, args.run, bodies, args.seconds, tmp).items():
+            for name, (rps, p99) in serve(b, run_of[b], bodies, args.seconds, tmp).items():
                 results.setdefault((b, f"serve_{name}_rps"), []).append(rps)
                 results.setdefault((b, f"serve_{name}_p99"), []).append(p99)
                 print(f"{b} serve {name} {rps} req/s p99 {p99}", flush=True)
