@@ -190,6 +190,12 @@ pub fn run(
             ("auto.offset.reset", "earliest"),
             ("session.timeout.ms", "10000"),
             ("partition.assignment.strategy", "range"),
+            // librdkafka lets the broker hold a fetch up to 500 ms while it waits for data,
+            // which was most of an event's latency to its decision at moderate rates (docs/
+            // benchmarks.md, session 19: p50 441 ms, p99 641 ms at 4,000 events/s; with 10 ms
+            // 55 ms and 154-187 ms, for 5-7 % less catch-up throughput). `--kafka-property
+            // fetch.wait.max.ms=...` restores a longer wait where fewer fetches matter more.
+            ("fetch.wait.max.ms", "10"),
         ],
     )
     .create_with_context(ctx)?;
