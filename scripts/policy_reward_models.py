@@ -5,62 +5,26 @@ wrote (docs/bandits.md, session 19): the greedy policy's true share of the oracl
 structure (Newton's method), the ridge with per-feature interaction precisions fitted by evidence
 maximisation (ARD, MacKay's updates), and the ceiling of the observed features (the true logits
 regressed on them per arm, no reward noise); then DM's error for the ridge policy's value with either
-reward model cross-fitted over 2 folds of the held-out contacts. Needs numpy and pandas.
+reward model cross-fitted over 2 folds of the held-out contacts. Needs numpy and pandas (the data
+through policy_contacts.py).
 
     python3 scripts/policy_reward_models.py DATA_DIR
 """
 import sys
 
 import numpy as np
-import pandas as pd
 
-d = sys.argv[1]
-cust = pd.read_csv(f"{d}/customers.csv")
-con = pd.read_csv(f"{d}/contacts.csv")
-tru = pd.read_csv(f"{d}/contacts_truth.csv")
-off = pd.read_csv(f"{d}/offers.csv")
-arms = list(tru.columns[1:])
-num = [c for c in cust.columns if c not in ("customer_id", "churn") and pd.api.types.is_numeric_dtype(cust[c])]
-cat = [c for c in cust.columns if not pd.api.types.is_numeric_dtype(cust[c]) and c != "customer_id"]
-X = cust[num].astype(float)
-X = ((X - X.mean()) / X.std()).fillna(0).clip(-5, 5)
-X = pd.concat([X, pd.get_dummies(cust[cat]).astype(float)], axis=1)
-X.index = cust.customer_id
-cats = pd.get_dummies(con.offer_id.map(off.set_index(off.columns[0])["category"])).astype(float).values
-Xc = np.hstack([X.loc[con.customer_id].values, cats])
-n, d0 = Xc.shape
-arm = con.arm.map({a: i for i, a in enumerate(arms)}).values
-r = con.accepted.values.astype(float)
-P = tru.set_index("contact_id").loc[con.contact_id].values
-rng = np.random.default_rng(0)
-custs = con.customer_id.unique()
-test = set(rng.choice(custs, int(0.2 * len(custs)), replace=False))
-te = con.customer_id.isin(test).values
-tr = ~te
-channel = {"sms": 0, "email": 1, "app_push": 2, "call_centre": 3}
-part = {"morning": 0, "afternoon": 1, "evening": 2}
+from policy_contacts import feats as features
+from policy_contacts import load
+from policy_contacts import share as greedy_share
 
-
-def parts_of(a):
-    c, rest = a.split("@")
-    dt, dp = rest.split("_")
-    return channel[c], part[dp], int(dt == "weekend")
-
-
-AP = np.array([parts_of(a) for a in arms])
-oracle = P[te].max(1).mean()
+data = load(sys.argv[1])
+arms, Xc, n, d0, arm, r, P, te, tr, oracle = (data.arms, data.Xc, data.n, data.d0, data.arm, data.r,
+                                              data.P, data.te, data.tr, data.oracle)
 
 
 def feats(Xb, a_idx):
-    """teleseg's factored features: [1, x | arm indicators | x per channel, day part, day type]."""
-    c, p, dt = AP[a_idx, 0], AP[a_idx, 1], AP[a_idx, 2]
-    m = len(Xb)
-    ind = np.zeros((m, len(arms)))
-    ind[np.arange(m), a_idx] = 1
-    blocks = [np.ones((m, 1)), Xb, ind]
-    for k, K in [(c, 4), (p, 3), (dt, 2)]:
-        blocks += [Xb * (k == j)[:, None] for j in range(K)]
-    return np.hstack(blocks)
+    return features(data, Xb, a_idx)
 
 
 Ztr = feats(Xc[tr], arm[tr])
@@ -79,8 +43,7 @@ def prior(lam):
 
 
 def share(theta):
-    S = np.stack([Z @ theta for Z in Zte], 1)
-    return P[te][np.arange(te.sum()), S.argmax(1)].mean() / oracle
+    return greedy_share(data, np.stack([Z @ theta for Z in Zte], 1))
 
 
 def ridge(Z, y, pen):

@@ -388,7 +388,7 @@ impl SparseAdam {
             // Split the rows over every core (unless the user limited the threads): the pass is
             // bound by memory and by sqrt/div throughput, not by the hand-offs that make
             // training keep one core free.
-            let parts = host_threads()
+            let parts = crate::backend::host_pass_threads()
                 .min((n * width).div_ceil(MIN_PART_ELEMENTS))
                 .max(1);
             let rows = n.div_ceil(parts);
@@ -429,11 +429,6 @@ const NONE: u32 = u32::MAX;
 /// The dense pass gives each thread at least this many elements of the table (about 0.3 ms of
 /// work; starting a thread costs tens of µs).
 const MIN_PART_ELEMENTS: usize = 1 << 19;
-
-/// Threads of the dense pass ([`crate::backend::host_pass_threads`]).
-fn host_threads() -> usize {
-    crate::backend::host_pass_threads()
-}
 
 /// One dense Adam step's coefficients, for the update of a row `p` with moments `m`, `v`:
 /// `g ← g + l2·p`, `m ← m + keep_1·(g − m)`, `v ← v + keep_2·(g² − v)`,

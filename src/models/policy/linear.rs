@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::Algorithm;
 use super::factored::FactoredModel;
+use crate::data::stats::{gauss_legendre, normal_cdf};
 
 /// Floor of the per-arm noise variance (a Bernoulli reward near 0 or 1 would otherwise make the
 /// posterior collapse after a few rounds).
@@ -432,15 +433,9 @@ const TAIL_Z: f64 = 8.5;
 /// A quadrature panel spans at most this many standard deviations of the narrowest arm inside
 /// it: 6-point Gauss–Legendre then errs by under 10⁻⁸ (1 sd: 10⁻¹², at twice the cost).
 const PANEL_SD: f64 = 2.0;
-/// Gauss–Legendre nodes and weights of 6 points on [−1, 1] (exact for degree 11).
-const GL6: [(f64, f64); 6] = [
-    (-0.932_469_514_203_152, 0.171_324_492_379_170_4),
-    (-0.661_209_386_466_264_5, 0.360_761_573_048_138_6),
-    (-0.238_619_186_083_196_9, 0.467_913_934_572_691),
-    (0.238_619_186_083_196_9, 0.467_913_934_572_691),
-    (0.661_209_386_466_264_5, 0.360_761_573_048_138_6),
-    (0.932_469_514_203_152, 0.171_324_492_379_170_4),
-];
+/// Gauss–Legendre nodes and weights of 6 points on [0, 1] (exact for degree 11).
+static GL6: std::sync::LazyLock<(Vec<f64>, Vec<f64>)> =
+    std::sync::LazyLock::new(|| gauss_legendre(6));
 
 /// The probability that each of the independent normals `N(means[a], sd[a]²)` is the largest:
 /// Thompson sampling's probability of playing each arm, computed instead of counted from draws.
@@ -473,12 +468,11 @@ pub fn argmax_probabilities(means: &[f64], sd: &[f64]) -> Vec<f64> {
     let random: Vec<usize> = (0..k)
         .filter(|&a| sd[a] > 0.0 && means[a] + TAIL_Z * sd[a] > lo)
         .collect();
-    let cdf = |z: f64| 0.5 * libm::erfc(-z * std::f64::consts::FRAC_1_SQRT_2);
     if let Some(c) = point {
         // The point mass wins when every random arm falls below it.
         p[c] = random
             .iter()
-            .map(|&b| cdf((means[c] - means[b]) / sd[b]))
+            .map(|&b| normal_cdf((means[c] - means[b]) / sd[b]))
             .product();
     }
     if !random.is_empty() {
@@ -502,15 +496,15 @@ pub fn argmax_probabilities(means: &[f64], sd: &[f64]) -> Vec<f64> {
                 .min(end - y)
                 // A panel always advances `y`, whatever the ratio of the deviations.
                 .max((y.abs() + end.abs()) * 1e-13);
-            let mid = y + 0.5 * h;
-            for &(node, weight) in &GL6 {
-                let at = mid + 0.5 * h * node;
+            let (nodes, weights) = &*GL6;
+            for (&node, &weight) in nodes.iter().zip(weights) {
+                let at = y + h * node;
                 for (j, &a) in random.iter().enumerate() {
                     let z = (at - means[a]) / sd[a];
                     (big_f[j], small_f[j]) = if z > TAIL_Z {
                         (1.0, 0.0)
                     } else {
-                        (cdf(z), (-0.5 * z * z).exp() * inv_sqrt_2pi / sd[a])
+                        (normal_cdf(z), (-0.5 * z * z).exp() * inv_sqrt_2pi / sd[a])
                     };
                 }
                 // Π_{b≠a} F_b from prefix and suffix products (no division by a tiny F_a).
@@ -520,7 +514,7 @@ pub fn argmax_probabilities(means: &[f64], sd: &[f64]) -> Vec<f64> {
                 }
                 let mut suffix = 1.0;
                 for j in (0..r).rev() {
-                    p[random[j]] += 0.5 * h * weight * small_f[j] * prefix[j] * suffix;
+                    p[random[j]] += h * weight * small_f[j] * prefix[j] * suffix;
                     suffix *= big_f[j];
                 }
             }
@@ -544,10 +538,6 @@ mod tests {
     fn world(rng: &mut StdRng) -> ([f64; 2], [f64; 2]) {
         let s: f64 = rand::RngExt::random::<f64>(rng) * 2.0 - 1.0;
         ([1.0, s], [0.2 + 0.3 * s, 0.6 - 0.3 * s])
-    }
-
-    fn normal_cdf(z: f64) -> f64 {
-        0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
     }
 
     /// Two arms have a closed form: `P(X₀ > X₁) = Φ((m₀ − m₁) / √(s₀² + s₁²))`, here with

@@ -30,37 +30,7 @@
 use rayon::prelude::*;
 
 use super::forest::{FlatTree, Forest};
-
-/// Gauss–Legendre nodes and weights on `[0, 1]`: `Σ w_p f(t_p) = ∫₀¹ f` for polynomials of
-/// degree up to `2n − 1`.
-fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut nodes = Vec::with_capacity(n);
-    let mut weights = Vec::with_capacity(n);
-    // P_n(x) and P_n'(x) on [-1, 1] by the three-term recurrence.
-    let legendre = |x: f64| {
-        let (mut p0, mut p1) = (1.0, x);
-        for k in 2..=n {
-            let k = k as f64;
-            (p0, p1) = (p1, ((2.0 * k - 1.0) * x * p1 - (k - 1.0) * p0) / k);
-        }
-        (p1, n as f64 * (x * p1 - p0) / (x * x - 1.0))
-    };
-    for i in 0..n {
-        let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-        for _ in 0..100 {
-            let (p, dp) = legendre(x);
-            let step = p / dp;
-            x -= step;
-            if step.abs() < 1e-16 {
-                break;
-            }
-        }
-        let (_, dp) = legendre(x);
-        nodes.push((1.0 - x) / 2.0);
-        weights.push(1.0 / ((1.0 - x * x) * dp * dp));
-    }
-    (nodes, weights)
-}
+use crate::data::stats::gauss_legendre;
 
 /// The quadrature one tree's longest merged path needs.
 #[derive(Debug, Clone)]
@@ -395,30 +365,5 @@ pub(crate) mod algorithm2 {
             phi[cols] = bias;
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::gauss_legendre;
-
-    #[test]
-    fn gauss_legendre_integrates_polynomials_up_to_degree_2n_minus_1() {
-        for n in 1..=16 {
-            let (t, w) = gauss_legendre(n);
-            assert!(t.iter().all(|&t| t > 0.0 && t < 1.0), "{n}: {t:?}");
-            for degree in 0..2 * n {
-                let q: f64 = t
-                    .iter()
-                    .zip(&w)
-                    .map(|(t, w)| w * t.powi(degree as i32))
-                    .sum();
-                let exact = 1.0 / (degree + 1) as f64;
-                assert!(
-                    (q - exact).abs() < 1e-13,
-                    "n {n}, t^{degree}: {q} vs {exact}"
-                );
-            }
-        }
     }
 }

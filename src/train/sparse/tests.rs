@@ -212,7 +212,7 @@ fn fused_dense_adam_splits_large_tables_over_threads_exactly() {
     // part on a single core); rows at the ends of the parts and in between must follow the
     // module optimizer.
     let (width, rows) = (2, 3 * MIN_PART_ELEMENTS / 2);
-    let part = rows.div_ceil(host_threads().min(3));
+    let part = rows.div_ceil(crate::backend::host_pass_threads().min(3));
     let at = |r: usize| r.min(rows - 1) as i64;
     let ad = Device::flex().autodiff();
     let batches = vec![
